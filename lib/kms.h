@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kms.h — the KMS core: key store (SQLite), key material sealed under the root key, the
+ * CiphertextBlob format, every supported AWS KMS operation at the JSON level, authorization,
+ * and the hash-chained audit log.  No HTTP here: daemon/kmsd is a thin transport over
+ * kms_handle(), and unit tests call kms_handle() directly.
+ *
+ * Thread-safe: kms_handle() and kms_tick() may be called from several threads.
+ */
+#ifndef ENVOL_KMS_H
+#define ENVOL_KMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kms;
+
+struct kms_options {
+	const char *database;      /* SQLite file, created if missing */
+	const char *root_key_file; /* 32 raw bytes, created with mode 0600 if missing; if
+				      $CREDENTIALS_DIRECTORY/root.key exists it is used instead */
+	const char *audit_log;     /* append-only, hash-chained JSON lines */
+	const char *region;        /* "local" */
+	const char *account_id;    /* "000000000000" */
+	char *const *admins;       /* principal ARNs with full access */
+	size_t n_admins;
+	char *const *services; /* principal ARNs that may unwrap volume keys */
+	size_t n_services;
+};
+
+/* Who is calling: principal ARN (already authenticated by the transport) and where from. */
+struct kms_caller {
+	const char *principal; /* "arn:aws:iam::000000000000:user/root" */
+	const char *source;    /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
+};
+
+int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t errlen);
+void kms_close(struct kms *k); /* NULL is fine */
+
+/*
+ * One AWS KMS JSON 1.1 request. operation is the part of X-Amz-Target after
+ * "TrentService.".  Always produces a response (success or an AWS error body
+ * {"__type": "...", "message": "..."}) in *ret_status and *ret_body (malloc'd JSON) and one
+ * audit record; returns 0, or -errno only if no response could be built at all (ENOMEM).
+ */
+int kms_handle(struct kms *k, const struct kms_caller *caller, const char *operation,
+	       const char *body, size_t body_len, const char *request_id, int *ret_status,
+	       char **ret_body);
+
+/*
+ * A request the transport refused before kms_handle (bad signature, body too large, …):
+ * builds the AWS error body and audits it.  error_type like "InvalidSignatureException".
+ */
+int kms_reject(struct kms *k, const struct kms_caller *caller, const char *operation,
+	       const char *request_id, const char *error_type, int http_status,
+	       const char *message, char **ret_body);
+
+/* Rotates keys whose rotation is due and destroys keys whose deletion window is over, by
+ * envol_clock_now().  Returns the number of keys changed, or -errno. */
+int kms_tick(struct kms *k);
+
+/*
+ * Checks the hash chain of an audit log file.  Returns 0 and the number of lines, or -EBADMSG
+ * with err naming the first bad line ("line 17: prev hash does not match line 16"), or -errno.
+ */
+int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen);
+
+#endif

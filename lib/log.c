@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* log.c — stderr or journal output for envol_log_errno(); see log.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+
+static int max_level = LOG_INFO;
+static const char *log_ident = "envol";
+
+void envol_log_set_level(int max_priority)
+{
+	max_level = max_priority;
+}
+
+int envol_log_get_level(void)
+{
+	return max_level;
+}
+
+void envol_log_set_ident(const char *ident)
+{
+	log_ident = ident;
+}
+
+static const char *priority_name(int priority)
+{
+	static const char *const names[] = { "emerg", "alert", "crit",   "error",
+					     "warning", "notice", "info", "debug" };
+	return priority >= 0 && priority < 8 ? names[priority] : "log";
+}
+
+int envol_log_errno(int priority, int r, const char *fmt, ...)
+{
+	int saved = errno;
+	char msg[2048];
+	va_list ap;
+
+	if (priority > max_level)
+		return r;
+	/* %m means the error passed in, not whatever errno happens to be. */
+	if (r < 0)
+		errno = -r;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	errno = saved;
+
+	if (getenv("JOURNAL_STREAM"))
+		sd_journal_print(priority, "%s", msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", log_ident, priority_name(priority), msg);
+	return r;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * volume.h — an envol volume (format v1, docs/format.md): one file or block device with a
+ * two-slot header in its first 1 MiB and AES-256-XTS sectors after it.
+ *
+ * Lifecycle: envol_volume_create() writes a fresh volume (needs no DEK: the header holds only
+ * the wrapped key).  envol_volume_open() validates the header and takes an exclusive
+ * open-file-description lock when writable.  The caller unwraps the CiphertextBlob through the
+ * KMS and hands the DEK to envol_volume_attach_key(), which checks the header MAC (or seals a
+ * header whose MAC is still pending, see format.md) and sets up per-thread XTS contexts; I/O
+ * works only between attach_key and detach_key.  All I/O functions are thread-safe.
+ *
+ * All functions return 0 (or a byte count where said) or a negative errno; an error message
+ * for humans, when there is one, is written into the optional err buffer.
+ */
+#ifndef ENVOL_VOLUME_H
+#define ENVOL_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ENVOL_VOLUME_DATA_OFFSET (UINT64_C(1) << 20)
+#define ENVOL_VOLUME_DEK_SIZE 64
+#define ENVOL_VOLUME_CIPHER "aes-xts-plain64"
+#define ENVOL_VOLUME_MAX_KEY_ARN 2048
+#define ENVOL_VOLUME_MAX_BLOB 4096
+#define ENVOL_VOLUME_MAX_CONTEXT 16 /* encryption context pairs */
+#define ENVOL_VOLUME_CONTEXT_VOLUME_ID "envol:volume-id"
+
+struct envol_volume;
+
+struct envol_context_pair {
+	const char *key;
+	const char *value;
+};
+
+struct envol_volume_create_params {
+	const char *path;     /* created with O_EXCL (a regular file), or an existing block device */
+	uint64_t size;        /* bytes; a positive multiple of sector_size */
+	uint32_t sector_size; /* 512 or 4096 */
+	uint8_t uuid[16];     /* volume id; its text form is the envol:volume-id context value */
+	const char *key_arn;
+	const uint8_t *blob; /* CiphertextBlob from GenerateDataKeyWithoutPlaintext(64 bytes) */
+	size_t blob_len;
+	const struct envol_context_pair *context; /* must contain envol:volume-id = uuid text */
+	size_t n_context;
+	bool read_only; /* exported read-only by envold */
+};
+
+/* What the header says, valid until envol_volume_close(). Strings are NUL-terminated. */
+struct envol_volume_info {
+	uint8_t uuid[16];
+	char uuid_str[37];
+	uint64_t size;
+	uint32_t sector_size;
+	uint64_t data_offset;
+	uint64_t sequence; /* of the slot in use */
+	uint64_t created;  /* Unix seconds */
+	const char *cipher;
+	const char *key_arn;
+	const uint8_t *blob;
+	size_t blob_len;
+	const struct envol_context_pair *context;
+	size_t n_context;
+	bool read_only;
+	bool mac_pending; /* created or rekeyed, not yet sealed by an attach */
+};
+
+int envol_volume_create(const struct envol_volume_create_params *p, char *err, size_t errlen);
+
+/* writable=false opens O_RDONLY with a shared lock. -EBUSY names the holder in err. */
+int envol_volume_open(const char *path, bool writable, struct envol_volume **ret, char *err,
+		      size_t errlen);
+void envol_volume_close(struct envol_volume *v); /* detaches the key; NULL is fine */
+const struct envol_volume_info *envol_volume_get_info(const struct envol_volume *v);
+
+/* dek: ENVOL_VOLUME_DEK_SIZE bytes, copied into secure memory. -EBADMSG: MAC mismatch. */
+int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t dek_len, char *err,
+			    size_t errlen);
+void envol_volume_detach_key(struct envol_volume *v); /* wipes the DEK and XTS contexts */
+bool envol_volume_key_attached(const struct envol_volume *v);
+
+/* Rewrap: new key ARN and blob (from ReEncrypt), written crash-safely to the older slot. */
+int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
+			    size_t blob_len, char *err, size_t errlen);
+
+/* Crypto-erase: overwrite both header slots (and the whole header area) and sync. */
+int envol_volume_erase(const char *path, char *err, size_t errlen);
+
+/*
+ * I/O at any byte offset and length inside [0, size).  -EINVAL past the end, -EROFS on a
+ * read-only volume, -ENOKEY when no key is attached.
+ * pwrite encrypts in place: buf's content is undefined afterwards (no copy on the hot path).
+ */
+#define ENVOL_IO_FUA 0x1     /* durable before return */
+#define ENVOL_IO_NO_HOLE 0x2 /* zero: keep the range allocated (zero bytes, no hole punched) */
+int envol_volume_pread(struct envol_volume *v, void *buf, size_t len, uint64_t off);
+int envol_volume_pwrite(struct envol_volume *v, void *buf, size_t len, uint64_t off,
+			unsigned flags);
+int envol_volume_flush(struct envol_volume *v);
+int envol_volume_trim(struct envol_volume *v, uint64_t off, uint64_t len, unsigned flags);
+int envol_volume_zero(struct envol_volume *v, uint64_t off, uint64_t len, unsigned flags);
+
+/*
+ * Extents for NBD_CMD_BLOCK_STATUS: calls cb for consecutive extents covering [off, off+len)
+ * (may stop early, at least one extent).  hole=true means "reads as zeros, not allocated".
+ */
+typedef int (*envol_extent_cb)(void *opaque, uint64_t off, uint64_t len, bool hole);
+int envol_volume_extents(struct envol_volume *v, uint64_t off, uint64_t len, envol_extent_cb cb,
+			 void *opaque);
+
+#endif
