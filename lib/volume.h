@@ -85,6 +85,12 @@ bool envol_volume_key_attached(const struct envol_volume *v);
 int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
 			    size_t blob_len, char *err, size_t errlen);
 
+/*
+ * Is the volume file open (OFD-locked) by a process, i.e. attached?  *ret_locked tells; when
+ * locked and known, holder gets "pid 1234 (envold)".  Returns 0 or -errno.
+ */
+int envol_volume_query_lock(const char *path, bool *ret_locked, char *holder, size_t holder_len);
+
 /* Crypto-erase: overwrite both header slots (and the whole header area) and sync. */
 int envol_volume_erase(const char *path, char *err, size_t errlen);
 
