@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.c — loads envol.conf (libconfig syntax) into struct envol_config: the names and
+ * defaults of design.md, strict about unknown settings and bad values, every error naming the
+ * file, the line and the setting.  Secrets (secret_access_key) go to secure memory.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "secure_mem.h"
+
+struct loader {
+	const char *file; /* for messages: the path given */
+	char *err;
+	size_t errlen;
+};
+
+_printf_(3, 4) static int fail(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s)
+		snprintf(l->err, l->errlen, "%s:%u: %s", l->file, config_setting_source_line(s), msg);
+	else
+		snprintf(l->err, l->errlen, "%s: %s", l->file, msg);
+	return -EINVAL;
+}
+
+/* "kms.region" for a setting (two levels are all we have, plus list elements). */
+static void setting_path(const config_setting_t *s, char *out, size_t n)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	const char *name = config_setting_name(s);
+
+	if (parent && config_setting_name(parent) && name)
+		snprintf(out, n, "%s.%s", config_setting_name(parent), name);
+	else if (parent && config_setting_name(parent))
+		snprintf(out, n, "%s[%d]", config_setting_name(parent), config_setting_index(s));
+	else
+		snprintf(out, n, "%s", name ? name : "(root)");
+}
+
+static int replace_str(char **dst, const char *value)
+{
+	char *c = strdup(value);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+typedef int (*check_fn)(const char *value);
+
+static int check_absolute_path(const char *v)
+{
+	return v[0] == '/' ? 0 : -1;
+}
+
+static int check_nonempty(const char *v)
+{
+	return v[0] ? 0 : -1;
+}
+
+static int check_account_id(const char *v)
+{
+	if (strlen(v) != 12)
+		return -1;
+	for (const char *p = v; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	return 0;
+}
+
+static int check_region(const char *v)
+{
+	if (!v[0] || strlen(v) > 32)
+		return -1;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return -1;
+	return 0;
+}
+
+/* "" or HOST:PORT (HOST may be [v6]); port 1–65535. */
+static int check_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (!v[0])
+		return 0;
+	if (!colon || colon == v)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+		return -1;
+	return 0;
+}
+
+static int check_endpoint(const char *v)
+{
+	if (!v[0])
+		return 0;
+	return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0 ? 0 : -1;
+}
+
+static int load_string(struct loader *l, config_setting_t *s, char **dst, check_fn check,
+		       const char *what)
+{
+	char path[128];
+	const char *v;
+
+	setting_path(s, path, sizeof path);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(l, s, "%s: must be a string", path);
+	v = config_setting_get_string(s);
+	if (check && check(v) < 0)
+		return fail(l, s, "%s: \"%s\" is not %s", path, v, what);
+	return replace_str(dst, v) < 0 ? -ENOMEM : 0;
+}
+
+static int load_secret(struct loader *l, config_setting_t *s, char **dst)
+{
+	char path[128];
+	const char *v;
+	size_t n;
+
+	setting_path(s, path, sizeof path);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(l, s, "%s: must be a string", path);
+	v = config_setting_get_string(s);
+	n = strlen(v);
+	envol_secure_free(*dst);
+	*dst = envol_secure_alloc(n + 1);
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, v, n + 1);
+	return 0;
+}
+
+static int load_string_array(struct loader *l, config_setting_t *s, char ***dst, size_t *n_dst)
+{
+	char path[128];
+	int n;
+	char **arr;
+
+	setting_path(s, path, sizeof path);
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s, "%s: must be an array of strings [ \"…\", … ]", path);
+	n = config_setting_length(s);
+	arr = calloc((size_t)n + 1, sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    strncmp(config_setting_get_string(e), "arn:", 4) != 0) {
+			for (int j = 0; j < i; j++)
+				free(arr[j]);
+			free(arr);
+			return fail(l, e, "%s[%d]: must be a principal ARN string (arn:aws:iam::…)",
+				    path, i);
+		}
+		arr[i] = strdup(config_setting_get_string(e));
+		if (!arr[i]) {
+			for (int j = 0; j < i; j++)
+				free(arr[j]);
+			free(arr);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < *n_dst; i++)
+		free((*dst)[i]);
+	free(*dst);
+	*dst = arr;
+	*n_dst = (size_t)n;
+	return 0;
+}
+
+static int load_credentials(struct loader *l, struct envol_config *c, config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s,
+			    "kms.credentials: must be a list of groups ( { access_key_id = …; "
+			    "secret_access_key = …; principal = …; }, … )");
+	n = config_setting_length(s);
+	c->kms.credentials = calloc((size_t)n + 1, sizeof(*c->kms.credentials));
+	if (!c->kms.credentials)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *m;
+		struct envol_credential *cr = &c->kms.credentials[i];
+		int r;
+
+		c->kms.n_credentials = (size_t)i + 1;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(l, g, "kms.credentials[%d]: must be a group { … }", i);
+		for (int j = 0; (m = config_setting_get_elem(g, (unsigned)j)); j++) {
+			const char *name = config_setting_name(m);
+			if (strcmp(name, "access_key_id") == 0)
+				r = load_string(l, m, &cr->access_key_id, check_nonempty,
+						"a non-empty access key id");
+			else if (strcmp(name, "secret_access_key") == 0)
+				r = load_secret(l, m, &cr->secret_access_key);
+			else if (strcmp(name, "principal") == 0)
+				r = load_string(l, m, &cr->principal, NULL, NULL);
+			else
+				r = fail(l, m, "kms.credentials[%d].%s: unknown setting", i, name);
+			if (r < 0)
+				return r;
+		}
+		if (!cr->access_key_id || !cr->secret_access_key || !cr->principal)
+			return fail(l, g,
+				    "kms.credentials[%d]: needs access_key_id, secret_access_key and "
+				    "principal",
+				    i);
+		if (strncmp(cr->principal, "arn:", 4) != 0)
+			return fail(l, g, "kms.credentials[%d].principal: must be a principal ARN", i);
+	}
+	return 0;
+}
+
+enum kind { STR, PATH, SECRET, ARRAY, INT };
+
+struct field {
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	size_t count_offset; /* ARRAY: where the element count goes */
+	check_fn check;
+	const char *what;
+};
+
+#define F(name, kind, member, check, what)                                                         \
+	{ name, kind, offsetof(struct envol_config, member), 0, check, what }
+#define FA(name, member, count)                                                                    \
+	{ name, ARRAY, offsetof(struct envol_config, member),                                      \
+	  offsetof(struct envol_config, count), NULL, NULL }
+
+static const struct field root_fields[] = {
+	F("state_dir", PATH, state_dir, check_absolute_path, "an absolute path"),
+	F("runtime_dir", PATH, runtime_dir, check_absolute_path, "an absolute path"),
+};
+static const struct field kms_fields[] = {
+	F("socket", PATH, kms.socket, check_absolute_path, "an absolute path"),
+	F("listen", STR, kms.listen, check_listen, "\"\" or HOST:PORT"),
+	F("region", STR, kms.region, check_region, "a region name like \"local\" or \"us-east-1\""),
+	F("account_id", STR, kms.account_id, check_account_id, "a 12-digit account id"),
+	F("database", PATH, kms.database, check_absolute_path, "an absolute path"),
+	F("root_key_file", PATH, kms.root_key_file, check_absolute_path, "an absolute path"),
+	F("audit_log", PATH, kms.audit_log, check_absolute_path, "an absolute path"),
+	FA("admins", kms.admins, kms.n_admins),
+	FA("services", kms.services, kms.n_services),
+};
+static const struct field server_fields[] = {
+	F("socket", PATH, server.socket, check_absolute_path, "an absolute path"),
+	F("listen", STR, server.listen, check_listen, "\"\" or HOST:PORT"),
+	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
+	F("threads", INT, server.threads, NULL, NULL),
+};
+static const struct field client_fields[] = {
+	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
+	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// URL"),
+	F("access_key_id", STR, client.access_key_id, NULL, NULL),
+	F("secret_access_key", SECRET, client.secret_access_key, NULL, NULL),
+};
+
+static int load_field(struct loader *l, struct envol_config *c, const struct field *f,
+		      config_setting_t *s)
+{
+	void *dst = (char *)c + f->offset;
+	char path[128];
+
+	switch (f->kind) {
+	case STR:
+	case PATH:
+		return load_string(l, s, dst, f->check, f->what);
+	case SECRET:
+		return load_secret(l, s, dst);
+	case ARRAY:
+		return load_string_array(l, s, dst, (size_t *)((char *)c + f->count_offset));
+	case INT:
+		setting_path(s, path, sizeof path);
+		if (config_setting_type(s) != CONFIG_TYPE_INT)
+			return fail(l, s, "%s: must be an integer", path);
+		if (config_setting_get_int(s) < 0 || config_setting_get_int(s) > 1024)
+			return fail(l, s, "%s: %d is out of range 0–1024", path,
+				    config_setting_get_int(s));
+		*(int *)dst = config_setting_get_int(s);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int load_group(struct loader *l, struct envol_config *c, config_setting_t *g,
+		      const char *group, const struct field *fields, size_t n_fields)
+{
+	config_setting_t *s;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(l, g, "%s: must be a group { … }", group);
+	for (int i = 0; (s = config_setting_get_elem(g, (unsigned)i)); i++) {
+		const char *name = config_setting_name(s);
+		size_t j;
+		int r;
+
+		if (strcmp(group, "kms") == 0 && strcmp(name, "credentials") == 0) {
+			r = load_credentials(l, c, s);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		for (j = 0; j < n_fields; j++)
+			if (strcmp(fields[j].name, name) == 0)
+				break;
+		if (j == n_fields)
+			return fail(l, s, "%s.%s: unknown setting", group, name);
+		r = load_field(l, c, &fields[j], s);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_root(struct loader *l, struct envol_config *c, config_t *cf)
+{
+	config_setting_t *root = config_root_setting(cf), *s;
+
+	for (int i = 0; (s = config_setting_get_elem(root, (unsigned)i)); i++) {
+		const char *name = config_setting_name(s);
+		int r;
+
+		if (strcmp(name, "kms") == 0)
+			r = load_group(l, c, s, "kms", kms_fields, ARRAY_SIZE(kms_fields));
+		else if (strcmp(name, "server") == 0)
+			r = load_group(l, c, s, "server", server_fields, ARRAY_SIZE(server_fields));
+		else if (strcmp(name, "client") == 0)
+			r = load_group(l, c, s, "client", client_fields, ARRAY_SIZE(client_fields));
+		else {
+			size_t j;
+			for (j = 0; j < ARRAY_SIZE(root_fields); j++)
+				if (strcmp(root_fields[j].name, name) == 0)
+					break;
+			r = j < ARRAY_SIZE(root_fields) ? load_field(l, c, &root_fields[j], s)
+							: fail(l, s, "%s: unknown setting", name);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Sets *dst to printf(fmt, …) unless the file already set it. */
+_printf_(2, 3) static int default_str(char **dst, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*dst)
+		return 0;
+	va_start(ap, fmt);
+	n = vasprintf(dst, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		*dst = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int default_principals(char ***dst, size_t *n, const char *account, const char *user)
+{
+	if (*dst)
+		return 0;
+	*dst = calloc(2, sizeof(**dst));
+	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/%s", account, user) < 0) {
+		free(*dst);
+		*dst = NULL;
+		return -ENOMEM;
+	}
+	*n = 1;
+	return 0;
+}
+
+static int apply_defaults(struct envol_config *c)
+{
+	int r = 0;
+
+	r |= default_str(&c->state_dir, "/var/lib/envol");
+	r |= default_str(&c->runtime_dir, "/run/envol");
+	r |= default_str(&c->kms.socket, "%s/kms.sock", c->runtime_dir);
+	r |= default_str(&c->kms.listen, "%s", "");
+	r |= default_str(&c->kms.region, "local");
+	r |= default_str(&c->kms.account_id, "000000000000");
+	r |= default_str(&c->kms.database, "%s/kms.db", c->state_dir);
+	r |= default_str(&c->kms.root_key_file, "%s/root.key", c->state_dir);
+	r |= default_str(&c->kms.audit_log, "%s/audit.log", c->state_dir);
+	r |= default_principals(&c->kms.admins, &c->kms.n_admins, c->kms.account_id, "root");
+	r |= default_principals(&c->kms.services, &c->kms.n_services, c->kms.account_id, "envol");
+	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
+	r |= default_str(&c->server.listen, "127.0.0.1:10809");
+	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
+	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
+	r |= default_str(&c->client.endpoint, "%s", "");
+	r |= default_str(&c->client.access_key_id, "%s", "");
+	if (!c->client.secret_access_key) {
+		c->client.secret_access_key = envol_secure_alloc(1);
+		if (!c->client.secret_access_key)
+			r = -ENOMEM;
+	}
+	return r ? -ENOMEM : 0;
+}
+
+struct envol_config *envol_config_free(struct envol_config *c)
+{
+	if (!c)
+		return NULL;
+	free(c->path);
+	free(c->state_dir);
+	free(c->runtime_dir);
+	free(c->kms.socket);
+	free(c->kms.listen);
+	free(c->kms.region);
+	free(c->kms.account_id);
+	free(c->kms.database);
+	free(c->kms.root_key_file);
+	free(c->kms.audit_log);
+	for (size_t i = 0; i < c->kms.n_admins; i++)
+		free(c->kms.admins[i]);
+	free(c->kms.admins);
+	for (size_t i = 0; i < c->kms.n_services; i++)
+		free(c->kms.services[i]);
+	free(c->kms.services);
+	for (size_t i = 0; i < c->kms.n_credentials; i++) {
+		free(c->kms.credentials[i].access_key_id);
+		envol_secure_free(c->kms.credentials[i].secret_access_key);
+		free(c->kms.credentials[i].principal);
+	}
+	free(c->kms.credentials);
+	free(c->server.socket);
+	free(c->server.listen);
+	free(c->server.volume_dir);
+	free(c->client.kms_socket);
+	free(c->client.endpoint);
+	free(c->client.access_key_id);
+	envol_secure_free(c->client.secret_access_key);
+	free(c);
+	return NULL;
+}
+
+int envol_config_load(const char *path, struct envol_config **ret, char *err, size_t errlen)
+{
+	struct envol_config *c;
+	struct loader l = { .file = path ? path : ENVOL_CONFIG_DEFAULT_PATH,
+			    .err = err,
+			    .errlen = errlen };
+	config_t cf;
+	int r = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+
+	if (!path && access(ENVOL_CONFIG_DEFAULT_PATH, F_OK) < 0 && errno == ENOENT)
+		goto defaults; /* no file at the default place: built-in defaults */
+
+	config_init(&cf);
+	if (!config_read_file(&cf, l.file)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO) {
+			r = access(l.file, R_OK) < 0 ? negative_errno() : -EIO;
+			snprintf(err, errlen, "%s: cannot read: %s", l.file, strerror(-r));
+		} else {
+			r = -EINVAL;
+			snprintf(err, errlen, "%s:%d: %s", l.file, config_error_line(&cf),
+				 config_error_text(&cf));
+		}
+	} else {
+		r = load_root(&l, c, &cf);
+	}
+	config_destroy(&cf);
+	if (r < 0)
+		goto fail;
+	c->path = strdup(l.file);
+	if (!c->path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+defaults:
+	r = apply_defaults(c);
+	if (r < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	if (r == -ENOMEM && err && !err[0])
+		snprintf(err, errlen, "%s: out of memory", l.file);
+	envol_config_free(c);
+	return r;
+}
