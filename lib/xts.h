@@ -29,7 +29,9 @@ unsigned envol_xts_sector_size(const struct envol_xts *x);
 /*
  * En/decrypt len bytes in place, starting at sector number `sector` (counted in units of the
  * sector size given to envol_xts_new).  len must be a whole number of sectors (else -EINVAL,
- * buffer untouched).  Returns 0 or -EIO.
+ * buffer untouched; also -EINVAL for NULL arguments or when the last sector number would pass
+ * 2^64 - 1).  len 0 is a no-op.  Returns 0 or -EIO (OpenSSL failure; buffer contents are then
+ * undefined).
  */
 int envol_xts_encrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len);
 int envol_xts_decrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len);
