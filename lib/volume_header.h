@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * volume_header.h — the volume header codec (format v1, byte layout in docs/format.md): one
+ * header slot's bytes in, a validated struct out, and back.  Pure: no I/O, no global state, so
+ * it can be fuzzed.  Every decoded byte is treated as hostile: lengths are bounded before use,
+ * the SHA-256 checksum is checked before any field other than magic, version and slot length
+ * is read, and every error message names the field ("sector_size 1000 is not 512 or 4096").
+ * Callers (volume.c) prefix the slot name.
+ */
+#ifndef ENVOL_VOLUME_HEADER_H
+#define ENVOL_VOLUME_HEADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "volume.h"
+
+#define ENVOL_HEADER_MAGIC "ENVOLHDR" /* 8 bytes, no NUL */
+#define ENVOL_HEADER_VERSION 1
+#define ENVOL_HEADER_SLOT_SIZE (UINT32_C(64) << 10) /* bytes reserved for one slot */
+#define ENVOL_HEADER_SLOT_A_OFFSET UINT64_C(0)
+#define ENVOL_HEADER_SLOT_B_OFFSET (UINT64_C(512) << 10)
+#define ENVOL_HEADER_FIXED_SIZE 160 /* fixed fields, then the variable part */
+#define ENVOL_HEADER_CHECKSUM_SIZE 32
+#define ENVOL_HEADER_MIN_SIZE (ENVOL_HEADER_FIXED_SIZE + ENVOL_HEADER_CHECKSUM_SIZE)
+#define ENVOL_HEADER_MAC_OFFSET 128
+#define ENVOL_HEADER_MAC_SIZE 32
+#define ENVOL_HEADER_CIPHER_SIZE 32
+#define ENVOL_HEADER_MAX_CONTEXT_KEY 256
+#define ENVOL_HEADER_MAX_CONTEXT_VALUE 1024
+/* Largest logical size: data_offset + size must fit in an off_t. */
+#define ENVOL_HEADER_MAX_VOLUME_SIZE ((UINT64_C(1) << 62))
+
+#define ENVOL_HEADER_FLAG_READ_ONLY 0x1u
+#define ENVOL_HEADER_FLAG_MAC_PENDING 0x2u
+#define ENVOL_HEADER_FLAGS_KNOWN (ENVOL_HEADER_FLAG_READ_ONLY | ENVOL_HEADER_FLAG_MAC_PENDING)
+
+/* The MAC key: HKDF-SHA256(ikm = DEK, salt = volume UUID, info = this string). */
+#define ENVOL_HEADER_MAC_INFO "envol v1 header mac"
+
+struct envol_header_context {
+	char key[ENVOL_HEADER_MAX_CONTEXT_KEY + 1];
+	char value[ENVOL_HEADER_MAX_CONTEXT_VALUE + 1];
+};
+
+/* One header, decoded.  Self-contained (no pointers), about 28 KiB: allocate it. */
+struct envol_volume_header {
+	uint64_t sequence;
+	uint32_t flags; /* ENVOL_HEADER_FLAG_* */
+	uint32_t sector_size;
+	uint8_t uuid[16];
+	uint64_t size;
+	uint64_t data_offset;
+	uint64_t created;
+	char cipher[ENVOL_HEADER_CIPHER_SIZE]; /* NUL-terminated */
+	char key_arn[ENVOL_VOLUME_MAX_KEY_ARN + 1];
+	uint8_t blob[ENVOL_VOLUME_MAX_BLOB];
+	size_t blob_len;
+	size_t n_context;
+	struct envol_header_context context[ENVOL_VOLUME_MAX_CONTEXT];
+	uint8_t mac[ENVOL_HEADER_MAC_SIZE]; /* all zero while MAC_PENDING */
+};
+
+/*
+ * Checks every field of h (the same rules decode applies).  Returns 0, or -EINVAL with a
+ * message naming the field in err.
+ */
+int envol_header_validate(const struct envol_volume_header *h, char *err, size_t errlen);
+
+/*
+ * Encodes h into out (out_len >= its encoded size, at most ENVOL_HEADER_SLOT_SIZE), checksum
+ * included; bytes of out past the encoded size are left alone.  When h has MAC_PENDING the MAC
+ * field is written as zeros.  Returns the encoded size (> 0), or -EINVAL (h invalid, message in
+ * err) or -ENOBUFS (out too small).
+ */
+int envol_header_encode(const struct envol_volume_header *h, uint8_t *out, size_t out_len,
+			char *err, size_t errlen);
+
+/*
+ * Decodes one slot's bytes (buf may be longer than the header; len is how many bytes are
+ * there).  Returns 0 and fills *ret, or -EBADMSG (bad magic, checksum, any field out of range,
+ * truncated) or -EPROTONOSUPPORT (another format version), with the reason in err.  *ret is
+ * untouched on failure.
+ */
+int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_header *ret,
+			char *err, size_t errlen);
+
+/*
+ * The header MAC: HMAC-SHA256 under mac_key (32 bytes, see ENVOL_HEADER_MAC_INFO) over the
+ * encoding of h with MAC_PENDING cleared, the MAC field zeroed, and without the checksum.
+ * Returns 0, -EINVAL (h invalid) or -EIO.
+ */
+int envol_header_compute_mac(const struct envol_volume_header *h, const uint8_t mac_key[32],
+			     uint8_t out[ENVOL_HEADER_MAC_SIZE]);
+
+/* Looks up an encryption context key; NULL when absent. */
+const char *envol_header_context_get(const struct envol_volume_header *h, const char *key);
+
+#endif

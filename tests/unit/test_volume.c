@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_volume.c — lib/volume.c on real files: create/open/info, the two-slot update protocol
+ * (bit flips in every header byte, torn writes), the MAC and its pending state, wrong DEKs,
+ * I/O at odd offsets, zeros for never-written and trimmed ranges, holes really punched,
+ * extents, concurrent read-modify-write writers, the OFD lock naming its holder, erase.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "encoding.h"
+#include "unit.h"
+#include "volume.h"
+#include "volume_header.h"
+
+static char dir[64];
+static char path[128];
+static uint8_t dek[ENVOL_VOLUME_DEK_SIZE];
+static char uuid_str[37];
+
+#define SIZE (UINT64_C(8) << 20)
+
+static void fill_random(void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t r = getrandom(b, n, 0);
+
+		CU_ASSERT_FATAL(r > 0);
+		b += r;
+		n -= (size_t)r;
+	}
+}
+
+static int create_volume_ex(uint32_t sector_size, uint64_t size, bool ro, char *err, size_t len)
+{
+	struct envol_volume_create_params p = { 0 };
+	struct envol_context_pair ctx[2];
+	uint8_t blob[90];
+
+	(void)unlink(path);
+	fill_random(blob, sizeof blob);
+	CU_ASSERT_FATAL(envol_uuid_generate(p.uuid) == 0);
+	envol_uuid_format(p.uuid, uuid_str);
+	ctx[0].key = "purpose";
+	ctx[0].value = "unit test";
+	ctx[1].key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
+	ctx[1].value = uuid_str;
+	p.path = path;
+	p.size = size;
+	p.sector_size = sector_size;
+	p.key_arn = "arn:aws:kms:local:000000000000:key/test";
+	p.blob = blob;
+	p.blob_len = sizeof blob;
+	p.context = ctx;
+	p.n_context = 2;
+	p.read_only = ro;
+	return envol_volume_create(&p, err, len);
+}
+
+static void create_volume(uint32_t sector_size)
+{
+	char err[256] = "";
+	int r = create_volume_ex(sector_size, SIZE, false, err, sizeof err);
+
+	if (r < 0)
+		fprintf(stderr, "create: %s\n", err);
+	CU_ASSERT_FATAL(r == 0);
+	fill_random(dek, sizeof dek);
+}
+
+static struct envol_volume *open_vol(bool writable)
+{
+	struct envol_volume *v = NULL;
+	char err[512] = "";
+	int r = envol_volume_open(path, writable, &v, err, sizeof err);
+
+	if (r < 0)
+		fprintf(stderr, "open: %s\n", err);
+	CU_ASSERT_FATAL(r == 0);
+	return v;
+}
+
+static struct envol_volume *open_attached(bool writable)
+{
+	struct envol_volume *v = open_vol(writable);
+	char err[512] = "";
+	int r = envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err);
+
+	if (r < 0)
+		fprintf(stderr, "attach: %s\n", err);
+	CU_ASSERT_FATAL(r == 0);
+	return v;
+}
+
+static int suite_init(void)
+{
+	strcpy(dir, "/tmp/envol-test-volume.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof path, "%s/v.vol", dir);
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	(void)unlink(path);
+	return rmdir(dir);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void test_create_open_info(void)
+{
+	struct envol_volume *v;
+	const struct envol_volume_info *i;
+	struct stat st;
+	char err[256] = "";
+
+	create_volume(4096);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	CU_ASSERT_EQUAL((uint64_t)st.st_size, ENVOL_VOLUME_DATA_OFFSET + SIZE);
+	CU_ASSERT(st.st_blocks * 512 < 1 << 20); /* sparse */
+	v = open_vol(false);
+	i = envol_volume_get_info(v);
+	CU_ASSERT_STRING_EQUAL(i->uuid_str, uuid_str);
+	CU_ASSERT_EQUAL(i->size, SIZE);
+	CU_ASSERT_EQUAL(i->sector_size, 4096);
+	CU_ASSERT_EQUAL(i->data_offset, ENVOL_VOLUME_DATA_OFFSET);
+	CU_ASSERT_EQUAL(i->sequence, 1);
+	CU_ASSERT_STRING_EQUAL(i->cipher, "aes-xts-plain64");
+	CU_ASSERT_STRING_EQUAL(i->key_arn, "arn:aws:kms:local:000000000000:key/test");
+	CU_ASSERT_EQUAL(i->blob_len, 90);
+	CU_ASSERT_EQUAL(i->n_context, 2);
+	CU_ASSERT_STRING_EQUAL(i->context[0].key, "purpose");
+	CU_ASSERT_STRING_EQUAL(i->context[1].value, uuid_str);
+	CU_ASSERT(i->mac_pending);
+	CU_ASSERT(!i->read_only);
+	CU_ASSERT(i->created > 1700000000);
+	CU_ASSERT(!envol_volume_key_attached(v));
+	envol_volume_close(v);
+
+	/* O_EXCL: never overwrite. */
+	{
+		struct envol_volume_create_params p = { 0 };
+		struct envol_context_pair c = { ENVOL_VOLUME_CONTEXT_VOLUME_ID, uuid_str };
+		uint8_t blob[4] = { 1, 2, 3, 4 };
+
+		envol_uuid_parse(uuid_str, p.uuid);
+		p.path = path;
+		p.size = SIZE;
+		p.sector_size = 512;
+		p.key_arn = "arn:x";
+		p.blob = blob;
+		p.blob_len = 4;
+		p.context = &c;
+		p.n_context = 1;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EEXIST);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "already exists"));
+		(void)unlink(path);
+		p.sector_size = 1000;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_STRING_EQUAL(err, "sector_size 1000 is not 512 or 4096");
+		p.sector_size = 4096;
+		p.size = 4096 * 3 + 512;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a positive multiple of sector_size 4096"));
+		p.size = SIZE;
+		c.value = "00000000-0000-4000-8000-000000000000";
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not the volume uuid"));
+		p.n_context = 0;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_EQUAL(access(path, F_OK), -1); /* nothing left behind */
+	}
+}
+
+static void test_io(void)
+{
+	static const uint32_t sizes[] = { 512, 4096 };
+
+	for (size_t s = 0; s < 2; s++) {
+		uint32_t S = sizes[s];
+		struct envol_volume *v;
+		uint8_t *data = malloc(200000), *copy = malloc(200000), *back = malloc(200000);
+
+		create_volume(S);
+		v = open_vol(true);
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 10, 0), -ENOKEY);
+		CU_ASSERT_EQUAL(envol_volume_pwrite(v, back, 10, 0, 0), -ENOKEY);
+		envol_volume_close(v);
+		v = open_attached(true);
+
+		/* A fresh volume reads as zeros. */
+		memset(back, 0xaa, 200000);
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 200000, 12345), 0);
+		CU_ASSERT(all_zero(back, 200000));
+
+		/* Aligned, unaligned, inside one sector, across sectors, at the very end. */
+		{
+			const uint64_t offs[] = { 0, 4096, 1, S - 1, 3 * S + 5, 1 << 20,
+						  (1 << 20) + 333, SIZE - 100, SIZE - 200000 };
+			const size_t lens[] = { S, 8 * S, 10, 2, 3 * S, 200000, 199999, 100,
+						200000 };
+
+			for (size_t k = 0; k < ARRAY_SIZE(offs); k++) {
+				fill_random(data, lens[k]);
+				memcpy(copy, data, lens[k]);
+				CU_ASSERT_EQUAL(envol_volume_pwrite(v, data, lens[k], offs[k],
+								    k % 2 ? ENVOL_IO_FUA : 0),
+						0);
+				memset(back, 0, lens[k]);
+				CU_ASSERT_EQUAL(envol_volume_pread(v, back, lens[k], offs[k]), 0);
+				CU_ASSERT_EQUAL(memcmp(back, copy, lens[k]), 0);
+			}
+			/* Encrypted in place in the caller's buffer (no copy). */
+			fill_random(data, 8 * S);
+			memcpy(back, data, 8 * S);
+			CU_ASSERT_EQUAL(envol_volume_pwrite(v, data, 8 * S, 16 * S, 0), 0);
+			CU_ASSERT_NOT_EQUAL(memcmp(data, back, 8 * S), 0);
+		}
+		/* Bounds. */
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 1, SIZE), -EINVAL);
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 2, SIZE - 1), -EINVAL);
+		CU_ASSERT_EQUAL(envol_volume_pwrite(v, back, 1, UINT64_MAX, 0), -EINVAL);
+		CU_ASSERT_EQUAL(envol_volume_trim(v, SIZE - 1, 2, 0), -EINVAL);
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 0, SIZE), 0);
+		CU_ASSERT_EQUAL(envol_volume_flush(v), 0);
+		envol_volume_close(v);
+
+		/* Survives reopen; read-only open refuses writes. */
+		v = open_attached(false);
+		CU_ASSERT_EQUAL(envol_volume_pread(v, back, 200000, SIZE - 200000), 0);
+		CU_ASSERT_EQUAL(memcmp(back, copy, 200000), 0); /* the last write above */
+		CU_ASSERT_EQUAL(envol_volume_pwrite(v, back, 512, 0, 0), -EROFS);
+		CU_ASSERT_EQUAL(envol_volume_zero(v, 0, 512, 0), -EROFS);
+		envol_volume_close(v);
+		free(data);
+		free(copy);
+		free(back);
+	}
+}
+
+struct extent_log {
+	uint64_t off[64], len[64];
+	bool hole[64];
+	int n;
+};
+
+static int log_extent(void *opaque, uint64_t off, uint64_t len, bool hole)
+{
+	struct extent_log *l = opaque;
+
+	if (l->n < 64) {
+		l->off[l->n] = off;
+		l->len[l->n] = len;
+		l->hole[l->n] = hole;
+		l->n++;
+	}
+	return 0;
+}
+
+static void test_trim_zero_extents(void)
+{
+	struct envol_volume *v;
+	uint8_t *buf = malloc(2 << 20), *back = malloc(2 << 20);
+	struct extent_log l = { 0 };
+	struct stat st1, st2, st3;
+
+	create_volume(4096);
+	v = open_attached(true);
+	fill_random(buf, 2 << 20);
+	CU_ASSERT_EQUAL(envol_volume_pwrite(v, buf, 2 << 20, 1 << 20, ENVOL_IO_FUA), 0);
+	CU_ASSERT_EQUAL(stat(path, &st1), 0);
+
+	/* Trim 1 MiB with unaligned edges: the edges are RMW'd to zeros, the middle punched. */
+	CU_ASSERT_EQUAL(envol_volume_trim(v, (1 << 20) + 100, (1 << 20) - 200, 0), 0);
+	CU_ASSERT_EQUAL(stat(path, &st2), 0);
+	CU_ASSERT(st2.st_blocks < st1.st_blocks - 1000); /* ~1 MiB = 2048 blocks freed */
+	CU_ASSERT_EQUAL(envol_volume_pread(v, back, 2 << 20, 1 << 20), 0);
+	CU_ASSERT(all_zero(back + 100, (1 << 20) - 200));
+	CU_ASSERT(!all_zero(back, 100));
+	CU_ASSERT(!all_zero(back + (1 << 20), 1 << 20));
+
+	/* Extents: [0,1M) hole, [1M, 1M+4K) data (edge sector), then a hole ... */
+	CU_ASSERT_EQUAL(envol_volume_extents(v, 0, SIZE, log_extent, &l), 0);
+	CU_ASSERT(l.n >= 4);
+	CU_ASSERT_EQUAL(l.off[0], 0);
+	CU_ASSERT_EQUAL(l.len[0], 1 << 20);
+	CU_ASSERT(l.hole[0]);
+	CU_ASSERT_EQUAL(l.off[1], 1 << 20);
+	CU_ASSERT_EQUAL(l.len[1], 4096);
+	CU_ASSERT(!l.hole[1]);
+	CU_ASSERT_EQUAL(l.off[2], (1 << 20) + 4096);
+	CU_ASSERT_EQUAL(l.len[2], (1 << 20) - 8192);
+	CU_ASSERT(l.hole[2]);
+	CU_ASSERT_EQUAL(l.off[3], (2 << 20) - 4096);
+	CU_ASSERT(!l.hole[3]);
+	CU_ASSERT_EQUAL(l.off[l.n - 1] + l.len[l.n - 1], SIZE);
+	{
+		uint64_t sum = 0;
+
+		for (int k = 0; k < l.n; k++) {
+			sum += l.len[k];
+			if (k > 0)
+				CU_ASSERT_EQUAL(l.off[k], l.off[k - 1] + l.len[k - 1]);
+		}
+		CU_ASSERT_EQUAL(sum, SIZE);
+	}
+	/* An unaligned request is clipped to it. */
+	memset(&l, 0, sizeof l);
+	CU_ASSERT_EQUAL(envol_volume_extents(v, 1000, 5000, log_extent, &l), 0);
+	CU_ASSERT_EQUAL(l.n, 1);
+	CU_ASSERT_EQUAL(l.off[0], 1000);
+	CU_ASSERT_EQUAL(l.len[0], 5000);
+	CU_ASSERT(l.hole[0]);
+
+	/* zero with NO_HOLE keeps the blocks; plain zero punches. */
+	CU_ASSERT_EQUAL(envol_volume_zero(v, 2 << 20, 512 << 10, ENVOL_IO_NO_HOLE | ENVOL_IO_FUA), 0);
+	CU_ASSERT_EQUAL(stat(path, &st3), 0);
+	CU_ASSERT(st3.st_blocks >= st2.st_blocks - 8);
+	CU_ASSERT_EQUAL(envol_volume_pread(v, back, 512 << 10, 2 << 20), 0);
+	CU_ASSERT(all_zero(back, 512 << 10));
+	CU_ASSERT_EQUAL(envol_volume_zero(v, (5 << 19), 512 << 10, 0), 0);
+	CU_ASSERT_EQUAL(stat(path, &st2), 0);
+	CU_ASSERT(st2.st_blocks < st3.st_blocks - 500);
+	CU_ASSERT_EQUAL(envol_volume_pread(v, back, 512 << 10, 5 << 19), 0);
+	CU_ASSERT(all_zero(back, 512 << 10));
+	/* A sub-sector zero. */
+	CU_ASSERT_EQUAL(envol_volume_zero(v, (2 << 20) - 60, 5, 0), 0);
+	CU_ASSERT_EQUAL(envol_volume_pread(v, back, 20, (2 << 20) - 70), 0);
+	CU_ASSERT(all_zero(back + 10, 5));
+	CU_ASSERT(!all_zero(back, 10));
+	CU_ASSERT_EQUAL(envol_volume_flush(v), 0);
+	envol_volume_close(v);
+	free(buf);
+	free(back);
+}
+
+static void test_mac_pending_and_wrong_key(void)
+{
+	struct envol_volume *v;
+	uint8_t wrong[ENVOL_VOLUME_DEK_SIZE], same[ENVOL_VOLUME_DEK_SIZE];
+	char err[512] = "";
+
+	create_volume(512);
+	/* Read-only attach of a pending header trusts it but cannot seal it. */
+	v = open_attached(false);
+	CU_ASSERT(envol_volume_get_info(v)->mac_pending);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 1);
+	envol_volume_close(v);
+	/* A writable attach seals it: a new slot with sequence 2 and the MAC. */
+	v = open_attached(true);
+	CU_ASSERT(!envol_volume_get_info(v)->mac_pending);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 2);
+	CU_ASSERT(envol_volume_key_attached(v));
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), -EALREADY);
+	envol_volume_detach_key(v);
+	CU_ASSERT(!envol_volume_key_attached(v));
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), 0);
+	envol_volume_close(v);
+
+	fill_random(wrong, sizeof wrong);
+	v = open_vol(true);
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, wrong, sizeof wrong, err, sizeof err), -EBADMSG);
+	CU_ASSERT_STRING_EQUAL(err, "header MAC mismatch: wrong key or tampered header");
+	CU_ASSERT(!envol_volume_key_attached(v));
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, 32, err, sizeof err), -EINVAL);
+	memset(same, 7, sizeof same); /* equal XTS halves */
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, same, sizeof same, err, sizeof err), -EINVAL);
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), 0);
+	envol_volume_close(v);
+
+	/* Tampering a field (with a fixed checksum) is caught by the MAC. */
+	{
+		int fd = open(path, O_RDWR);
+		struct envol_volume_header *h = calloc(1, sizeof(*h));
+		uint8_t *slot = calloc(1, ENVOL_HEADER_SLOT_SIZE);
+
+		CU_ASSERT_EQUAL(pread(fd, slot, ENVOL_HEADER_SLOT_SIZE, ENVOL_HEADER_SLOT_B_OFFSET),
+				ENVOL_HEADER_SLOT_SIZE);
+		CU_ASSERT_EQUAL(envol_header_decode(slot, ENVOL_HEADER_SLOT_SIZE, h, err,
+						    sizeof err),
+				0);
+		CU_ASSERT_EQUAL(h->sequence, 2);
+		h->flags |= ENVOL_HEADER_FLAG_READ_ONLY;
+		CU_ASSERT(envol_header_encode(h, slot, ENVOL_HEADER_SLOT_SIZE, err, sizeof err) > 0);
+		CU_ASSERT_EQUAL(pwrite(fd, slot, ENVOL_HEADER_SLOT_SIZE, ENVOL_HEADER_SLOT_B_OFFSET),
+				ENVOL_HEADER_SLOT_SIZE);
+		close(fd);
+		free(h);
+		free(slot);
+		v = open_vol(false);
+		CU_ASSERT(envol_volume_get_info(v)->read_only);
+		CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err),
+				-EBADMSG);
+		envol_volume_close(v);
+	}
+}
+
+static void test_update_key(void)
+{
+	struct envol_volume *v;
+	uint8_t blob[200], big[ENVOL_VOLUME_MAX_BLOB + 1];
+	char err[512] = "";
+
+	create_volume(4096);
+	fill_random(blob, sizeof blob);
+	/* Without a DEK: pending. */
+	v = open_vol(true);
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "arn:aws:kms:local:000000000000:key/two", blob,
+						sizeof blob, err, sizeof err),
+			0);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 2);
+	CU_ASSERT(envol_volume_get_info(v)->mac_pending);
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "arn:x", big, sizeof big, err, sizeof err),
+			-EINVAL);
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "", blob, 10, err, sizeof err), -EINVAL);
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 3); /* sealed */
+	/* With a DEK: sealed at once. */
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "arn:aws:kms:local:000000000000:key/three", blob,
+						100, err, sizeof err),
+			0);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 4);
+	CU_ASSERT(!envol_volume_get_info(v)->mac_pending);
+	envol_volume_close(v);
+	v = open_vol(false);
+	CU_ASSERT_STRING_EQUAL(envol_volume_get_info(v)->key_arn,
+			       "arn:aws:kms:local:000000000000:key/three");
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->blob_len, 100);
+	CU_ASSERT_EQUAL(memcmp(envol_volume_get_info(v)->blob, blob, 100), 0);
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "arn:x", blob, 10, err, sizeof err), -EROFS);
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), 0);
+	envol_volume_close(v);
+}
+
+/* Both slots valid and sealed: A has sequence 3, B sequence 2.  Returns A's encoded length. */
+static size_t two_sealed_slots(void)
+{
+	struct envol_volume *v;
+	uint8_t blob[64];
+	char err[256];
+	size_t len;
+
+	create_volume(512);
+	v = open_attached(true); /* seals into B (seq 2) */
+	fill_random(blob, sizeof blob);
+	CU_ASSERT_FATAL(envol_volume_update_key(v, "arn:aws:kms:local:000000000000:key/k", blob,
+						sizeof blob, err, sizeof err) == 0);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 3); /* in A */
+	envol_volume_close(v);
+	{
+		int fd = open(path, O_RDONLY);
+		uint8_t b[16];
+
+		CU_ASSERT_FATAL(pread(fd, b, 16, 0) == 16);
+		len = (size_t)(b[12] | b[13] << 8);
+		close(fd);
+	}
+	return len;
+}
+
+static int flip(uint64_t off, uint8_t mask)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+	int r = -1;
+
+	if (fd >= 0 && pread(fd, &b, 1, (off_t)off) == 1) {
+		b ^= mask;
+		r = pwrite(fd, &b, 1, (off_t)off) == 1 ? 0 : -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static void test_bit_flip_every_byte(void)
+{
+	size_t len = two_sealed_slots(), ok = 0, both_bad = 0;
+	uint64_t slot_off[2] = { ENVOL_HEADER_SLOT_A_OFFSET, ENVOL_HEADER_SLOT_B_OFFSET };
+	uint64_t expect_seq[2] = { 2, 3 }; /* damage A: B (2) wins; damage B: A (3) wins */
+
+	CU_ASSERT_FATAL(len > 160 && len < 4096);
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < len + 16; i++) {
+			struct envol_volume *v = NULL;
+			char err[512] = "";
+			uint8_t mask = (uint8_t)(1u << (i % 8));
+			int r;
+
+			CU_ASSERT_FATAL(flip(slot_off[s] + i, mask) == 0);
+			r = envol_volume_open(path, false, &v, err, sizeof err);
+			if (r == 0) {
+				/* Past the header, the flip is in unused slot space. */
+				uint64_t want = i < len ? expect_seq[s] : 3;
+
+				if (envol_volume_get_info(v)->sequence == want &&
+				    envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err) == 0)
+					ok++;
+				else
+					fprintf(stderr, "slot %c byte %zu: seq %llu\n", 'A' + s, i,
+						(unsigned long long)envol_volume_get_info(v)->sequence);
+				envol_volume_close(v);
+			}
+			CU_ASSERT_FATAL(flip(slot_off[s] + i, mask) == 0);
+		}
+	CU_ASSERT_EQUAL(ok, 2 * (len + 16));
+
+	/* Both damaged: a clean error naming both slots. */
+	for (size_t i = 0; i < len; i += 37) {
+		struct envol_volume *v = NULL;
+		char err[512] = "";
+
+		flip(slot_off[0] + i, 0x10);
+		flip(slot_off[1] + (len - 1 - i), 0x01);
+		if (envol_volume_open(path, true, &v, err, sizeof err) == -EBADMSG &&
+		    strstr(err, "no valid volume header") && strstr(err, "slot A: ") &&
+		    strstr(err, "slot B: "))
+			both_bad++;
+		else
+			fprintf(stderr, "both bad at %zu: %s\n", i, err);
+		envol_volume_close(v);
+		flip(slot_off[0] + i, 0x10);
+		flip(slot_off[1] + (len - 1 - i), 0x01);
+	}
+	CU_ASSERT_EQUAL(both_bad, (len + 36) / 37);
+}
+
+static void test_torn_write(void)
+{
+	struct envol_volume_header *h = calloc(1, sizeof(*h));
+	uint8_t *newer = calloc(1, ENVOL_HEADER_SLOT_SIZE), *older = calloc(1, ENVOL_HEADER_SLOT_SIZE);
+	struct envol_volume *v;
+	char err[256];
+	int fd, len;
+
+	two_sealed_slots(); /* A seq 3 in use, B seq 2 older */
+	fd = open(path, O_RDWR);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(pread(fd, older, ENVOL_HEADER_SLOT_SIZE, ENVOL_HEADER_SLOT_B_OFFSET) ==
+		  ENVOL_HEADER_SLOT_SIZE);
+	CU_ASSERT(pread(fd, newer, ENVOL_HEADER_SLOT_SIZE, 0) == ENVOL_HEADER_SLOT_SIZE);
+	CU_ASSERT_FATAL(envol_header_decode(newer, ENVOL_HEADER_SLOT_SIZE, h, err, sizeof err) == 0);
+	/* The next update (seq 4) goes to B; tear it after n bytes: A (seq 3) must be used. */
+	h->sequence = 4;
+	strcpy(h->key_arn, "arn:aws:kms:local:000000000000:key/torn-write-test");
+	memset(newer, 0, ENVOL_HEADER_SLOT_SIZE);
+	len = envol_header_encode(h, newer, ENVOL_HEADER_SLOT_SIZE, err, sizeof err);
+	CU_ASSERT_FATAL(len > 0);
+	for (int n = 1; n <= len; n += (n < 40 ? 1 : 29)) {
+		CU_ASSERT(pwrite(fd, older, ENVOL_HEADER_SLOT_SIZE, ENVOL_HEADER_SLOT_B_OFFSET) ==
+			  ENVOL_HEADER_SLOT_SIZE);
+		CU_ASSERT(pwrite(fd, newer, (size_t)n, ENVOL_HEADER_SLOT_B_OFFSET) == n);
+		v = NULL;
+		CU_ASSERT_EQUAL(envol_volume_open(path, false, &v, err, sizeof err), 0);
+		if (v) {
+			CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, n == len ? 4 : 3);
+			envol_volume_close(v);
+		}
+	}
+	/* Complete: the newer slot wins (its MAC no longer matches: we changed the ARN). */
+	CU_ASSERT(pwrite(fd, newer, (size_t)len, ENVOL_HEADER_SLOT_B_OFFSET) == len);
+	v = open_vol(false);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 4);
+	CU_ASSERT_STRING_EQUAL(envol_volume_get_info(v)->key_arn,
+			       "arn:aws:kms:local:000000000000:key/torn-write-test");
+	CU_ASSERT_EQUAL(envol_volume_attach_key(v, dek, sizeof dek, err, sizeof err), -EBADMSG);
+	envol_volume_close(v);
+	close(fd);
+	free(h);
+	free(newer);
+	free(older);
+}
+
+static void test_truncated_file(void)
+{
+	struct envol_volume *v = NULL;
+	char err[512] = "";
+
+	create_volume(512);
+	CU_ASSERT_EQUAL(truncate(path, (off_t)(ENVOL_VOLUME_DATA_OFFSET + SIZE - 512)), 0);
+	CU_ASSERT_EQUAL(envol_volume_open(path, false, &v, err, sizeof err), -EBADMSG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is truncated"));
+	CU_ASSERT_PTR_NULL(v);
+	CU_ASSERT_EQUAL(truncate(path, 300), 0);
+	CU_ASSERT_EQUAL(envol_volume_open(path, false, &v, err, sizeof err), -EBADMSG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "slot A: truncated"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "slot B: truncated"));
+	CU_ASSERT_EQUAL(truncate(path, 0), 0);
+	CU_ASSERT_EQUAL(envol_volume_open(path, false, &v, err, sizeof err), -EBADMSG);
+	CU_ASSERT_EQUAL(envol_volume_open("/nonexistent/x.vol", false, &v, err, sizeof err),
+			-ENOENT);
+	CU_ASSERT_EQUAL(envol_volume_open("/dev/null", false, &v, err, sizeof err), -EINVAL);
+}
+
+struct rmw_arg {
+	struct envol_volume *v;
+	unsigned t;
+	uint64_t base;
+	int rounds;
+};
+
+#define RMW_THREADS 8
+#define RMW_SPAN (3 * 4096)
+
+static void *rmw_thread(void *opaque)
+{
+	struct rmw_arg *a = opaque;
+	long fails = 0;
+
+	for (int r = 0; r < a->rounds; r++)
+		for (unsigned i = a->t; i < RMW_SPAN; i += RMW_THREADS) {
+			uint8_t b = (uint8_t)(r * 31 + i);
+
+			if (envol_volume_pwrite(a->v, &b, 1, a->base + i, 0) < 0)
+				fails++;
+		}
+	return (void *)fails;
+}
+
+static void test_concurrent_rmw(void)
+{
+	struct envol_volume *v;
+	pthread_t th[RMW_THREADS];
+	struct rmw_arg a[RMW_THREADS];
+	uint8_t *back = malloc(RMW_SPAN);
+	const int rounds = 3;
+	long fails = 0;
+	size_t wrong = 0;
+
+	create_volume(4096);
+	v = open_attached(true);
+	for (unsigned t = 0; t < RMW_THREADS; t++) {
+		a[t] = (struct rmw_arg){ v, t, 4096 * 5 - 100, rounds };
+		CU_ASSERT_FATAL(pthread_create(&th[t], NULL, rmw_thread, &a[t]) == 0);
+	}
+	for (unsigned t = 0; t < RMW_THREADS; t++) {
+		void *res;
+
+		pthread_join(th[t], &res);
+		fails += (long)res;
+	}
+	CU_ASSERT_EQUAL(fails, 0);
+	CU_ASSERT_EQUAL(envol_volume_pread(v, back, RMW_SPAN, 4096 * 5 - 100), 0);
+	for (unsigned i = 0; i < RMW_SPAN; i++)
+		if (back[i] != (uint8_t)((rounds - 1) * 31 + i))
+			wrong++;
+	CU_ASSERT_EQUAL(wrong, 0);
+	envol_volume_close(v);
+	free(back);
+}
+
+static void test_lock_conflict(void)
+{
+	int up[2], down[2];
+	pid_t child;
+	char c = 0, err[512] = "", holder[128] = "", want[64];
+	struct envol_volume *v = NULL, *v2 = NULL;
+	bool locked = true;
+
+	create_volume(512);
+	CU_ASSERT_EQUAL(envol_volume_query_lock(path, &locked, holder, sizeof holder), 0);
+	CU_ASSERT(!locked);
+	CU_ASSERT_FATAL(pipe(up) == 0 && pipe(down) == 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0) {
+		struct envol_volume *cv = NULL;
+
+		close(up[0]);
+		close(down[1]);
+		c = envol_volume_open(path, true, &cv, NULL, 0) == 0 ? 'y' : 'n';
+		if (write(up[1], &c, 1) != 1)
+			_exit(1);
+		if (read(down[0], &c, 1) < 0)
+			_exit(1);
+		envol_volume_close(cv);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	CU_ASSERT(read(up[0], &c, 1) == 1 && c == 'y');
+	snprintf(want, sizeof want, "pid %d (test_volume)", (int)child);
+
+	CU_ASSERT_EQUAL(envol_volume_open(path, true, &v, err, sizeof err), -EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	if (!strstr(err, want))
+		fprintf(stderr, "lock error: \"%s\", want \"%s\"\n", err, want);
+	CU_ASSERT_EQUAL(envol_volume_open(path, false, &v, err, sizeof err), -EBUSY);
+	CU_ASSERT_EQUAL(envol_volume_erase(path, err, sizeof err), -EBUSY);
+	CU_ASSERT_EQUAL(envol_volume_query_lock(path, &locked, holder, sizeof holder), 0);
+	CU_ASSERT(locked);
+	CU_ASSERT_STRING_EQUAL(holder, want);
+
+	CU_ASSERT(write(down[1], &c, 1) == 1);
+	waitpid(child, NULL, 0);
+	close(up[0]);
+	close(down[1]);
+	CU_ASSERT_EQUAL(envol_volume_query_lock(path, &locked, holder, sizeof holder), 0);
+	CU_ASSERT(!locked);
+	/* Read-only opens share the lock; a writer then conflicts, even in this process. */
+	v = open_vol(false);
+	v2 = open_vol(false);
+	CU_ASSERT_EQUAL(envol_volume_query_lock(path, &locked, holder, sizeof holder), 0);
+	CU_ASSERT(locked);
+	snprintf(want, sizeof want, "pid %d (test_volume)", (int)getpid());
+	CU_ASSERT_STRING_EQUAL(holder, want);
+	CU_ASSERT_EQUAL(envol_volume_open(path, true, &v, err, sizeof err), -EBUSY);
+	envol_volume_close(v);
+	envol_volume_close(v2);
+	v = open_vol(true);
+	envol_volume_close(v);
+}
+
+static void test_erase(void)
+{
+	struct envol_volume *v = NULL;
+	uint8_t *hdr = malloc(ENVOL_VOLUME_DATA_OFFSET);
+	char err[512] = "";
+	int fd;
+
+	create_volume(4096);
+	v = open_attached(true);
+	envol_volume_close(v);
+	CU_ASSERT_EQUAL(envol_volume_erase(path, err, sizeof err), 0);
+	fd = open(path, O_RDONLY);
+	CU_ASSERT(pread(fd, hdr, ENVOL_VOLUME_DATA_OFFSET, 0) == (ssize_t)ENVOL_VOLUME_DATA_OFFSET);
+	close(fd);
+	CU_ASSERT(all_zero(hdr, ENVOL_VOLUME_DATA_OFFSET));
+	CU_ASSERT_EQUAL(envol_volume_open(path, true, &v, err, sizeof err), -EBADMSG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "magic"));
+	/* Not a volume (any more): refused, nothing written. */
+	CU_ASSERT_EQUAL(envol_volume_erase(path, err, sizeof err), -EMEDIUMTYPE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not an envol volume"));
+	fd = open(path, O_RDWR | O_TRUNC);
+	fill_random(hdr, ENVOL_VOLUME_DATA_OFFSET);
+	CU_ASSERT(write(fd, hdr, ENVOL_VOLUME_DATA_OFFSET) == (ssize_t)ENVOL_VOLUME_DATA_OFFSET);
+	close(fd);
+	CU_ASSERT_EQUAL(envol_volume_erase(path, err, sizeof err), -EMEDIUMTYPE);
+	{
+		uint8_t *again = malloc(ENVOL_VOLUME_DATA_OFFSET);
+
+		fd = open(path, O_RDONLY);
+		CU_ASSERT(pread(fd, again, ENVOL_VOLUME_DATA_OFFSET, 0) ==
+			  (ssize_t)ENVOL_VOLUME_DATA_OFFSET);
+		close(fd);
+		CU_ASSERT_EQUAL(memcmp(again, hdr, ENVOL_VOLUME_DATA_OFFSET), 0);
+		free(again);
+	}
+	CU_ASSERT_EQUAL(truncate(path, 4096), 0);
+	CU_ASSERT_EQUAL(envol_volume_erase(path, err, sizeof err), -EINVAL);
+	free(hdr);
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+		{ "create, open, info, create refusals", test_create_open_info },
+		{ "I/O at odd offsets, fresh zeros, bounds, read-only", test_io },
+		{ "trim/zero punch holes, extents, NO_HOLE", test_trim_zero_extents },
+		{ "MAC pending, sealing, wrong DEK, tampering", test_mac_pending_and_wrong_key },
+		{ "update_key (rekey) with and without DEK", test_update_key },
+		{ "bit flip in every header byte of each slot", test_bit_flip_every_byte },
+		{ "torn write of the newer slot", test_torn_write },
+		{ "truncated files", test_truncated_file },
+		{ "concurrent RMW writers in one sector", test_concurrent_rmw },
+		{ "OFD lock conflict names the holder", test_lock_conflict },
+		{ "erase", test_erase },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = { { "volume", suite_init, suite_clean, NULL, NULL, tests },
+				  CU_SUITE_INFO_NULL };
+	return unit_run(suites);
+}
