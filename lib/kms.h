@@ -66,4 +66,39 @@ int kms_tick(struct kms *k);
  */
 int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen);
 
+/*
+ * The error kinds of the KMS core (positive numbers; 0 is success).  kms_error_map() is the
+ * one place that turns a kind, or a negative errno, into the AWS "__type" and HTTP status.
+ */
+enum kms_error {
+	KMS_OK = 0,
+	KMS_ERR_VALIDATION,            /* ValidationException, 400 */
+	KMS_ERR_SERIALIZATION,         /* SerializationException, 400 */
+	KMS_ERR_NOT_FOUND,             /* NotFoundException, 400 */
+	KMS_ERR_DISABLED,              /* DisabledException, 400 */
+	KMS_ERR_INVALID_STATE,         /* KMSInvalidStateException, 400 */
+	KMS_ERR_INVALID_CIPHERTEXT,    /* InvalidCiphertextException, 400 */
+	KMS_ERR_INCORRECT_KEY,         /* IncorrectKeyException, 400 */
+	KMS_ERR_ACCESS_DENIED,         /* AccessDeniedException, 400 */
+	KMS_ERR_ALREADY_EXISTS,        /* AlreadyExistsException, 400 */
+	KMS_ERR_INVALID_ALIAS_NAME,    /* InvalidAliasNameException, 400 */
+	KMS_ERR_INVALID_ARN,           /* InvalidArnException, 400 */
+	KMS_ERR_INVALID_MARKER,        /* InvalidMarkerException, 400 */
+	KMS_ERR_UNSUPPORTED_OPERATION, /* UnsupportedOperationException, 400 */
+	KMS_ERR_UNKNOWN_OPERATION,     /* UnknownOperationException, 400 */
+	KMS_ERR_TAG,                   /* TagException, 400 */
+	KMS_ERR_LIMIT_EXCEEDED,        /* LimitExceededException, 400 */
+	KMS_ERR_INVALID_KEY_USAGE,     /* InvalidKeyUsageException, 400 */
+	KMS_ERR_INTERNAL,              /* KMSInternalException, 500 */
+	KMS_ERR_MAX,
+};
+
+/*
+ * Maps an error to its AWS __type and HTTP status: error > 0 is an enum kms_error kind,
+ * error < 0 a negative errno (ENOENT: NotFound, EACCES/EPERM: AccessDenied, EEXIST:
+ * AlreadyExists, EINVAL: Validation, EBADMSG: InvalidCiphertext, EOPNOTSUPP: Unsupported,
+ * anything else: KMSInternalException 500).  Never returns NULL.
+ */
+const char *kms_error_map(int error, int *ret_status);
+
 #endif
