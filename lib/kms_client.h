@@ -38,4 +38,27 @@ int kms_client_decrypt_dek(struct kms_client *c, const uint8_t *blob, size_t blo
 			   const struct envol_context_pair *context, size_t n_context,
 			   uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen);
 
+/* The Unix socket path or the endpoint URL this client talks to (for messages). */
+const char *kms_client_target(const struct kms_client *c);
+
+/*
+ * Reads an AWS error body {"__type": "...", "message": "..."}: type without any
+ * "namespace#" prefix, and message ("" when absent).  Returns 0, or -EINVAL when body is not
+ * an AWS error body.
+ */
+int kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
+			   size_t messagelen);
+
+/* The negative errno for an AWS error type (kms_client_decrypt_dek's map; -EIO if unknown). */
+int kms_client_error_errno(const char *type);
+
+/*
+ * Finds the string value of top-level member name of a JSON object in place (no copy, so a
+ * Plaintext never passes through a parser's buffers).  The value must be free of escapes.
+ * Returns 0 with *ret_value and *ret_len pointing into json, -ENOENT when absent, -EINVAL on
+ * malformed JSON.
+ */
+int kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
+				size_t *ret_len);
+
 #endif

@@ -341,6 +341,67 @@ static int read_slot(int fd, uint64_t dev_size, int slot, struct envol_volume_he
 	return r;
 }
 
+/*
+ * Reads both slots and picks the valid one with the higher sequence into ret (*ret_slot: 0 = A,
+ * 1 = B).  -EBADMSG (or -EPROTONOSUPPORT) with both slots' reasons when neither is valid.
+ */
+static int pick_slot(int fd, uint64_t dev_size, const char *path, struct envol_volume_header *ret,
+		     int *ret_slot, char *err, size_t errlen)
+{
+	_cleanup_free_ struct envol_volume_header *ha = calloc(1, sizeof(*ha));
+	_cleanup_free_ struct envol_volume_header *hb = calloc(1, sizeof(*hb));
+	char err_a[300] = "", err_b[300] = "";
+	int ra, rb;
+
+	if (!ha || !hb)
+		return -ENOMEM;
+	ra = read_slot(fd, dev_size, 0, ha, err_a, sizeof err_a);
+	rb = read_slot(fd, dev_size, 1, hb, err_b, sizeof err_b);
+	if (ra == -ENOMEM || rb == -ENOMEM)
+		return -ENOMEM;
+	if (ra < 0 && rb < 0) {
+		set_err(err, errlen, "%s: no valid volume header: %s; %s", path, err_a, err_b);
+		return (ra == -EPROTONOSUPPORT || rb == -EPROTONOSUPPORT) ? -EPROTONOSUPPORT
+									  : -EBADMSG;
+	}
+	if (ra == 0 && rb == 0 && memcmp(ha->uuid, hb->uuid, 16) != 0)
+		log_debug("%s: header slots name different volumes; using the newer", path);
+	if (ra < 0 || (rb == 0 && hb->sequence > ha->sequence)) {
+		*ret = *hb;
+		*ret_slot = 1;
+		if (ra < 0)
+			log_debug("%s: %s; using slot B", path, err_a);
+	} else {
+		*ret = *ha;
+		*ret_slot = 0;
+		if (rb < 0)
+			log_debug("%s: %s; using slot A", path, err_b);
+	}
+	return 0;
+}
+
+int envol_volume_read_header(const char *path, struct envol_volume_header *ret, char *err,
+			     size_t errlen)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t dev_size;
+	bool blockdev;
+	int slot, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = negative_errno();
+		set_err(err, errlen, "cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = backing_size(fd, &blockdev, &dev_size);
+	if (r < 0) {
+		set_err(err, errlen, "%s is not a regular file or block device", path);
+		return r;
+	}
+	return pick_slot(fd, dev_size, path, ret, &slot, err, errlen);
+}
+
 static void refresh_info(struct envol_volume *v)
 {
 	struct envol_volume_header *h = v->hdr;
@@ -575,20 +636,15 @@ fail:
 int envol_volume_open(const char *path, bool writable, struct envol_volume **ret, char *err,
 		      size_t errlen)
 {
-	_cleanup_free_ struct envol_volume_header *hb = NULL;
 	struct envol_volume *v = NULL;
-	char err_a[300] = "", err_b[300] = "";
-	int ra, rb, r;
 	uint64_t end;
+	int r;
 
 	if (!path || !ret)
 		return -EINVAL;
 	v = calloc(1, sizeof(*v));
-	hb = calloc(1, sizeof(*hb));
-	if (!v || !hb) {
-		free(v);
+	if (!v)
 		return -ENOMEM;
-	}
 	v->fd = -1;
 	pthread_mutex_init(&v->hdr_lock, NULL);
 	pthread_mutex_init(&v->pool_lock, NULL);
@@ -617,30 +673,9 @@ int envol_volume_open(const char *path, bool writable, struct envol_volume **ret
 	if (r < 0)
 		goto fail;
 
-	ra = read_slot(v->fd, v->dev_size, 0, v->hdr, err_a, sizeof err_a);
-	rb = read_slot(v->fd, v->dev_size, 1, hb, err_b, sizeof err_b);
-	if (ra == -ENOMEM || rb == -ENOMEM) {
-		r = -ENOMEM;
+	r = pick_slot(v->fd, v->dev_size, path, v->hdr, &v->slot, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
-	if (ra < 0 && rb < 0) {
-		set_err(err, errlen, "%s: no valid volume header: %s; %s", path, err_a, err_b);
-		r = (ra == -EPROTONOSUPPORT || rb == -EPROTONOSUPPORT) ? -EPROTONOSUPPORT
-								       : -EBADMSG;
-		goto fail;
-	}
-	if (ra == 0 && rb == 0 && memcmp(v->hdr->uuid, hb->uuid, 16) != 0)
-		log_debug("%s: header slots name different volumes; using the newer", path);
-	if (ra < 0 || (rb == 0 && hb->sequence > v->hdr->sequence)) {
-		*v->hdr = *hb;
-		v->slot = 1;
-		if (ra < 0)
-			log_debug("%s: %s; using slot B", path, err_a);
-	} else {
-		v->slot = 0;
-		if (rb < 0)
-			log_debug("%s: %s; using slot A", path, err_b);
-	}
 	end = v->hdr->data_offset + v->hdr->size;
 	if (v->dev_size < end) {
 		set_err(err, errlen,

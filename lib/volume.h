@@ -73,6 +73,14 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 int envol_volume_open(const char *path, bool writable, struct envol_volume **ret, char *err,
 		      size_t errlen);
 void envol_volume_close(struct envol_volume *v); /* detaches the key; NULL is fine */
+
+/*
+ * Reads the header slot in use without opening the volume or taking any lock, for inspection
+ * (envolctl list/show) while envold holds it attached.  Same errors as envol_volume_open.
+ */
+struct envol_volume_header;
+int envol_volume_read_header(const char *path, struct envol_volume_header *ret, char *err,
+			     size_t errlen);
 const struct envol_volume_info *envol_volume_get_info(const struct envol_volume *v);
 
 /* dek: ENVOL_VOLUME_DEK_SIZE bytes, copied into secure memory. -EBADMSG: MAC mismatch. */

@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kms_client.c — the AWS KMS JSON 1.1 client envold and envolctl use to reach envol-kmsd:
+ * libcurl POST "/" over the Unix socket client.kms_socket, or over client.endpoint signed with
+ * SigV4; AWS error bodies mapped to errno; Decrypt of a volume DEK into secure memory.
+ * Request and response bodies are never logged (they can hold plaintext).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "encoding.h"
+#include "kms_client.h"
+#include "log.h"
+#include "secure_mem.h"
+
+#define KMS_CLIENT_CONNECT_TIMEOUT_MS 5000L
+#define KMS_CLIENT_TOTAL_TIMEOUT_MS 30000L
+#define KMS_CLIENT_MAX_RESPONSE (4u << 20)
+
+struct kms_client {
+	CURL *curl;
+	char *socket;	/* Unix socket path, or NULL */
+	char *endpoint; /* "http://127.0.0.1:8440", or NULL */
+	char *url;
+	char *sigv4; /* "aws:amz:<region>:kms" */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A growing response buffer; every superseded copy is wiped (Decrypt answers hold keys). */
+struct response {
+	char *data;
+	size_t len, cap;
+	bool too_large;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+
+static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void response_wipe(struct response *r)
+{
+	if (r->data) {
+		envol_wipe(r->data, r->cap);
+		free(r->data);
+	}
+	*r = (struct response){0};
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct response *r = userdata;
+	size_t n = size * nmemb, need;
+
+	if (ADD_OVERFLOW(r->len, n + 1, &need) || need > KMS_CLIENT_MAX_RESPONSE) {
+		r->too_large = true;
+		return 0;
+	}
+	if (need > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *d;
+
+		while (cap < need)
+			cap *= 2;
+		d = malloc(cap);
+		if (!d)
+			return 0;
+		if (r->data) {
+			memcpy(d, r->data, r->len);
+			envol_wipe(r->data, r->cap);
+			free(r->data);
+		}
+		r->data = d;
+		r->cap = cap;
+	}
+	memcpy(r->data + r->len, ptr, n);
+	r->len += n;
+	r->data[r->len] = '\0';
+	return n;
+}
+
+struct kms_client *kms_client_free(struct kms_client *c)
+{
+	if (!c)
+		return NULL;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->socket);
+	free(c->endpoint);
+	free(c->url);
+	free(c->sigv4);
+	free(c);
+	return NULL;
+}
+
+static void kms_client_freep(struct kms_client **c) { kms_client_free(*c); }
+
+int kms_client_new(const struct envol_config *cfg, struct kms_client **ret, char *err,
+		   size_t errlen)
+{
+	_cleanup_(kms_client_freep) struct kms_client *c = NULL;
+	const char *region = cfg->kms.region && *cfg->kms.region ? cfg->kms.region : "local";
+	bool tcp = cfg->client.endpoint && *cfg->client.endpoint;
+
+	(void)pthread_once(&curl_once, curl_init_once);
+	if (curl_init_result != CURLE_OK) {
+		snprintf(err, errlen, "curl_global_init: %s", curl_easy_strerror(curl_init_result));
+		return -EIO;
+	}
+	if (!tcp && !(cfg->client.kms_socket && *cfg->client.kms_socket)) {
+		snprintf(err, errlen, "client.kms_socket and client.endpoint are both empty");
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c)
+		goto oom;
+	c->curl = curl_easy_init();
+	if (!c->curl)
+		goto oom;
+	if (tcp) {
+		size_t n = strlen(cfg->client.endpoint);
+
+		c->endpoint = strdup(cfg->client.endpoint);
+		if (!c->endpoint)
+			goto oom;
+		if (strncmp(c->endpoint, "http://", 7) != 0 &&
+		    strncmp(c->endpoint, "https://", 8)) {
+			snprintf(err, errlen,
+				 "client.endpoint \"%s\": must start with http:// or https://",
+				 c->endpoint);
+			return -EINVAL;
+		}
+		if (asprintf(&c->url, "%s%s", c->endpoint,
+			     n && c->endpoint[n - 1] == '/' ? "" : "/") < 0) {
+			c->url = NULL;
+			goto oom;
+		}
+		if (asprintf(&c->sigv4, "aws:amz:%s:kms", region) < 0) {
+			c->sigv4 = NULL;
+			goto oom;
+		}
+		if (!cfg->client.access_key_id || !*cfg->client.access_key_id ||
+		    !cfg->client.secret_access_key || !*cfg->client.secret_access_key) {
+			snprintf(err, errlen,
+				 "client.endpoint is set but client.access_key_id or "
+				 "client.secret_access_key is empty");
+			return -EINVAL;
+		}
+	} else {
+		c->socket = strdup(cfg->client.kms_socket);
+		c->url = strdup("http://localhost/");
+		if (!c->socket || !c->url)
+			goto oom;
+	}
+
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, KMS_CLIENT_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, KMS_CLIENT_TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->socket) {
+		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	} else {
+		_cleanup_secure_ char *userpwd = NULL;
+		size_t n =
+		    strlen(cfg->client.access_key_id) + strlen(cfg->client.secret_access_key) + 2;
+
+		userpwd = envol_secure_alloc(n);
+		if (!userpwd)
+			goto oom;
+		snprintf(userpwd, n, "%s:%s", cfg->client.access_key_id,
+			 cfg->client.secret_access_key);
+		curl_easy_setopt(c->curl, CURLOPT_AWS_SIGV4, c->sigv4);
+		curl_easy_setopt(c->curl, CURLOPT_USERPWD, userpwd); /* curl keeps a copy */
+	}
+	*ret = TAKE_PTR(c);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+const char *kms_client_target(const struct kms_client *c)
+{
+	return c->socket ? c->socket : c->endpoint;
+}
+
+static int curl_error_to_errno(const struct kms_client *c, CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+		if (c->socket && access(c->socket, F_OK) < 0 && errno == ENOENT)
+			return -ENOENT;
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+int kms_client_call(struct kms_client *c, const char *operation, const char *request_json,
+		    long *ret_status, char **ret_body, char *err, size_t errlen)
+{
+	struct response r = {0};
+	struct curl_slist *headers = NULL, *h;
+	char target[128];
+	long status = 0;
+	CURLcode cc;
+	int ret;
+
+	if (snprintf(target, sizeof target, "X-Amz-Target: TrentService.%s", operation) >=
+	    (int)sizeof target) {
+		snprintf(err, errlen, "operation name too long");
+		return -EINVAL;
+	}
+	headers = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.1");
+	h = headers ? curl_slist_append(headers, target) : NULL;
+	h = h ? curl_slist_append(h, "Expect:") : NULL;
+	if (!h) {
+		curl_slist_free_all(headers);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	headers = h;
+
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, request_json); /* not copied */
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(request_json));
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
+	log_debug("KMS %s -> %s", operation, kms_client_target(c));
+	cc = curl_easy_perform(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_slist_free_all(headers);
+
+	if (cc != CURLE_OK) {
+		if (r.too_large) {
+			snprintf(err, errlen, "KMS response to %s larger than %u bytes", operation,
+				 KMS_CLIENT_MAX_RESPONSE);
+			ret = -EMSGSIZE;
+		} else {
+			snprintf(err, errlen, "KMS unreachable at %s: %s", kms_client_target(c),
+				 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+			ret = curl_error_to_errno(c, cc);
+		}
+		response_wipe(&r);
+		log_debug("KMS %s failed: %s", operation, err);
+		return ret;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (!r.data) {
+		r.data = strdup("");
+		if (!r.data) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	log_debug("KMS %s: HTTP %ld, %zu bytes", operation, status, r.len);
+	*ret_status = status;
+	*ret_body = r.data; /* ownership moves; the caller wipes what may be secret */
+	return 0;
+}
+
+int kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
+			   size_t messagelen)
+{
+	json_t *root, *t, *m;
+	const char *ts, *hash;
+	int ret = -EINVAL;
+
+	root = json_loads(body ? body : "", 0, NULL);
+	if (!json_is_object(root))
+		goto out;
+	t = json_object_get(root, "__type");
+	if (!json_is_string(t))
+		goto out;
+	ts = json_string_value(t);
+	hash = strrchr(ts, '#'); /* "com.amazonaws.kms#NotFoundException" */
+	if (hash)
+		ts = hash + 1;
+	if (!*ts)
+		goto out;
+	m = json_object_get(root, "message");
+	if (!m)
+		m = json_object_get(root, "Message");
+	snprintf(type, typelen, "%s", ts);
+	snprintf(message, messagelen, "%s", json_is_string(m) ? json_string_value(m) : "");
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+int kms_client_error_errno(const char *type)
+{
+	static const struct {
+		const char *type;
+		int err;
+	} map[] = {
+	    {"AccessDeniedException", -EACCES},
+	    {"DisabledException", -EKEYREVOKED},
+	    {"KMSInvalidStateException", -EKEYREVOKED},
+	    {"KeyUnavailableException", -EKEYREVOKED},
+	    {"InvalidCiphertextException", -EBADMSG},
+	    {"IncorrectKeyException", -EBADMSG},
+	    {"NotFoundException", -ENOKEY},
+	    {"ValidationException", -EINVAL},
+	    {"InvalidKeyUsageException", -EINVAL},
+	    {"SerializationException", -EINVAL},
+	    {"AlreadyExistsException", -EEXIST},
+	    {"LimitExceededException", -EUSERS},
+	    {"ThrottlingException", -EAGAIN},
+	    {"UnsupportedOperationException", -EOPNOTSUPP},
+	    {"KMSInternalException", -EIO},
+	    {"DependencyTimeoutException", -ETIMEDOUT},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (type && strcmp(type, map[i].type) == 0)
+			return map[i].err;
+	return -EIO;
+}
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* p at an opening quote: returns the character after the closing quote, or NULL. */
+static const char *skip_string(const char *p)
+{
+	for (p++; *p; p++) {
+		if (*p == '\\') {
+			if (!p[1])
+				return NULL;
+			p++;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+static const char *skip_value(const char *p, int depth)
+{
+	p = skip_ws(p);
+	if (depth > 64)
+		return NULL;
+	if (*p == '"')
+		return skip_string(p);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+
+		p = skip_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if (*p != '"' || !(p = skip_string(p)))
+					return NULL;
+				p = skip_ws(p);
+				if (*p != ':')
+					return NULL;
+				p++;
+			}
+			p = skip_value(p, depth + 1);
+			if (!p)
+				return NULL;
+			p = skip_ws(p);
+			if (*p == close)
+				return p + 1;
+			if (*p != ',')
+				return NULL;
+			p = skip_ws(p + 1);
+		}
+	}
+	{
+		const char *start = p;
+
+		while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		       *p == '+' || *p == '.' || *p == 'E')
+			p++;
+		return p == start ? NULL : p;
+	}
+}
+
+/*
+ * Finds the string value of top-level member `name` of the JSON object `json` in place, so a
+ * Decrypt answer's Plaintext never passes through a parser's buffers.  The value must be free
+ * of escapes (base64 is).  Returns 0 with *ret_value and *ret_len pointing into json, -ENOENT when
+ * the member is absent, -EINVAL on malformed JSON or an escaped value.
+ */
+int kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
+				size_t *ret_len)
+{
+	size_t name_len = strlen(name);
+	const char *p = skip_ws(json);
+
+	if (*p != '{')
+		return -EINVAL;
+	p = skip_ws(p + 1);
+	if (*p == '}')
+		return -ENOENT;
+	for (;;) {
+		const char *key = p, *key_end, *value;
+
+		if (*p != '"' || !(key_end = skip_string(p)))
+			return -EINVAL;
+		p = skip_ws(key_end);
+		if (*p != ':')
+			return -EINVAL;
+		value = skip_ws(p + 1);
+		p = skip_value(value, 0);
+		if (!p)
+			return -EINVAL;
+		if ((size_t)(key_end - key) == name_len + 2 &&
+		    memcmp(key + 1, name, name_len) == 0) {
+			const char *end;
+
+			if (*value != '"')
+				return -EINVAL;
+			end = memchr(value + 1, '"', (size_t)(p - value - 1));
+			if (!end || end != p - 1 ||
+			    memchr(value + 1, '\\', (size_t)(end - value - 1)))
+				return -EINVAL;
+			*ret_value = value + 1;
+			*ret_len = (size_t)(end - value - 1);
+			return 0;
+		}
+		p = skip_ws(p);
+		if (*p == '}')
+			return -ENOENT;
+		if (*p != ',')
+			return -EINVAL;
+		p = skip_ws(p + 1);
+	}
+}
+
+/* AWS error body -> negative errno, with err "Type: message". */
+static int aws_error(const char *body, long status, char *err, size_t errlen)
+{
+	char type[128], message[512];
+
+	if (kms_client_parse_error(body, type, sizeof type, message, sizeof message) < 0) {
+		snprintf(err, errlen, "KMS answered HTTP %ld without an AWS error body", status);
+		return -EIO;
+	}
+	snprintf(err, errlen, "%s: %s", type, message);
+	return kms_client_error_errno(type);
+}
+
+int kms_client_decrypt_dek(struct kms_client *c, const uint8_t *blob, size_t blob_len,
+			   const struct envol_context_pair *context, size_t n_context,
+			   uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
+{
+	_cleanup_free_ char *blob64 = NULL, *request = NULL;
+	char *body = NULL;
+	json_t *req = NULL, *ctx;
+	const char *b64;
+	uint8_t *decoded = NULL, *dek = NULL;
+	size_t b64_len, decoded_len = 0;
+	long status = 0;
+	int r;
+
+	blob64 = envol_base64_encode(blob, blob_len);
+	req = json_object();
+	ctx = json_object();
+	if (!blob64 || !req || !ctx) {
+		json_decref(ctx);
+		r = -ENOMEM;
+		goto oom;
+	}
+	if (json_object_set_new(req, "CiphertextBlob", json_string(blob64)) < 0 ||
+	    json_object_set_new(req, "EncryptionContext", ctx) < 0) {
+		r = -ENOMEM;
+		goto oom;
+	}
+	for (size_t i = 0; i < n_context; i++)
+		if (json_object_set_new(ctx, context[i].key, json_string(context[i].value)) < 0) {
+			snprintf(err, errlen, "bad encryption context pair \"%s\"", context[i].key);
+			r = -EINVAL;
+			goto out;
+		}
+	request = json_dumps(req, JSON_COMPACT);
+	if (!request) {
+		r = -ENOMEM;
+		goto oom;
+	}
+
+	r = kms_client_call(c, "Decrypt", request, &status, &body, err, errlen);
+	if (r == -ENOMEM || r == -EMSGSIZE)
+		goto out;
+	if (r < 0) {
+		/* err already reads "KMS unreachable at <where>: <curl error>" */
+		r = -EHOSTDOWN;
+		goto out;
+	}
+	if (status != 200) {
+		r = aws_error(body, status, err, errlen);
+		goto out;
+	}
+	r = kms_client_json_find_string(body, "Plaintext", &b64, &b64_len);
+	if (r < 0) {
+		snprintf(err, errlen, "KMS Decrypt answer has no valid Plaintext");
+		r = -EPROTO;
+		goto out;
+	}
+	r = envol_base64_decode(b64, b64_len, &decoded, &decoded_len);
+	if (r < 0) {
+		snprintf(err, errlen, "KMS Decrypt answer: Plaintext is not base64");
+		r = r == -ENOMEM ? -ENOMEM : -EPROTO;
+		goto out;
+	}
+	if (decoded_len == 0) {
+		snprintf(err, errlen, "KMS Decrypt answer: empty Plaintext");
+		r = -EPROTO;
+		goto out;
+	}
+	dek = envol_secure_alloc(decoded_len);
+	if (!dek) {
+		snprintf(err, errlen, "cannot allocate locked memory for the data key: %s",
+			 strerror(errno));
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(dek, decoded, decoded_len);
+	*ret_dek = dek;
+	*ret_len = decoded_len;
+	r = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (decoded) {
+		envol_wipe(decoded, decoded_len);
+		free(decoded);
+	}
+	if (body) {
+		envol_wipe(body, strlen(body));
+		free(body);
+	}
+	json_decref(req);
+	return r;
+}
