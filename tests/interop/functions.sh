@@ -75,7 +75,9 @@ CONF
 _wait_for_socket() {
     local sock=$1 pid=$2 what=$3 i
     for ((i = 0; i < 100; i++)); do
-        [ -S "$sock" ] && return 0
+        # The file may be a stale socket left by a killed daemon: wait until it accepts.
+        [ -S "$sock" ] && $PY -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
+            "$sock" 2>/dev/null && return 0
         kill -0 "$pid" 2>/dev/null || { cat "$T/$what.log" >&2; fail "$what exited during start"; }
         sleep 0.1
     done
@@ -102,4 +104,146 @@ aws_kms() {
     AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=local \
         AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
         $AWS --endpoint-url "http://$KMS_LISTEN" kms "$@"
+}
+
+# ---- Attach helpers (test-attach-*.sh) ----
+#   envolctl_run ARGS…           envolctl with this test's config ($CONF)
+#   attach_requires_fuse_loop    exit 77 unless /dev/fuse and a loop device are usable
+#   attach_uri NAME [SOCKET]     NBD URI of export NAME on envold's Unix socket
+#   attach_fuse NAME DIR [SOCKET] [nbdfuse options…]  expose export NAME as DIR/nbd through
+#                                nbdfuse; fails (returns 1) with nbdfuse's message if refused
+#   attach_unfuse DIR            unmount DIR; nbdfuse exits and its connections close
+#   attach_stop_daemon PID NAME  SIGTERM, wait, fail unless it exits 0; removes a stale socket
+#   attach_wait_detached NAME    wait until envolctl says volume NAME is no longer attached
+envolctl_run() {
+    "$BIN/envolctl" -c "$CONF" "$@"
+}
+
+attach_requires_fuse_loop() {
+    requires nbdfuse fusermount3 mkfs.ext4 losetup
+    if [ ! -c /dev/fuse ]; then echo "$0: skipped: no /dev/fuse"; exit 77; fi
+    if ! losetup -f >/dev/null 2>&1; then echo "$0: skipped: no free loop device"; exit 77; fi
+}
+
+attach_uri() {
+    echo "nbd+unix:///$1?socket=${2:-$T/run/nbd.sock}"
+}
+
+attach_fuse() {
+    local name=$1 dir=$2 sock=${3:-$T/run/nbd.sock} pid i
+    shift 3 || shift $#
+    mkdir -p "$dir"
+    rm -f "$dir.pid"
+    nbdfuse -P "$dir.pid" "$@" "$dir" "$(attach_uri "$name" "$sock")" >"$dir.log" 2>&1 &
+    pid=$!
+    cleanup_fn "fusermount3 -u '$dir' 2>/dev/null; wait $pid 2>/dev/null"
+    for ((i = 0; i < 150; i++)); do
+        [ -s "$dir.pid" ] && [ -e "$dir/nbd" ] && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$dir.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    cat "$dir.log" >&2
+    fail "nbdfuse did not expose $dir/nbd"
+}
+
+attach_unfuse() {
+    local dir=$1 pid i
+    pid=$(cat "$dir.pid" 2>/dev/null || true)
+    fusermount3 -u "$dir"
+    for ((i = 0; i < 100; i++)); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    fail "nbdfuse (pid $pid) did not exit after fusermount3 -u $dir"
+}
+
+attach_stop_daemon() {
+    local pid=$1 name=$2 rc=0
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || { cat "$T/$name.log" >&2; fail "$name exited with status $rc on SIGTERM"; }
+    case $name in
+    kmsd) rm -f "$T/run/kms.sock" ;;
+    envold) rm -f "$T/run/nbd.sock" ;;
+    esac
+}
+
+attach_wait_detached() {
+    local name=$1 i a=
+    for ((i = 0; i < 100; i++)); do
+        a=$(envolctl_run --json volume show "$name" | jq -r .attached)
+        [ "$a" = false ] && return 0
+        sleep 0.1
+    done
+    fail "volume $name still attached (attached=$a) 10 s after its last client left"
+}
+
+# One libnbd connection held open across shell steps (tests/interop/test-attach-holder.py):
+#   holder_open ID URI   connect; 0 when connected, 1 when refused (libnbd's message in HOLDER_MSG)
+#   holder_cmd ID CMD…   "write OFF LEN SEED" | "read OFF LEN SEED" | "zero OFF LEN"; 0 on "ok"
+#   holder_close ID      disconnect
+declare -gA _HOLDER_W=() _HOLDER_R=() _HOLDER_PID=()
+holder_open() {
+    local id=$1 uri=$2 w r line
+    rm -f "$T/holder-$id.in" "$T/holder-$id.out"
+    mkfifo "$T/holder-$id.in" "$T/holder-$id.out"
+    $PY "$ENVOL_SOURCE_DIR/tests/interop/test-attach-holder.py" "$uri" \
+        <"$T/holder-$id.in" >"$T/holder-$id.out" 2>"$T/holder-$id.err" &
+    _HOLDER_PID[$id]=$!
+    cleanup_fn "kill ${_HOLDER_PID[$id]} 2>/dev/null; wait ${_HOLDER_PID[$id]} 2>/dev/null"
+    exec {w}>"$T/holder-$id.in"
+    exec {r}<"$T/holder-$id.out"
+    _HOLDER_W[$id]=$w _HOLDER_R[$id]=$r
+    HOLDER_MSG=
+    if ! read -r -t 30 -u "$r" line; then
+        cat "$T/holder-$id.err" >&2
+        fail "holder $id: no answer from $uri"
+    fi
+    case $line in
+    connected\ *) return 0 ;;
+    refused\ *)
+        HOLDER_MSG=${line#refused }
+        exec {w}>&- {r}<&-
+        wait "${_HOLDER_PID[$id]}" 2>/dev/null || true
+        return 1 ;;
+    *) fail "holder $id: unexpected answer: $line" ;;
+    esac
+}
+
+holder_cmd() {
+    local id=$1 line
+    shift
+    echo "$*" >&"${_HOLDER_W[$id]}"
+    if ! read -r -t 60 -u "${_HOLDER_R[$id]}" line; then
+        cat "$T/holder-$id.err" >&2
+        fail "holder $id: no answer to '$*'"
+    fi
+    [ "$line" = ok ] && return 0
+    echo "holder $id: $*: $line" >&2
+    return 1
+}
+
+holder_close() {
+    local id=$1 line w=${_HOLDER_W[$1]} r=${_HOLDER_R[$1]}
+    echo quit >&"$w"
+    read -r -t 30 -u "$r" line || true
+    exec {w}>&- {r}<&-
+    wait "${_HOLDER_PID[$id]}" 2>/dev/null || true
+}
+
+# attach_refused URI — try to attach with nbdinfo; returns 0 when the server refused, with the
+# server's error message in REFUSAL (libnbd 1.14 shows it only in its debug output, as
+# "handshake: server error message: …"); returns 1 when the attach worked.
+attach_refused() {
+    local out
+    if out=$(LIBNBD_DEBUG=1 nbdinfo "$1" 2>&1); then
+        REFUSAL=
+        return 1
+    fi
+    REFUSAL=$(sed -n 's/.*server error message: //p' <<<"$out" | tail -1)
+    [ -n "$REFUSAL" ] || REFUSAL=$(grep -v "libnbd: debug" <<<"$out" | tail -1)
+    return 0
 }

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c — envol-kmsd: options, process hardening, configuration, the KMS core, listeners,
+ * the tick thread (kms_tick: rotations and deletions by envol_clock_now(); systemd watchdog),
+ * sd_notify, and an orderly SIGTERM/SIGINT shutdown that finishes in-flight requests.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "config.h"
+#include "kms.h"
+#include "kmsd.h"
+#include "log.h"
+#include "secure_mem.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: envol-kmsd [-c FILE] [-v]\n"
+		"A local key management service that speaks the AWS KMS API (JSON 1.1) on a Unix\n"
+		"socket (callers identified by SO_PEERCRED) and optionally on loopback TCP (AWS\n"
+		"Signature Version 4 required).\n"
+		"\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"  -v, --verbose      debug logging\n"
+		"  -h, --help         show this help\n"
+		"  -V, --version      show the version\n",
+		ENVOL_CONFIG_DEFAULT_PATH);
+}
+
+/* ---- tick thread ---- */
+
+struct ticker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	struct kms *kms;
+	uint64_t watchdog_usec; /* 0: no watchdog */
+};
+
+static void *tick_main(void *arg)
+{
+	struct ticker *t = arg;
+	uint64_t period_ms = 1000;
+	bool warned = false;
+
+	if (t->watchdog_usec && t->watchdog_usec / 2000 < period_ms)
+		period_ms = t->watchdog_usec / 2000 ? t->watchdog_usec / 2000 : 1;
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		struct timespec ts;
+		int r;
+
+		pthread_mutex_unlock(&t->lock);
+		r = kms_tick(t->kms);
+		if (r > 0)
+			log_info("Key maintenance: %d key(s) rotated or destroyed", r);
+		else if (r < 0 && !warned)
+			(void)log_warning_errno(r, "Key maintenance failed (will retry): %m");
+		warned = r < 0;
+		if (t->watchdog_usec)
+			(void)sd_notify(0, "WATCHDOG=1");
+
+		pthread_mutex_lock(&t->lock);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(period_ms / 1000);
+		ts.tv_nsec += (long)(period_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!t->stop && pthread_cond_timedwait(&t->cond, &t->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static int ticker_start(struct ticker *t, struct kms *kms)
+{
+	pthread_condattr_t ca;
+	uint64_t usec = 0;
+	int r;
+
+	t->kms = kms;
+	t->stop = false;
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		t->watchdog_usec = usec;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	r = pthread_create(&t->thread, NULL, tick_main, t);
+	return r ? -r : 0;
+}
+
+static void ticker_stop(struct ticker *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->stop = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
+/* ---- setup helpers ---- */
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static unsigned pool_size(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	n *= 2;
+	if (n < 4)
+		n = 4;
+	if (n > 64)
+		n = 64;
+	return (unsigned)n;
+}
+
+static void drain(struct kmsd *k)
+{
+	for (int waited = 0; waited < KMSD_DRAIN_TIMEOUT_MS; waited += 10) {
+		if (atomic_load(&k->inflight) <= 0)
+			return;
+		usleep(10000);
+	}
+	log_warning("%ld request(s) still in flight after %d ms; closing them",
+		    (long)atomic_load(&k->inflight), KMSD_DRAIN_TIMEOUT_MS);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL;
+	struct envol_config *cfg = NULL;
+	struct kmsd k = {.n_listeners = 0};
+	struct kms_options ko;
+	struct ticker ticker = {.stop = false};
+	bool ticking = false;
+	char err[1024] = "";
+	sigset_t sigs;
+	int c, r, sig = 0, ret = EXIT_FAILURE;
+
+	envol_log_set_ident("envol-kmsd");
+	while ((c = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'v':
+			envol_log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			printf("envol-kmsd %s\n", ENVOL_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "envol-kmsd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	r = envol_harden_process();
+	if (r < 0) {
+		(void)log_error_errno(r, "Failed to harden the process: %m");
+		return EXIT_FAILURE;
+	}
+
+	/* Signals are handled by sigwait() in this thread; every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = envol_config_load(config_path, &cfg, err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err[0] ? err : "Failed to load the configuration");
+		return EXIT_FAILURE;
+	}
+	k.cfg = cfg;
+	k.threads = pool_size();
+	raise_nofile();
+
+	if (cfg->kms.n_credentials) {
+		k.creds = calloc(cfg->kms.n_credentials, sizeof *k.creds);
+		if (!k.creds) {
+			log_error("Out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < cfg->kms.n_credentials; i++)
+			k.creds[i] = (struct sigv4_credential){
+			    .access_key_id = cfg->kms.credentials[i].access_key_id,
+			    .secret_access_key = cfg->kms.credentials[i].secret_access_key,
+			    .principal = cfg->kms.credentials[i].principal,
+			};
+		k.n_creds = cfg->kms.n_credentials;
+	}
+
+	/* Sockets first: a bad kms.listen fails before the key store is touched. */
+	r = kmsd_listeners_open(&k, err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+
+	/* Create missing state directories (shared with envold's volumes/: 0755; the files in
+	 * them are 0600). */
+	{
+		const char *paths[] = {cfg->kms.database, cfg->kms.root_key_file,
+				       cfg->kms.audit_log};
+
+		for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+			r = paths[i] ? kmsd_mkdir_parents(paths[i], 0755) : 0;
+			if (r < 0) {
+				(void)log_error_errno(r, "Cannot create the directory of %s: %m",
+						      paths[i]);
+				goto out;
+			}
+		}
+	}
+
+	ko = (struct kms_options){
+	    .database = cfg->kms.database,
+	    .root_key_file = cfg->kms.root_key_file,
+	    .audit_log = cfg->kms.audit_log,
+	    .region = cfg->kms.region,
+	    .account_id = cfg->kms.account_id,
+	    .admins = cfg->kms.admins,
+	    .n_admins = cfg->kms.n_admins,
+	    .services = cfg->kms.services,
+	    .n_services = cfg->kms.n_services,
+	};
+	err[0] = '\0';
+	r = kms_open(&ko, &k.kms, err, sizeof err);
+	if (r < 0) {
+		(void)log_error_errno(r, "Failed to open the key store: %s",
+				      err[0] ? err : strerror(-r));
+		goto out;
+	}
+
+	for (size_t i = 0; i < k.n_listeners; i++) {
+		r = kmsd_http_start(&k, &k.listeners[i], err, sizeof err);
+		if (r < 0) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
+
+	r = ticker_start(&ticker, k.kms);
+	if (r < 0) {
+		(void)log_error_errno(r, "Failed to start the maintenance thread: %m");
+		goto out;
+	}
+	ticking = true;
+
+	{
+		char status[512] = "Listening on";
+		size_t n = strlen(status);
+
+		for (size_t i = 0; i < k.n_listeners; i++)
+			n += (size_t)snprintf(status + n, n < sizeof status ? sizeof status - n : 0,
+					      "%s %s", i ? "," : "", k.listeners[i].name);
+		log_info("%s (%u threads per listener)", status, k.threads);
+		(void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	}
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
+			break;
+	}
+	log_info("Received %s, finishing in-flight requests",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	(void)sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+	atomic_store(&k.stopping, true);
+	kmsd_http_quiesce(&k);
+	drain(&k);
+	ret = EXIT_SUCCESS;
+out:
+	kmsd_http_stop(&k);
+	if (ticking)
+		ticker_stop(&ticker);
+	kmsd_listeners_close(&k);
+	kms_close(k.kms);
+	free(k.creds);
+	envol_config_free(cfg);
+	return ret;
+}

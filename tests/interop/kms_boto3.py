@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""kms_boto3.py ENDPOINT ACCESS_KEY SECRET_KEY — boto3 (Debian's python3-boto3) against
+envol-kmsd over TCP with SigV4: the core KMS flow, checked value by value.  Exits non-zero with
+a message on the first mismatch."""
+import base64
+import os
+import sys
+import uuid
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+
+ENDPOINT, AK, SK = sys.argv[1:4]
+CFG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
+
+
+def client(ak=AK, sk=SK):
+    return boto3.session.Session(aws_access_key_id=ak, aws_secret_access_key=sk,
+                                 region_name="local").client("kms", endpoint_url=ENDPOINT,
+                                                             config=CFG)
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+
+
+def error_of(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None, 200
+
+
+kms = client()
+md = kms.create_key(Description="boto3 key", KeyUsage="ENCRYPT_DECRYPT",
+                    KeySpec="SYMMETRIC_DEFAULT",
+                    Tags=[{"TagKey": "made-by", "TagValue": "boto3"}])["KeyMetadata"]
+key, arn = md["KeyId"], md["Arn"]
+check(arn == f"arn:aws:kms:local:000000000000:key/{key}", f"Arn {arn}")
+check(md["KeyState"] == "Enabled" and md["Enabled"] is True, "new key enabled")
+check(md["KeyManager"] == "CUSTOMER", "KeyManager")
+check(hasattr(md["CreationDate"], "year"), "CreationDate parses as a timestamp")
+check(kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyId"] == key, "DescribeKey by ARN")
+
+alias = "alias/boto3-" + uuid.uuid4().hex[:8]
+kms.create_alias(AliasName=alias, TargetKeyId=key)
+check(kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == key, "DescribeKey by alias")
+names = [a["AliasName"] for a in kms.list_aliases(KeyId=key)["Aliases"]]
+check(names == [alias], f"ListAliases {names}")
+keys = [k["KeyId"] for p in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1})
+        for k in p["Keys"]]
+check(key in keys and len(keys) == len(set(keys)), "ListKeys paginated with Limit=1")
+
+# encrypt / decrypt with an encryption context
+pt = os.urandom(4096)
+ctx = {"envol:volume-id": str(uuid.uuid4()), "purpose": "boto3"}
+enc = kms.encrypt(KeyId=alias, Plaintext=pt, EncryptionContext=ctx)
+check(enc["KeyId"] == arn and enc["EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT", "Encrypt output")
+blob = enc["CiphertextBlob"]
+dec = kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)
+check(dec["Plaintext"] == pt and dec["KeyId"] == arn, "Decrypt round trip")
+code, status = error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext={"purpose": "boto3"})
+check((code, status) == ("InvalidCiphertextException", 400), f"context mismatch: {code} {status}")
+code, _ = error_of(kms.encrypt, KeyId=key, Plaintext=b"x" * 4097)
+check(code == "ValidationException", f"4097-byte plaintext: {code}")
+
+# data keys
+dk = kms.generate_data_key(KeyId=key, NumberOfBytes=64, EncryptionContext=ctx)
+check(len(dk["Plaintext"]) == 64, "GenerateDataKey NumberOfBytes")
+check(kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"]
+      == dk["Plaintext"], "data key unwraps")
+dkw = kms.generate_data_key_without_plaintext(KeyId=key, KeySpec="AES_256", EncryptionContext=ctx)
+check("Plaintext" not in dkw, "WithoutPlaintext has no Plaintext")
+check(len(kms.decrypt(CiphertextBlob=dkw["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"])
+      == 32, "AES_256 data key")
+
+# re-encrypt to a second key
+key2 = kms.create_key()["KeyMetadata"]["KeyId"]
+re = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=ctx, DestinationKeyId=key2)
+check(re["SourceKeyId"] == arn and re["KeyId"].endswith(key2), "ReEncrypt ids")
+check(kms.decrypt(CiphertextBlob=re["CiphertextBlob"])["Plaintext"] == pt, "re-encrypted data")
+
+# rotation: enable, rotate on demand, list, old ciphertext still decrypts
+kms.enable_key_rotation(KeyId=key)
+st = kms.get_key_rotation_status(KeyId=key)
+check(st["KeyRotationEnabled"] is True, "rotation enabled")
+check(st.get("RotationPeriodInDays") == 365, f"default period {st.get('RotationPeriodInDays')}")
+kms.rotate_key_on_demand(KeyId=key)
+rots = kms.list_key_rotations(KeyId=key)["Rotations"]
+check(len(rots) == 1 and rots[0]["RotationType"] == "ON_DEMAND", f"ListKeyRotations {rots}")
+check(kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)["Plaintext"] == pt,
+      "old ciphertext after rotation")
+blob2 = kms.encrypt(KeyId=key, Plaintext=pt, EncryptionContext=ctx)["CiphertextBlob"]
+check(blob2 != blob and kms.decrypt(CiphertextBlob=blob2, EncryptionContext=ctx)["Plaintext"] == pt,
+      "new ciphertext after rotation")
+
+# disable / enable
+kms.disable_key(KeyId=key)
+code, _ = error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx)
+check(code == "DisabledException", f"disabled key: {code}")
+kms.enable_key(KeyId=key)
+
+# tags
+kms.tag_resource(KeyId=key, Tags=[{"TagKey": "env", "TagValue": "test"}])
+tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key)["Tags"]}
+check(tags == {"made-by": "boto3", "env": "test"}, f"tags {tags}")
+kms.untag_resource(KeyId=key, TagKeys=["made-by"])
+tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key)["Tags"]}
+check(tags == {"env": "test"}, f"tags after untag {tags}")
+
+# scheduled deletion and cancellation
+sd = kms.schedule_key_deletion(KeyId=key2, PendingWindowInDays=30)
+check(sd["KeyState"] == "PendingDeletion" and sd["PendingWindowInDays"] == 30, "schedule")
+check(hasattr(sd["DeletionDate"], "year"), "DeletionDate is a timestamp")
+code, _ = error_of(kms.encrypt, KeyId=key2, Plaintext=b"x")
+check(code == "KMSInvalidStateException", f"pending deletion: {code}")
+kms.cancel_key_deletion(KeyId=key2)
+check(kms.describe_key(KeyId=key2)["KeyMetadata"]["KeyState"] == "Disabled", "after cancel")
+
+# refusals
+code, _ = error_of(kms.describe_key, KeyId=str(uuid.uuid4()))
+check(code == "NotFoundException", f"unknown key id: {code}")
+code, status = error_of(client(sk="wrong-secret").list_keys)
+check((code, status) == ("InvalidSignatureException", 400), f"wrong secret: {code} {status}")
+code, status = error_of(client(ak="AKIDNOBODY0000000000").list_keys)
+check((code, status) == ("UnrecognizedClientException", 400), f"unknown access key: {code}")
+code, _ = error_of(kms.generate_data_key, KeyId=key, KeySpec="AES_256", NumberOfBytes=32)
+check(code == "ValidationException", f"KeySpec and NumberOfBytes: {code}")
+
+# the response carries a request id (x-amzn-RequestId)
+rid = kms.list_keys()["ResponseMetadata"]["RequestId"]
+check(len(rid) == 36 and rid.count("-") == 4, f"RequestId {rid!r}")
+print("boto3 flow OK")
