@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * envolctl.h — what the envolctl command modules share: the run context (config, KMS client,
+ * output mode), error reporting in the "envolctl: what; what to do" form, exit codes, and the
+ * KMS call helper that turns AWS errors into advice.
+ */
+#ifndef ENVOLCTL_H
+#define ENVOLCTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
+#include "config.h"
+
+/* jansson >= 2.11 provides json_decrefp */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+#define EXIT_OK 0
+#define EXIT_ERROR 1
+#define EXIT_USAGE 2
+
+struct ctl {
+	const char *config_path; /* NULL: the default */
+	struct envol_config *cfg;
+	struct kms_client *kms; /* made on first use */
+	bool json;
+	bool verbose;
+	const char *key_hint; /* the KEY the user gave, named in advice */
+};
+
+/* "envolctl: <message>" on stderr. */
+void ctl_error(const char *fmt, ...) _printf_(1, 2);
+/* Usage error: message plus "Try 'envolctl --help'."; returns EXIT_USAGE. */
+int ctl_usage(const char *fmt, ...) _printf_(1, 2);
+
+/* Loads the configuration once.  Returns 0 or prints the error and returns -errno. */
+int ctl_config(struct ctl *c);
+
+/* An AWS error (or "Unreachable") from a KMS call made quietly. */
+struct ctl_kms_error {
+	char type[128];
+	char message[1024];
+};
+
+/*
+ * Calls KMS operation op with the request object req (not consumed).  On success returns 0
+ * and the parsed response (json_decref it).  On failure returns a negative errno and either
+ * fills *e (when e is given: quiet) or prints an error that says what to do.
+ */
+int ctl_kms_call(struct ctl *c, const char *op, json_t *req, json_t **ret_resp,
+		 struct ctl_kms_error *e);
+/* The same, returning the raw response text (free it with ctl_free_wiped: it may hold a
+ * plaintext). */
+int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body,
+		     struct ctl_kms_error *e);
+/* Prints a quiet call's error with advice. */
+void ctl_kms_report(struct ctl *c, const struct ctl_kms_error *e);
+/* Wipes and frees a NUL-terminated string. */
+void ctl_free_wiped(char *s);
+/* Adds "K=V" to the JSON object ctx. Returns 0 or prints a usage error and returns -EINVAL. */
+int ctl_context_add(json_t *ctx, const char *pair);
+
+/* Resolve KEY (id, ARN, alias name, alias ARN) with DescribeKey; ret_metadata is the
+ * KeyMetadata object (json_decref it). Prints errors. */
+int ctl_describe_key(struct ctl *c, const char *key, json_t **ret_metadata);
+
+/* Print a JSON value on stdout (indented) followed by a newline. */
+void ctl_print_json(json_t *v);
+
+/* Command groups: argv[0] is the group name ("key", "volume", "audit"). Return exit codes. */
+int ctl_key_main(struct ctl *c, int argc, char **argv);
+int ctl_audit_main(struct ctl *c, int argc, char **argv);
+int ctl_volume_main(struct ctl *c, int argc, char **argv);
+/* volume import / export (transfer.c) */
+int ctl_volume_import(struct ctl *c, int argc, char **argv);
+int ctl_volume_export(struct ctl *c, int argc, char **argv);
+/* Creates volume name (path) of size bytes under key; used by create and import. */
+int ctl_volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
+		    uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len);
+
+/* Reads a whole small file (at most max bytes); "-" is stdin. */
+int ctl_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* Writes a file with the given mode (replacing it); "-" is stdout. */
+int ctl_write_file(const char *path, const uint8_t *data, size_t len, mode_t mode);
+
+#endif

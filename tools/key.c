@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * key.c — "envolctl key …": KMS key commands (create, list, show, alias, enable, disable,
+ * rotate, rotation, schedule-delete, cancel-delete, encrypt, decrypt) over kms_client.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "envolctl.h"
+#include "kms_client.h"
+#include "parse.h"
+#include "secure_mem.h"
+#include "table.h"
+
+#define KMS_MAX_PLAINTEXT 4096
+#define KMS_MAX_CIPHERTEXT 6144
+
+static const char *jstr(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void jdate(json_t *o, const char *name, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (json_is_number(v))
+		ctl_format_time((time_t)json_number_value(v), buf, len);
+	else if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+/* Runs getopt_long over a subcommand's arguments (argv[0] is the subcommand). */
+static void getopt_reset(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+static int bad_option(const char *cmd, char **argv)
+{
+	if (optopt)
+		return ctl_usage("key %s: unknown option -%c, or it needs a value", cmd, optopt);
+	return ctl_usage("key %s: unknown option %s, or it needs a value", cmd, argv[optind - 1]);
+}
+
+/* Describe KEY and return its KeyId (malloc'd) and optionally the metadata.  Returns 0,
+ * EXIT_USAGE for a malformed KEY, or -errno (printed). */
+static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md)
+{
+	json_t *md = NULL;
+	char *id;
+	int r;
+
+	c->key_hint = key;
+	if (ctl_key_classify(key) == CTL_KEY_INVALID)
+		return ctl_usage("\"%s\" is not a key id, key ARN, alias name (alias/NAME) or "
+				 "alias ARN",
+				 key);
+	r = ctl_describe_key(c, key, &md);
+	if (r < 0)
+		return r;
+	id = strdup(jstr(md, "KeyId"));
+	if (!id) {
+		json_decref(md);
+		return -ENOMEM;
+	}
+	*ret_id = id;
+	if (ret_md)
+		*ret_md = md;
+	else
+		json_decref(md);
+	return 0;
+}
+
+/* Aliases of every key: ListAliases with paging.  Returns the array of alias objects. */
+static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
+{
+	_cleanup_json_ json_t *all = json_array();
+	_cleanup_free_ char *marker = NULL;
+
+	if (!all)
+		return -ENOMEM;
+	for (;;) {
+		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", 100);
+		_cleanup_json_ json_t *resp = NULL;
+		json_t *list, *next;
+		int r;
+
+		if (!req)
+			return -ENOMEM;
+		if (key_id)
+			json_object_set_new(req, "KeyId", json_string(key_id));
+		if (marker)
+			json_object_set_new(req, "Marker", json_string(marker));
+		r = ctl_kms_call(c, "ListAliases", req, &resp, NULL);
+		if (r < 0)
+			return r;
+		list = json_object_get(resp, "Aliases");
+		if (json_is_array(list))
+			json_array_extend(all, list);
+		next = json_object_get(resp, "NextMarker");
+		if (!json_is_true(json_object_get(resp, "Truncated")) || !json_is_string(next))
+			break;
+		free(marker);
+		marker = strdup(json_string_value(next));
+		if (!marker)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(all);
+	return 0;
+}
+
+/* "alias/a, alias/b" of key_id into a malloc'd string (NULL when none); also a JSON array. */
+static char *aliases_of(json_t *aliases, const char *key_id, json_t *ret_names)
+{
+	char *s = NULL;
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(aliases, i, a)
+	{
+		const char *target = jstr(a, "TargetKeyId"), *name = jstr(a, "AliasName");
+		char *n;
+
+		if (!target || !name || strcmp(target, key_id) != 0)
+			continue;
+		if (ret_names)
+			json_array_append_new(ret_names, json_string(name));
+		if (asprintf(&n, "%s%s%s", s ? s : "", s ? ", " : "", name) < 0)
+			n = NULL;
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+/* GetKeyRotationStatus, quietly: "on (365 days)", "off" or "-". */
+static void rotation_of(struct ctl *c, const char *key_id, json_t *md, char *buf, size_t len)
+{
+	_cleanup_json_ json_t *req = json_pack("{s:s}", "KeyId", key_id);
+	_cleanup_json_ json_t *resp = NULL;
+	struct ctl_kms_error e;
+	json_t *days;
+
+	snprintf(buf, len, "-");
+	if (!req || ctl_kms_call(c, "GetKeyRotationStatus", req, &resp, &e) < 0)
+		return;
+	days = json_object_get(resp, "RotationPeriodInDays");
+	if (json_is_true(json_object_get(resp, "KeyRotationEnabled"))) {
+		if (json_is_integer(days))
+			snprintf(buf, len, "on (%lld days)", (long long)json_integer_value(days));
+		else
+			snprintf(buf, len, "on");
+	} else {
+		snprintf(buf, len, "off");
+	}
+	if (md) {
+		json_object_set(md, "KeyRotationEnabled",
+				json_object_get(resp, "KeyRotationEnabled"));
+		if (days)
+			json_object_set(md, "RotationPeriodInDays", days);
+		if (json_object_get(resp, "NextRotationDate"))
+			json_object_set(md, "NextRotationDate",
+					json_object_get(resp, "NextRotationDate"));
+	}
+}
+
+static int key_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"description", required_argument, NULL, 'd'},
+					     {"alias", required_argument, NULL, 'a'},
+					     {"tag", required_argument, NULL, 't'},
+					     {}};
+	_cleanup_json_ json_t *req =
+	    json_pack("{s:s,s:s}", "KeySpec", "SYMMETRIC_DEFAULT", "KeyUsage", "ENCRYPT_DECRYPT");
+	_cleanup_json_ json_t *tags = json_array(), *resp = NULL;
+	_cleanup_free_ char *alias = NULL;
+	json_t *md;
+	const char *id, *arn;
+	int o, r;
+
+	if (!req || !tags)
+		return EXIT_ERROR;
+	getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		_cleanup_free_ char *k = NULL, *v = NULL;
+
+		switch (o) {
+		case 'd':
+			json_object_set_new(req, "Description", json_string(optarg));
+			break;
+		case 'a':
+			free(alias);
+			if (strncmp(optarg, "alias/", 6) == 0)
+				alias = strdup(optarg);
+			else if (asprintf(&alias, "alias/%s", optarg) < 0)
+				alias = NULL;
+			if (!alias)
+				return EXIT_ERROR;
+			if (!ctl_alias_name_valid(alias))
+				return ctl_usage("--alias %s: an alias is alias/NAME with letters, "
+						 "digits, '/', '_' and '-', not alias/aws/…",
+						 optarg);
+			break;
+		case 't':
+			if (ctl_parse_pair(optarg, &k, &v) < 0)
+				return ctl_usage("--tag \"%s\": expected KEY=VALUE", optarg);
+			json_array_append_new(tags,
+					      json_pack("{s:s,s:s}", "TagKey", k, "TagValue", v));
+			break;
+		default:
+			return bad_option("create", argv);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage("key create: unexpected argument \"%s\"", argv[optind]);
+	if (json_array_size(tags))
+		json_object_set(req, "Tags", tags);
+
+	r = ctl_kms_call(c, "CreateKey", req, &resp, NULL);
+	if (r < 0)
+		return EXIT_ERROR;
+	md = json_object_get(resp, "KeyMetadata");
+	id = jstr(md, "KeyId");
+	arn = jstr(md, "Arn");
+	if (!id) {
+		ctl_error("KMS CreateKey answer has no KeyMetadata.KeyId");
+		return EXIT_ERROR;
+	}
+	if (alias) {
+		_cleanup_json_ json_t *areq =
+		    json_pack("{s:s,s:s}", "AliasName", alias, "TargetKeyId", id);
+		_cleanup_json_ json_t *aresp = NULL;
+		struct ctl_kms_error e;
+
+		if (!areq)
+			return EXIT_ERROR;
+		r = ctl_kms_call(c, "CreateAlias", areq, &aresp, &e);
+		if (r < 0) {
+			ctl_kms_report(c, &e);
+			ctl_error("key %s was created, but alias %s was not; retry with: envolctl "
+				  "key alias %s %s",
+				  id, alias, id, alias);
+			return EXIT_ERROR;
+		}
+	}
+	if (c->json) {
+		ctl_print_json(resp);
+		return EXIT_OK;
+	}
+	printf("KeyId: %s\nArn:   %s\n", id, arn ? arn : "-");
+	if (alias)
+		printf("Alias: %s\n", alias);
+	return EXIT_OK;
+}
+
+static int key_list(struct ctl *c, int argc, char **argv)
+{
+	static const char *const headers[] = {"KEY ID",	 "ALIAS",    "STATE",
+					      "MANAGER", "ROTATION", "DESCRIPTION"};
+	_cleanup_json_ json_t *aliases = NULL, *out = json_array(), *keys = json_array();
+	_cleanup_free_ char *marker = NULL;
+	struct table *t = NULL;
+	size_t i;
+	json_t *k;
+	int r, ret = EXIT_ERROR;
+
+	if (argc > 1)
+		return ctl_usage("key list: unexpected argument \"%s\"", argv[1]);
+	if (!out || !keys)
+		return EXIT_ERROR;
+	for (;;) {
+		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", 1000);
+		_cleanup_json_ json_t *resp = NULL;
+		json_t *next;
+
+		if (!req)
+			return EXIT_ERROR;
+		if (marker)
+			json_object_set_new(req, "Marker", json_string(marker));
+		r = ctl_kms_call(c, "ListKeys", req, &resp, NULL);
+		if (r < 0)
+			return EXIT_ERROR;
+		if (json_is_array(json_object_get(resp, "Keys")))
+			json_array_extend(keys, json_object_get(resp, "Keys"));
+		next = json_object_get(resp, "NextMarker");
+		if (!json_is_true(json_object_get(resp, "Truncated")) || !json_is_string(next))
+			break;
+		free(marker);
+		marker = strdup(json_string_value(next));
+		if (!marker)
+			return EXIT_ERROR;
+	}
+	if (list_aliases(c, NULL, &aliases) < 0)
+		return EXIT_ERROR;
+
+	t = table_new(ARRAY_SIZE(headers), headers);
+	if (!t)
+		return EXIT_ERROR;
+	json_array_foreach(keys, i, k)
+	{
+		_cleanup_json_ json_t *md = NULL;
+		_cleanup_free_ char *al = NULL;
+		json_t *names = json_array();
+		const char *id = jstr(k, "KeyId");
+		char rot[64];
+
+		if (!id || !names) {
+			json_decref(names);
+			continue;
+		}
+		if (ctl_describe_key(c, id, &md) < 0) {
+			json_decref(names);
+			goto out;
+		}
+		al = aliases_of(aliases, id, names);
+		json_object_set_new(md, "Aliases", names);
+		rotation_of(c, id, md, rot, sizeof rot);
+		const char *cells[] = {id,
+				       al ? al : "-",
+				       jstr(md, "KeyState"),
+				       jstr(md, "KeyManager"),
+				       rot,
+				       jstr(md, "Description") && *jstr(md, "Description")
+					   ? jstr(md, "Description")
+					   : "-"};
+		if (table_add_row(t, cells) < 0)
+			goto out;
+		json_array_append(out, md);
+	}
+	if (c->json)
+		ctl_print_json(out);
+	else
+		table_print(t, stdout);
+	ret = EXIT_OK;
+out:
+	table_free(t);
+	return ret;
+}
+
+static int key_show(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *md = NULL, *aliases = NULL, *names = json_array();
+	_cleanup_free_ char *al = NULL, *kid = NULL;
+	const char *id;
+	char rot[64], created[40], deletion[40];
+	int r;
+
+	if (argc != 2)
+		return ctl_usage("usage: envolctl key show KEY");
+	if (!names)
+		return EXIT_ERROR;
+	r = resolve(c, argv[1], &kid, &md);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	id = jstr(md, "KeyId");
+	if (list_aliases(c, id, &aliases) < 0)
+		return EXIT_ERROR;
+	al = aliases_of(aliases, id, names);
+	if (c->json) {
+		_cleanup_json_ json_t *o = json_pack("{s:O}", "KeyMetadata", md);
+
+		ctl_print_json(o);
+		return EXIT_OK;
+	}
+	rotation_of(c, id, NULL, rot, sizeof rot);
+	jdate(md, "CreationDate", created, sizeof created);
+	table_print_field(stdout, 12, "KeyId", id);
+	table_print_field(stdout, 12, "Arn", jstr(md, "Arn"));
+	table_print_field(stdout, 12, "Aliases", al);
+	table_print_field(stdout, 12, "State", jstr(md, "KeyState"));
+	table_print_field(stdout, 12, "Manager", jstr(md, "KeyManager"));
+	table_print_field(stdout, 12, "Description", jstr(md, "Description"));
+	table_print_field(stdout, 12, "Created", created);
+	table_print_field(stdout, 12, "KeySpec", jstr(md, "KeySpec"));
+	table_print_field(stdout, 12, "KeyUsage", jstr(md, "KeyUsage"));
+	table_print_field(stdout, 12, "Origin", jstr(md, "Origin"));
+	table_print_field(stdout, 12, "Rotation", rot);
+	if (json_object_get(md, "DeletionDate")) {
+		jdate(md, "DeletionDate", deletion, sizeof deletion);
+		table_print_field(stdout, 12, "Deletion", deletion);
+	}
+	return EXIT_OK;
+}
+
+static int key_alias(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL, *alias = NULL;
+	struct ctl_kms_error e;
+	int r;
+
+	if (argc != 3)
+		return ctl_usage("usage: envolctl key alias KEY alias/NAME");
+	if (strncmp(argv[2], "alias/", 6) == 0)
+		alias = strdup(argv[2]);
+	else if (asprintf(&alias, "alias/%s", argv[2]) < 0)
+		alias = NULL;
+	if (!alias)
+		return EXIT_ERROR;
+	if (!ctl_alias_name_valid(alias))
+		return ctl_usage(
+		    "\"%s\": an alias is alias/NAME with letters, digits, '/', '_' and "
+		    "'-', not alias/aws/…",
+		    argv[2]);
+	r = resolve(c, argv[1], &id, NULL);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	req = json_pack("{s:s,s:s}", "AliasName", alias, "TargetKeyId", id);
+	if (!req)
+		return EXIT_ERROR;
+	r = ctl_kms_call(c, "CreateAlias", req, &resp, &e);
+	if (r < 0 && strcmp(e.type, "AlreadyExistsException") == 0)
+		r = ctl_kms_call(c, "UpdateAlias", req, &resp, &e); /* point it at this key */
+	if (r < 0) {
+		ctl_kms_report(c, &e);
+		return EXIT_ERROR;
+	}
+	if (c->json)
+		ctl_print_json(req);
+	else
+		printf("%s -> %s\n", alias, id);
+	return EXIT_OK;
+}
+
+/* enable, disable, rotate, cancel-delete: one call with {KeyId}. */
+static int key_simple(struct ctl *c, int argc, char **argv, const char *op, const char *done)
+{
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL;
+	int r;
+
+	if (argc != 2)
+		return ctl_usage("usage: envolctl key %s KEY", argv[0]);
+	r = resolve(c, argv[1], &id, NULL);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	req = json_pack("{s:s}", "KeyId", id);
+	if (!req || ctl_kms_call(c, op, req, &resp, NULL) < 0)
+		return EXIT_ERROR;
+	if (c->json)
+		ctl_print_json(resp);
+	else
+		printf("key %s %s\n", id, done);
+	return EXIT_OK;
+}
+
+static int key_rotation(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"days", required_argument, NULL, 'd'}, {}};
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL;
+	long days = 0;
+	bool on;
+	int o, r;
+
+	getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'd')
+			return bad_option("rotation", argv);
+		if (ctl_parse_int(optarg, 90, 2560, &days) < 0)
+			return ctl_usage("--days %s: the rotation period is 90 to 2560 days",
+					 optarg);
+	}
+	if (argc - optind != 2 ||
+	    (strcmp(argv[optind + 1], "on") && strcmp(argv[optind + 1], "off")))
+		return ctl_usage("usage: envolctl key rotation KEY on [--days N] | "
+				 "envolctl key rotation KEY off");
+	on = strcmp(argv[optind + 1], "on") == 0;
+	if (!on && days)
+		return ctl_usage("--days only goes with \"on\"");
+	r = resolve(c, argv[optind], &id, NULL);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	req = json_pack("{s:s}", "KeyId", id);
+	if (!req)
+		return EXIT_ERROR;
+	if (days)
+		json_object_set_new(req, "RotationPeriodInDays", json_integer(days));
+	if (ctl_kms_call(c, on ? "EnableKeyRotation" : "DisableKeyRotation", req, &resp, NULL) < 0)
+		return EXIT_ERROR;
+	if (c->json)
+		ctl_print_json(resp);
+	else if (on)
+		printf("key %s: automatic rotation on, every %ld days\n", id, days ? days : 365);
+	else
+		printf("key %s: automatic rotation off\n", id);
+	return EXIT_OK;
+}
+
+static int key_schedule_delete(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"days", required_argument, NULL, 'd'}, {}};
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL;
+	char when[40];
+	long days = 30;
+	int o, r;
+
+	getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'd')
+			return bad_option("schedule-delete", argv);
+		if (ctl_parse_int(optarg, 7, 30, &days) < 0)
+			return ctl_usage("--days %s: the waiting period is 7 to 30 days", optarg);
+	}
+	if (argc - optind != 1)
+		return ctl_usage("usage: envolctl key schedule-delete KEY [--days 7-30]");
+	r = resolve(c, argv[optind], &id, NULL);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	req = json_pack("{s:s,s:i}", "KeyId", id, "PendingWindowInDays", (int)days);
+	if (!req || ctl_kms_call(c, "ScheduleKeyDeletion", req, &resp, NULL) < 0)
+		return EXIT_ERROR;
+	if (c->json) {
+		ctl_print_json(resp);
+		return EXIT_OK;
+	}
+	jdate(resp, "DeletionDate", when, sizeof when);
+	printf("key %s is pending deletion; its material will be destroyed on %s (in %ld days)\n"
+	       "undo with: envolctl key cancel-delete %s\n",
+	       id, when, days, id);
+	return EXIT_OK;
+}
+
+/* Adds the --context pairs; returns 0, or EXIT_USAGE. */
+static int parse_context_opts(int argc, char **argv, const char *cmd, json_t *ctx)
+{
+	static const struct option opts[] = {{"context", required_argument, NULL, 'C'}, {}};
+	int o;
+
+	getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'C')
+			return bad_option(cmd, argv);
+		if (ctl_context_add(ctx, optarg) < 0)
+			return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int key_encrypt(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *ctx = json_object(), *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL, *b64 = NULL;
+	_cleanup_free_ uint8_t *blob = NULL;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0, blob_len = 0;
+	const char *cb;
+	int r;
+
+	if (!ctx)
+		return EXIT_ERROR;
+	r = parse_context_opts(argc, argv, "encrypt", ctx);
+	if (r)
+		return r;
+	if (argc - optind != 3)
+		return ctl_usage("usage: envolctl key encrypt KEY IN OUT [--context K=V]...");
+	c->key_hint = argv[optind];
+	id = ctl_key_normalize(argv[optind]);
+	if (!id)
+		return ctl_usage("\"%s\" is not a key id, key ARN, alias name or alias ARN",
+				 argv[optind]);
+	r = ctl_read_file(argv[optind + 1], KMS_MAX_PLAINTEXT, &plain, &plain_len);
+	if (r == -EFBIG) {
+		ctl_error(
+		    "%s: larger than %d bytes, the most KMS Encrypt takes; encrypt large data "
+		    "with a data key (GenerateDataKey) instead",
+		    argv[optind + 1], KMS_MAX_PLAINTEXT);
+		return EXIT_ERROR;
+	}
+	if (r < 0) {
+		ctl_error("cannot read %s: %s", argv[optind + 1], strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (plain_len == 0) {
+		free(plain);
+		ctl_error("%s is empty; KMS Encrypt needs 1 to %d bytes", argv[optind + 1],
+			  KMS_MAX_PLAINTEXT);
+		return EXIT_ERROR;
+	}
+	b64 = envol_base64_encode(plain, plain_len);
+	envol_wipe(plain, plain_len);
+	free(plain);
+	if (!b64)
+		return EXIT_ERROR;
+	req = json_pack("{s:s,s:s}", "KeyId", id, "Plaintext", b64);
+	envol_wipe(b64, strlen(b64));
+	if (!req)
+		return EXIT_ERROR;
+	if (json_object_size(ctx))
+		json_object_set(req, "EncryptionContext", ctx);
+	r = ctl_kms_call(c, "Encrypt", req, &resp, NULL);
+	/* the request object holds the plaintext: wipe its copy */
+	if (json_is_string(json_object_get(req, "Plaintext"))) {
+		json_t *p = json_object_get(req, "Plaintext");
+
+		envol_wipe((char *)json_string_value(p), json_string_length(p));
+	}
+	if (r < 0)
+		return EXIT_ERROR;
+	cb = jstr(resp, "CiphertextBlob");
+	if (!cb || envol_base64_decode(cb, strlen(cb), &blob, &blob_len) < 0) {
+		ctl_error("KMS Encrypt answer has no valid CiphertextBlob");
+		return EXIT_ERROR;
+	}
+	r = ctl_write_file(argv[optind + 2], blob, blob_len, 0644);
+	if (r < 0) {
+		ctl_error("cannot write %s: %s", argv[optind + 2], strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (c->json)
+		ctl_print_json(resp);
+	else if (strcmp(argv[optind + 2], "-") != 0)
+		printf("%s: %zu bytes of ciphertext under %s\n", argv[optind + 2], blob_len,
+		       jstr(resp, "KeyId") ? jstr(resp, "KeyId") : id);
+	return EXIT_OK;
+}
+
+static int key_decrypt(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *ctx = json_object(), *req = NULL;
+	_cleanup_free_ char *b64 = NULL;
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_secure_ uint8_t *plain = NULL;
+	char *body = NULL, key_id[2048] = "";
+	uint8_t *decoded = NULL;
+	const char *p64, *kid;
+	size_t blob_len = 0, p64_len, decoded_len = 0, kid_len;
+	int r;
+
+	if (!ctx)
+		return EXIT_ERROR;
+	r = parse_context_opts(argc, argv, "decrypt", ctx);
+	if (r)
+		return r;
+	if (argc - optind != 2)
+		return ctl_usage("usage: envolctl key decrypt IN OUT [--context K=V]...");
+	r = ctl_read_file(argv[optind], KMS_MAX_CIPHERTEXT, &blob, &blob_len);
+	if (r < 0) {
+		ctl_error("cannot read %s: %s", argv[optind],
+			  r == -EFBIG ? "too large for a KMS ciphertext" : strerror(-r));
+		return EXIT_ERROR;
+	}
+	b64 = envol_base64_encode(blob, blob_len);
+	if (!b64)
+		return EXIT_ERROR;
+	req = json_pack("{s:s}", "CiphertextBlob", b64);
+	if (!req)
+		return EXIT_ERROR;
+	if (json_object_size(ctx))
+		json_object_set(req, "EncryptionContext", ctx);
+	if (ctl_kms_call_raw(c, "Decrypt", req, &body, NULL) < 0)
+		return EXIT_ERROR;
+	/* The answer holds the plaintext: read it in place, never through a parser. */
+	if (kms_client_json_find_string(body, "Plaintext", &p64, &p64_len) < 0 ||
+	    envol_base64_decode(p64, p64_len, &decoded, &decoded_len) < 0) {
+		ctl_free_wiped(body);
+		ctl_error("KMS Decrypt answer has no valid Plaintext");
+		return EXIT_ERROR;
+	}
+	if (kms_client_json_find_string(body, "KeyId", &kid, &kid_len) == 0 &&
+	    kid_len < sizeof key_id)
+		memcpy(key_id, kid, kid_len);
+	ctl_free_wiped(body);
+	plain = envol_secure_alloc(decoded_len ? decoded_len : 1);
+	if (plain)
+		memcpy(plain, decoded, decoded_len);
+	envol_wipe(decoded, decoded_len);
+	free(decoded);
+	if (!plain) {
+		ctl_error("cannot allocate locked memory: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	r = ctl_write_file(argv[optind + 1], plain, decoded_len, 0600);
+	if (r < 0) {
+		ctl_error("cannot write %s: %s", argv[optind + 1], strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (c->json) {
+		_cleanup_json_ json_t *o =
+		    json_pack("{s:s,s:s,s:I}", "KeyId", key_id, "File", argv[optind + 1], "Bytes",
+			      (json_int_t)decoded_len);
+		ctl_print_json(o);
+	} else if (strcmp(argv[optind + 1], "-") != 0) {
+		printf("%s: %zu bytes of plaintext (mode 0600), key %s\n", argv[optind + 1],
+		       decoded_len, key_id);
+	}
+	return EXIT_OK;
+}
+
+int ctl_key_main(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return ctl_usage("key: which command? (create, list, show, alias, enable, disable, "
+				 "rotate, rotation, schedule-delete, cancel-delete, encrypt, "
+				 "decrypt)");
+	cmd = argv[1];
+	argc--;
+	argv++;
+	if (strcmp(cmd, "create") == 0)
+		return key_create(c, argc, argv);
+	if (strcmp(cmd, "list") == 0)
+		return key_list(c, argc, argv);
+	if (strcmp(cmd, "show") == 0 || strcmp(cmd, "describe") == 0)
+		return key_show(c, argc, argv);
+	if (strcmp(cmd, "alias") == 0)
+		return key_alias(c, argc, argv);
+	if (strcmp(cmd, "enable") == 0)
+		return key_simple(c, argc, argv, "EnableKey", "enabled");
+	if (strcmp(cmd, "disable") == 0)
+		return key_simple(c, argc, argv, "DisableKey",
+				  "disabled (volumes under it can no longer be attached)");
+	if (strcmp(cmd, "rotate") == 0)
+		return key_simple(c, argc, argv, "RotateKeyOnDemand",
+				  "rotated: new encryptions use new key material, older "
+				  "ciphertexts still decrypt");
+	if (strcmp(cmd, "cancel-delete") == 0)
+		return key_simple(c, argc, argv, "CancelKeyDeletion",
+				  "is no longer pending deletion; it is Disabled until "
+				  "envolctl key enable");
+	if (strcmp(cmd, "rotation") == 0)
+		return key_rotation(c, argc, argv);
+	if (strcmp(cmd, "schedule-delete") == 0)
+		return key_schedule_delete(c, argc, argv);
+	if (strcmp(cmd, "encrypt") == 0)
+		return key_encrypt(c, argc, argv);
+	if (strcmp(cmd, "decrypt") == 0)
+		return key_decrypt(c, argc, argv);
+	return ctl_usage("key: unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * transfer.c — "envolctl volume import|export": moves a raw image into a new volume, or a
+ * volume out to a file, through envold over NBD (libnbd on server.socket), so no plaintext
+ * key ever exists in envolctl.  1 MiB requests, several in flight; zero blocks are skipped
+ * (a fresh volume reads as zeros; an exported regular file stays sparse); a progress bar on
+ * stderr when stdout is a terminal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libnbd.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envolctl.h"
+#include "parse.h"
+
+#define XFER_CHUNK (UINT64_C(1) << 20)
+#define XFER_DEPTH 8
+
+struct progress {
+	bool on;
+	const char *what;
+	uint64_t total, done;
+	struct timespec last;
+};
+
+static void progress_show(struct progress *p, bool final)
+{
+	struct timespec now;
+	char done[32], total[32];
+	int pct, bars;
+
+	if (!p->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final &&
+	    (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000 < 100)
+		return;
+	p->last = now;
+	pct = p->total ? (int)(p->done * 100 / p->total) : 100;
+	bars = pct * 30 / 100;
+	ctl_format_size(p->done, done, sizeof done);
+	ctl_format_size(p->total, total, sizeof total);
+	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s / %s   ", p->what, bars,
+		"##############################", 30 - bars, "", pct, done, total);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static int full_pread(int fd, void *buf, size_t len, uint64_t off, size_t *ret_got)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*ret_got = got;
+	return 0;
+}
+
+static int full_write(int fd, const void *buf, size_t len, uint64_t off, bool seekable)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n =
+		    seekable ? pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done))
+			     : write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int fd_size(int fd, uint64_t *ret)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISREG(st.st_mode)) {
+		*ret = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, ret) < 0 ? negative_errno() : 0;
+	return -EINVAL;
+}
+
+/* Connects to export name on envold's Unix socket; prints errors. */
+static int nbd_open(struct ctl *c, const char *name, struct nbd_handle **ret)
+{
+	struct nbd_handle *h;
+	const char *sock = c->cfg->server.socket;
+
+	if (access(sock, F_OK) < 0) {
+		ctl_error("envold is not running: no socket at %s (systemctl start envold)", sock);
+		return -EHOSTDOWN;
+	}
+	h = nbd_create();
+	if (!h) {
+		ctl_error("libnbd: %s", nbd_get_error());
+		return -ENOMEM;
+	}
+	if (nbd_set_export_name(h, name) < 0 || nbd_connect_unix(h, sock) < 0) {
+		ctl_error("cannot attach volume %s through envold at %s: %s", name, sock,
+			  nbd_get_error());
+		nbd_close(h);
+		return -EIO;
+	}
+	*ret = h;
+	return 0;
+}
+
+struct slot {
+	uint8_t *buf;
+	int64_t cookie;
+	uint64_t off;
+	size_t len;
+};
+
+struct xfer {
+	struct nbd_handle *h;
+	int fd;
+	bool import; /* file -> volume; else volume -> file */
+	bool seekable, sparse;
+	uint64_t size;	   /* volume bytes */
+	uint64_t src_size; /* import: file bytes (the rest of the volume is zero padding) */
+	struct progress prog;
+	struct slot slots[XFER_DEPTH];
+};
+
+/* Waits for the oldest request in flight. */
+static int wait_cookie(struct xfer *x, int64_t cookie)
+{
+	int r;
+
+	while ((r = nbd_aio_command_completed(x->h, (uint64_t)cookie)) == 0)
+		if (nbd_poll(x->h, -1) < 0)
+			return -EIO;
+	return r < 0 ? -EIO : 0;
+}
+
+static int xfer_run(struct xfer *x, const char *what)
+{
+	uint64_t next = 0;
+	size_t head = 0, busy = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < XFER_DEPTH; i++) {
+		x->slots[i].buf = aligned_alloc(4096, XFER_CHUNK);
+		if (!x->slots[i].buf) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	while (next < x->size || busy) {
+		while (busy < XFER_DEPTH && next < x->size) {
+			struct slot *s = &x->slots[(head + busy) % XFER_DEPTH];
+			uint64_t len = x->size - next < XFER_CHUNK ? x->size - next : XFER_CHUNK;
+
+			s->off = next;
+			s->len = (size_t)len;
+			next += len;
+			if (x->import) {
+				size_t got = 0;
+
+				if (s->off < x->src_size) {
+					r = full_pread(x->fd, s->buf, s->len, s->off, &got);
+					if (r < 0) {
+						ctl_error(
+						    "cannot read the image at offset %llu: %s",
+						    (unsigned long long)s->off, strerror(-r));
+						goto out;
+					}
+				}
+				if (got < s->len)
+					memset(s->buf + got, 0, s->len - got);
+				if (ctl_all_zero(s->buf, s->len)) {
+					x->prog.done += s->len; /* a fresh volume reads as zeros */
+					progress_show(&x->prog, false);
+					continue;
+				}
+				s->cookie = nbd_aio_pwrite(x->h, s->buf, s->len, s->off,
+							   NBD_NULL_COMPLETION, 0);
+			} else {
+				s->cookie = nbd_aio_pread(x->h, s->buf, s->len, s->off,
+							  NBD_NULL_COMPLETION, 0);
+			}
+			if (s->cookie < 0) {
+				r = -EIO;
+				ctl_error("%s: NBD request failed: %s", what, nbd_get_error());
+				goto out;
+			}
+			busy++;
+		}
+		if (!busy)
+			break;
+		{
+			struct slot *s = &x->slots[head];
+
+			r = wait_cookie(x, s->cookie);
+			if (r < 0) {
+				ctl_error("%s: NBD %s at offset %llu failed: %s", what,
+					  x->import ? "write" : "read", (unsigned long long)s->off,
+					  nbd_get_error());
+				goto out;
+			}
+			if (!x->import && !(x->sparse && ctl_all_zero(s->buf, s->len))) {
+				r = full_write(x->fd, s->buf, s->len, s->off, x->seekable);
+				if (r < 0) {
+					ctl_error("%s: cannot write the output at offset %llu: %s",
+						  what, (unsigned long long)s->off, strerror(-r));
+					goto out;
+				}
+			}
+			x->prog.done += s->len;
+			progress_show(&x->prog, false);
+			head = (head + 1) % XFER_DEPTH;
+			busy--;
+		}
+	}
+out:
+	/* On error, let what is in flight finish before the buffers go. */
+	while (busy) {
+		(void)wait_cookie(x, x->slots[head].cookie);
+		head = (head + 1) % XFER_DEPTH;
+		busy--;
+	}
+	for (size_t i = 0; i < XFER_DEPTH; i++)
+		free(x->slots[i].buf);
+	return r;
+}
+
+int ctl_volume_import(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"key", required_argument, NULL, 'k'},  {"sector-size", required_argument, NULL, 'S'},
+	    {"size", required_argument, NULL, 's'}, {"from-image", required_argument, NULL, 'i'},
+	    {"read-only", no_argument, NULL, 'r'},  {}};
+	const char *key = NULL, *size_text = NULL, *file = NULL, *name;
+	struct xfer x = {.import = true};
+	_cleanup_close_ int fd = -1;
+	uint32_t sector_size = 512;
+	char uuid[37], err[256];
+	int o, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k':
+			key = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "512") == 0)
+				sector_size = 512;
+			else if (strcmp(optarg, "4096") == 0)
+				sector_size = 4096;
+			else
+				return ctl_usage("--sector-size %s: must be 512 or 4096", optarg);
+			break;
+		case 's':
+			size_text = optarg;
+			break;
+		case 'i':
+			file = optarg;
+			break;
+		default:
+			return ctl_usage("volume import: unknown option, or it needs a value");
+		}
+	}
+	if (file && argc - optind == 1) {
+		name = argv[optind];
+	} else if (!file && argc - optind == 2) {
+		file = argv[optind];
+		name = argv[optind + 1];
+	} else {
+		return ctl_usage("usage: envolctl volume import FILE NAME [--key KEY] "
+				 "[--sector-size 512|4096] [--size SIZE]");
+	}
+	if (ctl_config(c) < 0)
+		return EXIT_ERROR;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ctl_error("cannot open %s: %s", file, strerror(errno));
+		return EXIT_ERROR;
+	}
+	r = fd_size(fd, &x.src_size);
+	if (r < 0) {
+		ctl_error("%s: not a regular file or block device", file);
+		return EXIT_ERROR;
+	}
+	if (size_text) {
+		if (ctl_parse_volume_size(size_text, sector_size, &x.size, err, sizeof err) < 0)
+			return ctl_usage("--size: %s", err);
+		if (x.size < x.src_size) {
+			ctl_error("--size %s is smaller than %s (%llu bytes)", size_text, file,
+				  (unsigned long long)x.src_size);
+			return EXIT_ERROR;
+		}
+	} else {
+		if (x.src_size == 0) {
+			ctl_error("%s is empty; give the volume a --size", file);
+			return EXIT_ERROR;
+		}
+		if (ctl_round_up(x.src_size, sector_size, &x.size) < 0) {
+			ctl_error("%s is too large", file);
+			return EXIT_ERROR;
+		}
+	}
+	if (access(c->cfg->server.socket, F_OK) < 0) {
+		ctl_error("envold is not running: no socket at %s (systemctl start envold); import "
+			  "writes through it",
+			  c->cfg->server.socket);
+		return EXIT_ERROR;
+	}
+	if (ctl_volume_make(c, name, x.size, key, sector_size, false, uuid, sizeof uuid) < 0)
+		return EXIT_ERROR;
+	if (nbd_open(c, name, &x.h) < 0)
+		goto incomplete;
+	x.fd = fd;
+	x.prog.on = isatty(STDOUT_FILENO);
+	x.prog.what = "import";
+	x.prog.total = x.size;
+	r = xfer_run(&x, name);
+	if (r == 0 && nbd_flush(x.h, 0) < 0) {
+		ctl_error("%s: NBD flush failed: %s", name, nbd_get_error());
+		r = -EIO;
+	}
+	progress_show(&x.prog, true);
+	if (r == 0)
+		(void)nbd_shutdown(x.h, 0);
+	nbd_close(x.h);
+	if (r < 0)
+		goto incomplete;
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:s,s:I,s:I}", "name", name, "volume_id", uuid, "size",
+				      (json_int_t)x.size, "imported_bytes", (json_int_t)x.src_size);
+		ctl_print_json(j);
+		json_decref(j);
+	} else {
+		printf("%s\n", uuid);
+	}
+	return EXIT_OK;
+incomplete:
+	ctl_error("volume %s was created but the import did not finish; remove it with envolctl "
+		  "volume delete %s",
+		  name, name);
+	return EXIT_ERROR;
+}
+
+int ctl_volume_export(struct ctl *c, int argc, char **argv)
+{
+	struct xfer x = {.import = false};
+	_cleanup_close_ int fd = -1;
+	const char *name, *file;
+	struct stat st;
+	int64_t size;
+	int r;
+
+	if (argc != 3)
+		return ctl_usage("usage: envolctl volume export NAME FILE");
+	name = argv[1];
+	file = argv[2];
+	if (ctl_config(c) < 0)
+		return EXIT_ERROR;
+	if (nbd_open(c, name, &x.h) < 0)
+		return EXIT_ERROR;
+	size = nbd_get_size(x.h);
+	if (size < 0) {
+		ctl_error("%s: %s", name, nbd_get_error());
+		nbd_close(x.h);
+		return EXIT_ERROR;
+	}
+	x.size = (uint64_t)size;
+	if (strcmp(file, "-") == 0)
+		fd = dup(STDOUT_FILENO);
+	else
+		fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ctl_error("cannot open %s: %s", file, strerror(errno));
+		nbd_close(x.h);
+		return EXIT_ERROR;
+	}
+	x.seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+	x.sparse = S_ISREG(st.st_mode);
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) {
+		ctl_error("cannot truncate %s: %s", file, strerror(errno));
+		nbd_close(x.h);
+		return EXIT_ERROR;
+	}
+	x.fd = fd;
+	x.prog.on = isatty(STDOUT_FILENO);
+	x.prog.what = "export";
+	x.prog.total = x.size;
+	r = xfer_run(&x, name);
+	progress_show(&x.prog, true);
+	if (r == 0)
+		(void)nbd_shutdown(x.h, 0);
+	nbd_close(x.h);
+	if (r < 0)
+		return EXIT_ERROR;
+	if (S_ISREG(st.st_mode) && (ftruncate(fd, (off_t)x.size) < 0 || fsync(fd) < 0)) {
+		ctl_error("cannot finish %s: %s", file, strerror(errno));
+		return EXIT_ERROR;
+	}
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:s,s:I}", "name", name, "file", file, "size",
+				      (json_int_t)x.size);
+		ctl_print_json(j);
+		json_decref(j);
+	} else if (strcmp(file, "-") != 0) {
+		char sz[32];
+
+		ctl_format_size(x.size, sz, sizeof sz);
+		printf("%s: %s exported from volume %s\n", file, sz, name);
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * volume.c — "envolctl volume create|list|show|delete|rekey": volumes in server.volume_dir,
+ * their wrapped keys through the KMS (GenerateDataKeyWithoutPlaintext, ReEncrypt), headers
+ * read with the volume header codec (without a lock, so attached volumes can be shown).
+ * import and export are in transfer.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "encoding.h"
+#include "envolctl.h"
+#include "parse.h"
+#include "table.h"
+#include "volume.h"
+#include "volume_header.h"
+#include "volume_name.h"
+
+#define DEFAULT_KEY "alias/envol/ebs"
+
+static int bad_option(const char *cmd, char **argv)
+{
+	if (optopt)
+		return ctl_usage("volume %s: unknown option -%c, or it needs a value", cmd, optopt);
+	return ctl_usage("volume %s: unknown option %s, or it needs a value", cmd,
+			 argv[optind - 1]);
+}
+
+/* NAME -> path in server.volume_dir; prints errors. */
+static int volume_path(struct ctl *c, const char *name, char **ret)
+{
+	int r;
+
+	if (!envol_volume_name_valid(name)) {
+		ctl_error(
+		    "\"%s\" is not a valid volume name: 1 to 64 of A-Z a-z 0-9 . _ -, starting "
+		    "with a letter or digit",
+		    name);
+		return -EINVAL;
+	}
+	r = ctl_config(c);
+	if (r < 0)
+		return r;
+	r = envol_volume_name_path(c->cfg->server.volume_dir, name, ret);
+	if (r < 0)
+		ctl_error("%s: %s", name, strerror(-r));
+	return r;
+}
+
+/* mkdir -p with mode 0700 for what is created. */
+static int mkdir_p(const char *dir)
+{
+	_cleanup_free_ char *p = strdup(dir);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return negative_errno();
+		*s = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}
+
+/* Reads the header slot in use without taking a lock (envold may hold it attached). */
+static int read_header(const char *path, struct envol_volume_header **ret, char *err, size_t errlen)
+{
+	_cleanup_free_ struct envol_volume_header *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	r = envol_volume_read_header(path, h, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(h);
+	return 0;
+}
+
+int ctl_volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
+		    uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len)
+{
+	_cleanup_free_ char *path = NULL, *key_id = NULL;
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	struct envol_context_pair pair;
+	struct envol_volume_create_params p = {0};
+	char uuid_str[37], err[1024] = "";
+	const char *b64, *arn;
+	size_t blob_len = 0;
+	int r;
+
+	r = volume_path(c, name, &path);
+	if (r < 0)
+		return r;
+	c->key_hint = key ? key : DEFAULT_KEY;
+	key_id = ctl_key_normalize(c->key_hint);
+	if (!key_id) {
+		ctl_error("--key \"%s\" is not a key id, key ARN, alias name or alias ARN", key);
+		return -EINVAL;
+	}
+	if (access(path, F_OK) == 0) {
+		ctl_error("volume %s already exists (%s); pick another name or delete it first",
+			  name, path);
+		return -EEXIST;
+	}
+	r = envol_uuid_generate(p.uuid);
+	if (r < 0) {
+		ctl_error("cannot generate a volume id: %s", strerror(-r));
+		return r;
+	}
+	envol_uuid_format(p.uuid, uuid_str);
+
+	req =
+	    json_pack("{s:s,s:i,s:{s:s}}", "KeyId", key_id, "NumberOfBytes", ENVOL_VOLUME_DEK_SIZE,
+		      "EncryptionContext", ENVOL_VOLUME_CONTEXT_VOLUME_ID, uuid_str);
+	if (!req)
+		return -ENOMEM;
+	r = ctl_kms_call(c, "GenerateDataKeyWithoutPlaintext", req, &resp, NULL);
+	if (r < 0)
+		return r;
+	b64 = json_string_value(json_object_get(resp, "CiphertextBlob"));
+	arn = json_string_value(json_object_get(resp, "KeyId"));
+	if (!b64 || !arn || envol_base64_decode(b64, strlen(b64), &blob, &blob_len) < 0) {
+		ctl_error(
+		    "KMS GenerateDataKeyWithoutPlaintext answer lacks KeyId or CiphertextBlob");
+		return -EPROTO;
+	}
+
+	r = mkdir_p(c->cfg->server.volume_dir);
+	if (r < 0) {
+		ctl_error("cannot create the volume directory %s: %s", c->cfg->server.volume_dir,
+			  strerror(-r));
+		return r;
+	}
+	pair.key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
+	pair.value = uuid_str;
+	p.path = path;
+	p.size = size;
+	p.sector_size = sector_size;
+	p.key_arn = arn;
+	p.blob = blob;
+	p.blob_len = blob_len;
+	p.context = &pair;
+	p.n_context = 1;
+	p.read_only = read_only;
+	r = envol_volume_create(&p, err, sizeof err);
+	if (r == -EEXIST) {
+		ctl_error("volume %s already exists (%s)", name, path);
+		return r;
+	}
+	if (r < 0) {
+		ctl_error("cannot create volume %s: %s", name, err[0] ? err : strerror(-r));
+		return r;
+	}
+	snprintf(ret_uuid, uuid_len, "%s", uuid_str);
+	return 0;
+}
+
+static int parse_sector_size(const char *text, uint32_t *ret)
+{
+	if (strcmp(text, "512") == 0)
+		*ret = 512;
+	else if (strcmp(text, "4096") == 0 || strcasecmp(text, "4K") == 0)
+		*ret = 4096;
+	else
+		return ctl_usage("--sector-size %s: must be 512 or 4096", text);
+	return 0;
+}
+
+static int volume_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"size", required_argument, NULL, 's'},
+					     {"key", required_argument, NULL, 'k'},
+					     {"sector-size", required_argument, NULL, 'S'},
+					     {"read-only", no_argument, NULL, 'r'},
+					     {}};
+	const char *size_text = NULL, *key = NULL;
+	uint32_t sector_size = 512;
+	bool read_only = false;
+	char uuid[37], err[256];
+	uint64_t size;
+	int o, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			size_text = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'S':
+			r = parse_sector_size(optarg, &sector_size);
+			if (r)
+				return r;
+			break;
+		case 'r':
+			read_only = true;
+			break;
+		default:
+			return bad_option("create", argv);
+		}
+	}
+	if (argc - optind != 1 || !size_text)
+		return ctl_usage("usage: envolctl volume create NAME --size SIZE [--key KEY] "
+				 "[--sector-size 512|4096] [--read-only]");
+	if (ctl_parse_volume_size(size_text, sector_size, &size, err, sizeof err) < 0)
+		return ctl_usage("--size: %s", err);
+	if (ctl_volume_make(c, argv[optind], size, key, sector_size, read_only, uuid, sizeof uuid) <
+	    0)
+		return EXIT_ERROR;
+	if (c->json) {
+		_cleanup_json_ json_t *o2 = json_pack("{s:s,s:s,s:I}", "name", argv[optind],
+						      "volume_id", uuid, "size", (json_int_t)size);
+		ctl_print_json(o2);
+	} else {
+		printf("%s\n", uuid);
+	}
+	return EXIT_OK;
+}
+
+/* DescribeKey state of arn, cached in cache (arn -> state), quietly ("Unknown"). */
+static const char *key_state(struct ctl *c, json_t *cache, const char *arn)
+{
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	struct ctl_kms_error e;
+	json_t *v = json_object_get(cache, arn);
+	const char *state = "Unknown";
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	req = json_pack("{s:s}", "KeyId", arn);
+	if (req && ctl_kms_call(c, "DescribeKey", req, &resp, &e) == 0) {
+		const char *s = json_string_value(
+		    json_object_get(json_object_get(resp, "KeyMetadata"), "KeyState"));
+		if (s)
+			state = s;
+	} else if (req && strcmp(e.type, "NotFoundException") == 0) {
+		state = "NotFound";
+	}
+	json_object_set_new(cache, arn, json_string(state));
+	return json_string_value(json_object_get(cache, arn));
+}
+
+/* The "volume show --json" object of one volume; prints errors. */
+static int volume_object(struct ctl *c, const char *name, const char *path, json_t *cache,
+			 json_t **ret)
+{
+	_cleanup_free_ struct envol_volume_header *h = NULL;
+	_cleanup_free_ char *blob64 = NULL;
+	json_t *o, *ctx;
+	char err[1024] = "", uuid[37], created[40], holder[128] = "";
+	bool locked = false;
+	int r;
+
+	r = read_header(path, &h, err, sizeof err);
+	if (r < 0) {
+		if (r == -ENOENT)
+			ctl_error("volume %s does not exist (no %s); see envolctl volume list",
+				  name, path);
+		else
+			ctl_error("volume %s: %s", name, err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = envol_volume_query_lock(path, &locked, holder, sizeof holder);
+	if (r < 0) {
+		ctl_error("volume %s: cannot query its lock: %s", name, strerror(-r));
+		return r;
+	}
+	envol_uuid_format(h->uuid, uuid);
+	ctl_format_time((time_t)h->created, created, sizeof created);
+	blob64 = envol_base64_encode(h->blob, h->blob_len);
+	ctx = json_object();
+	if (!blob64 || !ctx) {
+		json_decref(ctx);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->n_context; i++)
+		json_object_set_new(ctx, h->context[i].key, json_string(h->context[i].value));
+	o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:s,s:I,s:s,s:s,s:s,s:o,s:s,s:b,s:b,s:b}", "name", name,
+		      "path", path, "volume_id", uuid, "size", (json_int_t)h->size, "sector_size",
+		      (int)h->sector_size, "cipher", h->cipher, "data_offset",
+		      (json_int_t)h->data_offset, "created", created, "key_arn", h->key_arn,
+		      "key_state", key_state(c, cache, h->key_arn), "encryption_context", ctx,
+		      "ciphertext_blob", blob64, "read_only",
+		      (h->flags & ENVOL_HEADER_FLAG_READ_ONLY) != 0, "mac_pending",
+		      (h->flags & ENVOL_HEADER_FLAG_MAC_PENDING) != 0, "attached", locked);
+	if (!o)
+		return -ENOMEM;
+	if (locked && holder[0])
+		json_object_set_new(o, "attached_by", json_string(holder));
+	*ret = o;
+	return 0;
+}
+
+static const char *ostr(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static int volume_list(struct ctl *c, int argc, char **argv)
+{
+	static const char *const headers[] = {"NAME", "SIZE", "SECTOR", "KEY", "STATE", "ATTACHED"};
+	_cleanup_json_ json_t *cache = json_object(), *out = json_array();
+	char **names = NULL;
+	size_t n = 0;
+	struct table *t = NULL;
+	int r, ret = EXIT_ERROR;
+
+	if (argc > 1)
+		return ctl_usage("volume list: unexpected argument \"%s\"", argv[1]);
+	if (!cache || !out || ctl_config(c) < 0)
+		return EXIT_ERROR;
+	r = envol_volume_name_list(c->cfg->server.volume_dir, &names, &n);
+	if (r < 0) {
+		ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
+		return EXIT_ERROR;
+	}
+	t = table_new(ARRAY_SIZE(headers), headers);
+	if (!t)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+		json_t *o = NULL;
+		char size[32], sector[16];
+		const char *arn, *slash;
+
+		if (envol_volume_name_path(c->cfg->server.volume_dir, names[i], &path) < 0)
+			continue;
+		if (volume_object(c, names[i], path, cache, &o) < 0) {
+			const char *cells[] = {names[i], "?", "?", "(unreadable header)", "-", "-"};
+
+			(void)table_add_row(t, cells);
+			continue;
+		}
+		ctl_format_size((uint64_t)json_integer_value(json_object_get(o, "size")), size,
+				sizeof size);
+		snprintf(sector, sizeof sector, "%lld",
+			 (long long)json_integer_value(json_object_get(o, "sector_size")));
+		arn = ostr(o, "key_arn");
+		slash = strstr(arn, ":key/");
+		const char *cells[] = {names[i],
+				       size,
+				       sector,
+				       slash ? slash + 5 : arn,
+				       ostr(o, "key_state"),
+				       json_is_true(json_object_get(o, "attached")) ? "yes" : "no"};
+		(void)table_add_row(t, cells);
+		json_array_append_new(out, o);
+	}
+	if (c->json)
+		ctl_print_json(out);
+	else
+		table_print(t, stdout);
+	ret = EXIT_OK;
+out:
+	table_free(t);
+	envol_volume_name_list_free(names, n);
+	return ret;
+}
+
+static int volume_show(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *cache = json_object(), *o = NULL;
+	_cleanup_free_ char *path = NULL, *ctx_text = NULL;
+	char size[64];
+	const char *k;
+	json_t *v;
+
+	if (argc != 2)
+		return ctl_usage("usage: envolctl volume show NAME");
+	if (!cache || volume_path(c, argv[1], &path) < 0)
+		return EXIT_ERROR;
+	if (volume_object(c, argv[1], path, cache, &o) < 0)
+		return EXIT_ERROR;
+	if (c->json) {
+		ctl_print_json(o);
+		return EXIT_OK;
+	}
+	ctl_format_size((uint64_t)json_integer_value(json_object_get(o, "size")), size,
+			sizeof size);
+	snprintf(size + strlen(size), sizeof size - strlen(size), " (%lld bytes)",
+		 (long long)json_integer_value(json_object_get(o, "size")));
+	json_object_foreach(json_object_get(o, "encryption_context"), k, v)
+	{
+		char *n;
+
+		if (asprintf(&n, "%s%s%s=%s", ctx_text ? ctx_text : "", ctx_text ? ", " : "", k,
+			     json_string_value(v)) < 0)
+			n = NULL;
+		free(ctx_text);
+		ctx_text = n;
+	}
+	table_print_field(stdout, 18, "name", ostr(o, "name"));
+	table_print_field(stdout, 18, "path", ostr(o, "path"));
+	table_print_field(stdout, 18, "volume_id", ostr(o, "volume_id"));
+	table_print_field(stdout, 18, "size", size);
+	{
+		char s[16];
+
+		snprintf(s, sizeof s, "%lld",
+			 (long long)json_integer_value(json_object_get(o, "sector_size")));
+		table_print_field(stdout, 18, "sector_size", s);
+		snprintf(s, sizeof s, "%lld",
+			 (long long)json_integer_value(json_object_get(o, "data_offset")));
+		table_print_field(stdout, 18, "cipher", ostr(o, "cipher"));
+		table_print_field(stdout, 18, "data_offset", s);
+	}
+	table_print_field(stdout, 18, "created", ostr(o, "created"));
+	table_print_field(stdout, 18, "key_arn", ostr(o, "key_arn"));
+	table_print_field(stdout, 18, "key_state", ostr(o, "key_state"));
+	table_print_field(stdout, 18, "encryption_context", ctx_text);
+	table_print_field(stdout, 18, "ciphertext_blob", ostr(o, "ciphertext_blob"));
+	table_print_field(stdout, 18, "read_only",
+			  json_is_true(json_object_get(o, "read_only")) ? "yes" : "no");
+	table_print_field(stdout, 18, "mac_pending",
+			  json_is_true(json_object_get(o, "mac_pending")) ? "yes" : "no");
+	table_print_field(stdout, 18, "attached",
+			  json_is_true(json_object_get(o, "attached"))
+			      ? (json_object_get(o, "attached_by") ? ostr(o, "attached_by") : "yes")
+			      : "no");
+	return EXIT_OK;
+}
+
+/* Refuses an attached volume, naming the holder. Returns 0 when free. */
+static int refuse_attached(const char *name, const char *path, const char *what)
+{
+	char holder[128] = "";
+	bool locked = false;
+	int r;
+
+	r = envol_volume_query_lock(path, &locked, holder, sizeof holder);
+	if (r == -ENOENT) {
+		ctl_error("volume %s does not exist (no %s); see envolctl volume list", name, path);
+		return r;
+	}
+	if (r < 0) {
+		ctl_error("volume %s: %s", name, strerror(-r));
+		return r;
+	}
+	if (locked) {
+		ctl_error("volume %s is attached (open by %s); disconnect its NBD clients before "
+			  "%s it",
+			  name, holder[0] ? holder : "another process", what);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int volume_delete(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {}};
+	_cleanup_free_ char *path = NULL;
+	char err[1024] = "";
+	bool force = false;
+	int o, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o != 'f')
+			return bad_option("delete", argv);
+		force = true;
+	}
+	if (argc - optind != 1)
+		return ctl_usage("usage: envolctl volume delete NAME [--force]");
+	if (volume_path(c, argv[optind], &path) < 0)
+		return EXIT_ERROR;
+	if (refuse_attached(argv[optind], path, "deleting") < 0)
+		return EXIT_ERROR;
+	if (!force && isatty(STDIN_FILENO)) {
+		char answer[16] = "";
+
+		fprintf(stderr,
+			"Delete volume %s? Its key is erased and its data cannot be recovered. "
+			"[y/N] ",
+			argv[optind]);
+		fflush(stderr);
+		if (!fgets(answer, sizeof answer, stdin) ||
+		    (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0)) {
+			ctl_error("volume %s not deleted", argv[optind]);
+			return EXIT_ERROR;
+		}
+	}
+	r = envol_volume_erase(path, err, sizeof err);
+	if (r < 0) {
+		ctl_error("cannot erase volume %s: %s", argv[optind], err[0] ? err : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (unlink(path) < 0) {
+		ctl_error("volume %s was crypto-erased but %s could not be removed: %s",
+			  argv[optind], path, strerror(errno));
+		return EXIT_ERROR;
+	}
+	if (c->json) {
+		_cleanup_json_ json_t *j =
+		    json_pack("{s:s,s:b}", "name", argv[optind], "deleted", 1);
+		ctl_print_json(j);
+	} else {
+		printf("volume %s deleted\n", argv[optind]);
+	}
+	return EXIT_OK;
+}
+
+static int volume_rekey(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"key", required_argument, NULL, 'k'}, {}};
+	_cleanup_free_ char *path = NULL, *dest = NULL, *blob64 = NULL;
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_json_ json_t *ctx = json_object(), *req = NULL, *resp = NULL;
+	struct envol_volume *v = NULL;
+	const struct envol_volume_info *info;
+	const char *key = NULL, *new_arn, *b64, *name;
+	char err[1024] = "";
+	size_t blob_len = 0;
+	int o, r, ret = EXIT_ERROR;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'k')
+			return bad_option("rekey", argv);
+		key = optarg;
+	}
+	if (argc - optind != 1)
+		return ctl_usage("usage: envolctl volume rekey NAME [--key KEY]");
+	name = argv[optind];
+	if (key) {
+		dest = ctl_key_normalize(key);
+		if (!dest)
+			return ctl_usage(
+			    "--key \"%s\" is not a key id, key ARN, alias name or alias "
+			    "ARN",
+			    key);
+	}
+	if (!ctx || volume_path(c, name, &path) < 0)
+		return EXIT_ERROR;
+	if (refuse_attached(name, path, "rekeying") < 0)
+		return EXIT_ERROR;
+	r = envol_volume_open(path, true, &v, err, sizeof err);
+	if (r < 0) {
+		if (r == -EBUSY)
+			ctl_error("volume %s is attached: %s; disconnect its NBD clients before "
+				  "rekeying it",
+				  name, err);
+		else
+			ctl_error("cannot open volume %s: %s", name, err[0] ? err : strerror(-r));
+		return EXIT_ERROR;
+	}
+	info = envol_volume_get_info(v);
+	for (size_t i = 0; i < info->n_context; i++)
+		json_object_set_new(ctx, info->context[i].key, json_string(info->context[i].value));
+	c->key_hint = key ? key : info->key_arn;
+	blob64 = envol_base64_encode(info->blob, info->blob_len);
+	if (!blob64)
+		goto out;
+	req = json_pack("{s:s,s:O,s:s,s:O}", "CiphertextBlob", blob64, "SourceEncryptionContext",
+			ctx, "DestinationKeyId", dest ? dest : info->key_arn,
+			"DestinationEncryptionContext", ctx);
+	if (!req || ctl_kms_call(c, "ReEncrypt", req, &resp, NULL) < 0)
+		goto out;
+	b64 = json_string_value(json_object_get(resp, "CiphertextBlob"));
+	new_arn = json_string_value(json_object_get(resp, "KeyId"));
+	if (!b64 || !new_arn || envol_base64_decode(b64, strlen(b64), &blob, &blob_len) < 0) {
+		ctl_error("KMS ReEncrypt answer lacks KeyId or CiphertextBlob");
+		goto out;
+	}
+	r = envol_volume_update_key(v, new_arn, blob, blob_len, err, sizeof err);
+	if (r < 0) {
+		ctl_error("cannot write the new key to volume %s: %s (the old header is intact)",
+			  name, err[0] ? err : strerror(-r));
+		goto out;
+	}
+	if (c->json) {
+		_cleanup_json_ json_t *j =
+		    json_pack("{s:s,s:s,s:s}", "name", name, "source_key_arn",
+			      json_string_value(json_object_get(resp, "SourceKeyId")) ?: "",
+			      "key_arn", new_arn);
+		ctl_print_json(j);
+	} else {
+		printf("volume %s: data key rewrapped under %s\n", name, new_arn);
+	}
+	ret = EXIT_OK;
+out:
+	envol_volume_close(v);
+	return ret;
+}
+
+int ctl_volume_main(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return ctl_usage("volume: which command? (create, list, show, delete, rekey, "
+				 "import, export)");
+	cmd = argv[1];
+	argc--;
+	argv++;
+	if (strcmp(cmd, "create") == 0)
+		return volume_create(c, argc, argv);
+	if (strcmp(cmd, "list") == 0)
+		return volume_list(c, argc, argv);
+	if (strcmp(cmd, "show") == 0)
+		return volume_show(c, argc, argv);
+	if (strcmp(cmd, "delete") == 0)
+		return volume_delete(c, argc, argv);
+	if (strcmp(cmd, "rekey") == 0)
+		return volume_rekey(c, argc, argv);
+	if (strcmp(cmd, "import") == 0)
+		return ctl_volume_import(c, argc, argv);
+	if (strcmp(cmd, "export") == 0)
+		return ctl_volume_export(c, argc, argv);
+	return ctl_usage("volume: unknown command \"%s\"", cmd);
+}
