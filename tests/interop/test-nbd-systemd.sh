@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-nbd-systemd.sh — envold's systemd glue and listeners: started by systemd-socket-activate
+# it serves on the passed socket (sd_listen_fds) and tells $NOTIFY_SOCKET READY=1, a STATUS=
+# line counting attached exports and connections, then STOPPING=1 on SIGTERM, and exits 0;
+# started normally with server.listen set it also serves NBD over TCP on 127.0.0.1.
+source "$(dirname "$0")/functions.sh"
+requires nbdinfo systemd-socket-activate jq
+
+envol_tmpdir
+write_config
+start_kmsd
+"$BIN/envolctl" -c "$CONF" volume create act --size 8M >/dev/null
+
+# a datagram socket standing in for systemd's notification socket
+NOTIFY=$T/notify.sock
+$PY - "$NOTIFY" >"$T/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+while True:
+    try:
+        m = s.recv(4096).decode()
+    except socket.timeout:
+        break
+    print(m.replace("\n", "|"), flush=True)
+    if "STOPPING=1" in m:
+        break
+PY
+npid=$!
+cleanup_fn "kill $npid 2>/dev/null"
+for i in $(seq 50); do [ -S "$NOTIFY" ] && break; sleep 0.1; done
+
+ASOCK=$T/run/activated.sock
+systemd-socket-activate -E NOTIFY_SOCKET="$NOTIFY" -l "$ASOCK" \
+    "$BIN/envold" -c "$CONF" >"$T/envold.log" 2>&1 &
+apid=$!
+cleanup_fn "kill $apid 2>/dev/null; wait $apid 2>/dev/null"
+for i in $(seq 50); do [ -S "$ASOCK" ] && break; sleep 0.1; done
+[ "$(nbdinfo --size "nbd+unix:///act?socket=$ASOCK")" = 8388608 ] ||
+    fail "no export on the activated socket: $(cat "$T/envold.log")"
+[ ! -e "$T/run/nbd.sock" ] || fail "envold made server.socket although sockets were passed"
+grep -q "using 1 socket(s) from systemd" "$T/envold.log" || fail "log: $(cat "$T/envold.log")"
+# hold a connection open so STATUS counts it
+$PY -m nbd -u "nbd+unix:///act?socket=$ASOCK" -c 'import time; time.sleep(2.5)' &
+hpid=$!
+sleep 2
+kill $hpid 2>/dev/null; wait $hpid 2>/dev/null || true
+sleep 1.2
+kill -TERM $apid
+wait $apid || fail "activated envold exited $?"
+wait $npid || true
+cat "$T/notify.log"
+grep -q "READY=1" "$T/notify.log" || fail "no READY=1"
+grep -q "STATUS=1 export attached, 1 connection" "$T/notify.log" || fail "no STATUS with counts"
+grep -q "STATUS=0 exports attached, 0 connections" "$T/notify.log" || fail "no idle STATUS"
+grep -q "STOPPING=1" "$T/notify.log" || fail "no STOPPING=1"
+echo "socket activation and sd_notify work"
+
+# TCP listener from server.listen (loopback only)
+port=$(free_port)
+perl -0pi -e "s/server: \{\n  listen = \"\"/server: {\n  listen = \"127.0.0.1:$port\"/" "$CONF"
+grep -q "listen = \"127.0.0.1:$port\"" "$CONF" || fail "could not set server.listen"
+start_envold
+for i in $(seq 50); do nbdinfo --size "nbd://127.0.0.1:$port/act" >/dev/null 2>&1 && break; sleep 0.1; done
+[ "$(nbdinfo --size "nbd://127.0.0.1:$port/act")" = 8388608 ] || fail "no export over TCP"
+[ "$(nbdinfo --size "nbd+unix:///act?socket=$T/run/nbd.sock")" = 8388608 ] ||
+    fail "no export on the Unix socket next to TCP"
+echo "TCP listener on 127.0.0.1:$port works"
+
+# an orderly stop: drain, flush, wipe keys, exit 0 (a sanitizer report would make it fail)
+kill -TERM "$ENVOLD_PID"
+wait "$ENVOLD_PID" || fail "envold exited $? on SIGTERM: $(tail -20 "$T/envold.log")"
