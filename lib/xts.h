@@ -36,4 +36,31 @@ unsigned envol_xts_sector_size(const struct envol_xts *x);
 int envol_xts_encrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len);
 int envol_xts_decrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len);
 
+/*
+ * Which OpenSSL interface does the per-sector work.  Both give identical output; they differ only
+ * in speed.  EVP re-initialises an EVP_CIPHER_CTX with the tweak for every sector, which costs
+ * ~60 ns per sector in OpenSSL 3.0 (parameter look-ups by name).  DISPATCH calls the providing
+ * provider's cipher functions (OSSL_FUNC_cipher_*) for the same fetched "AES-256-XTS" directly,
+ * so a sector costs what `openssl speed -evp` measures.  DISPATCH is set up once per process and
+ * only used if the provider offers every function it needs and passes a known-answer self-test
+ * (IEEE 1619 vector 10) and a comparison with EVP; otherwise AUTO quietly means EVP.
+ */
+enum envol_xts_impl {
+	ENVOL_XTS_IMPL_AUTO = 0, /* DISPATCH when usable and ENVOL_XTS_FORCE_EVP is not "1" */
+	ENVOL_XTS_IMPL_EVP,
+	ENVOL_XTS_IMPL_DISPATCH,
+};
+
+/*
+ * envol_xts_new() with an explicit implementation (for tests and benchmarks; daemons use
+ * envol_xts_new(), which is AUTO).  Same errors, plus -EOPNOTSUPP when DISPATCH is asked for
+ * but not usable in this process, and -EINVAL for an unknown impl.
+ */
+int envol_xts_new_impl(const uint8_t *key, size_t key_len, unsigned sector_size,
+		       enum envol_xts_impl impl, struct envol_xts **ret);
+/* EVP or DISPATCH: what x actually uses; AUTO for NULL. */
+enum envol_xts_impl envol_xts_get_impl(const struct envol_xts *x);
+/* "auto", "evp", "dispatch" (or "?"), for messages. */
+const char *envol_xts_impl_name(enum envol_xts_impl impl);
+
 #endif

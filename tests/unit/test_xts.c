@@ -2,7 +2,10 @@
 /*
  * test_xts.c — the sector cipher (lib/xts.c): IEEE 1619-2007 XTS-AES-256 known answers, a
  * reference XTS built from AES-256-ECB for 4096-byte sectors and sector numbers above 2^32,
- * multi-sector calls against sector-by-sector calls, and every -EINVAL path.
+ * multi-sector calls against sector-by-sector calls, and every -EINVAL path.  Every test runs
+ * three times: through envol_xts_new() (AUTO), and forced onto each implementation (EVP, and the
+ * provider-dispatch fast path); further tests compare the two implementations byte for byte and
+ * check the selection rules, including ENVOL_XTS_FORCE_EVP=1 (in a re-executed child).
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -10,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "unit.h"
@@ -120,6 +125,39 @@ static const struct {
 	  "6975be5e0b4efce51cd3e70c25a1fbbbd609d273ad5b0d59631c531f6a0a57b9" },
 };
 
+/* The implementation the current suite runs the tests on (set by the suite's init). */
+static enum envol_xts_impl suite_impl = ENVOL_XTS_IMPL_AUTO;
+
+static int xts_new(const uint8_t *key, size_t key_len, unsigned sector_size, struct envol_xts **ret)
+{
+	int r;
+
+	if (suite_impl == ENVOL_XTS_IMPL_AUTO)
+		return envol_xts_new(key, key_len, sector_size, ret);
+	r = envol_xts_new_impl(key, key_len, sector_size, suite_impl, ret);
+	if (r == 0)
+		CU_ASSERT_EQUAL(envol_xts_get_impl(*ret), suite_impl);
+	return r;
+}
+
+static int suite_auto(void)
+{
+	suite_impl = ENVOL_XTS_IMPL_AUTO;
+	return 0;
+}
+
+static int suite_evp(void)
+{
+	suite_impl = ENVOL_XTS_IMPL_EVP;
+	return 0;
+}
+
+static int suite_dispatch(void)
+{
+	suite_impl = ENVOL_XTS_IMPL_DISPATCH;
+	return 0;
+}
+
 static size_t hex_decode(const char *hex, uint8_t *out, size_t max)
 {
 	size_t n = strlen(hex) / 2;
@@ -155,7 +193,7 @@ static void test_ieee1619_vectors(void)
 	CU_ASSERT_EQUAL_FATAL(hex_decode(ieee_key_hex, key, sizeof(key)), ENVOL_XTS_KEY_SIZE);
 	for (size_t i = 0; i < sizeof(plain); i++)
 		plain[i] = (uint8_t)i;
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 512, &x), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), 512, &x), 0);
 	CU_ASSERT_EQUAL(envol_xts_sector_size(x), 512);
 
 	for (size_t v = 0; v < ARRAY_SIZE(ieee_vectors); v++) {
@@ -241,7 +279,7 @@ static void test_reference_sector_sizes(void)
 		struct envol_xts *x = NULL;
 
 		random_key(key);
-		CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), ss, &x), 0);
+		CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), ss, &x), 0);
 		for (size_t i = 0; i < ARRAY_SIZE(sectors); i++) {
 			random_bytes(plain, ss);
 			memcpy(buf, plain, ss);
@@ -266,7 +304,7 @@ static void test_sector_above_2_32(void)
 	struct envol_xts *x = NULL;
 
 	random_key(key);
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 4096, &x), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), 4096, &x), 0);
 	/* Identical plaintext sectors give different ciphertext: the tweak differs. */
 	memset(two, 0, sizeof(two));
 	CU_ASSERT_EQUAL(envol_xts_encrypt(x, UINT64_C(0x1ffffffff), two, sizeof(two)), 0);
@@ -299,7 +337,7 @@ static void test_multi_sector_equals_single(void)
 
 		random_key(key);
 		random_bytes(plain, len);
-		CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), ss, &x), 0);
+		CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), ss, &x), 0);
 		memcpy(all, plain, len);
 		memcpy(one, plain, len);
 		CU_ASSERT_EQUAL(envol_xts_encrypt(x, first, all, len), 0);
@@ -329,7 +367,7 @@ static void test_round_trip_4096(void)
 	random_key(key);
 	random_bytes(plain, N * 4096);
 	memcpy(buf, plain, N * 4096);
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 4096, &x), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), 4096, &x), 0);
 	/* The caller's key copy may be wiped: the object holds its own. */
 	memset(key, 0, sizeof(key));
 	CU_ASSERT_EQUAL(envol_xts_sector_size(x), 4096);
@@ -357,24 +395,24 @@ static void test_new_rejects(void)
 
 	random_key(key);
 	for (size_t i = 0; i < ARRAY_SIZE(bad_sizes); i++)
-		CU_ASSERT_EQUAL(envol_xts_new(key, ENVOL_XTS_KEY_SIZE, bad_sizes[i], &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(key, 0, 512, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(key, 32, 512, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(key, 63, 512, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(key, 65, 4096, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(NULL, ENVOL_XTS_KEY_SIZE, 512, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(key, ENVOL_XTS_KEY_SIZE, 512, NULL), -EINVAL);
+		CU_ASSERT_EQUAL(xts_new(key, ENVOL_XTS_KEY_SIZE, bad_sizes[i], &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(key, 0, 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(key, 32, 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(key, 63, 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(key, 65, 4096, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(NULL, ENVOL_XTS_KEY_SIZE, 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(key, ENVOL_XTS_KEY_SIZE, 512, NULL), -EINVAL);
 	/* Equal halves (IEEE 1619 / OpenSSL refuse them), also all-zero. */
 	random_bytes(eq, 32);
 	memcpy(eq + 32, eq, 32);
-	CU_ASSERT_EQUAL(envol_xts_new(eq, sizeof(eq), 512, &x), -EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new(eq, sizeof(eq), 4096, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(eq, sizeof(eq), 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(eq, sizeof(eq), 4096, &x), -EINVAL);
 	memset(eq, 0, sizeof(eq));
-	CU_ASSERT_EQUAL(envol_xts_new(eq, sizeof(eq), 512, &x), -EINVAL);
+	CU_ASSERT_EQUAL(xts_new(eq, sizeof(eq), 512, &x), -EINVAL);
 	/* Halves differing in one bit of the last byte are fine. */
 	eq[63] = 1;
 	CU_ASSERT_PTR_EQUAL(x, sentinel);
-	CU_ASSERT_EQUAL(envol_xts_new(eq, sizeof(eq), 512, &x), 0);
+	CU_ASSERT_EQUAL(xts_new(eq, sizeof(eq), 512, &x), 0);
 	CU_ASSERT_PTR_NOT_EQUAL(x, sentinel);
 	CU_ASSERT_PTR_NULL(envol_xts_free(x));
 	CU_ASSERT_PTR_NULL(envol_xts_free(NULL));
@@ -396,14 +434,14 @@ static void test_crypt_rejects(void)
 	random_bytes(buf, sizeof(buf));
 	memcpy(copy, buf, sizeof(buf));
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), bad[i].sector_size, &x), 0);
+		CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), bad[i].sector_size, &x), 0);
 		CU_ASSERT_EQUAL(envol_xts_encrypt(x, 3, buf, bad[i].len), -EINVAL);
 		CU_ASSERT_EQUAL(envol_xts_decrypt(x, 3, buf, bad[i].len), -EINVAL);
 		CU_ASSERT_EQUAL(memcmp(buf, copy, sizeof(buf)), 0); /* untouched */
 		x = envol_xts_free(x);
 	}
 
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 4096, &x), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(key, sizeof(key), 4096, &x), 0);
 	/* The last sector number would wrap past 2^64 - 1. */
 	CU_ASSERT_EQUAL(envol_xts_encrypt(x, UINT64_MAX, buf, 8192), -EINVAL);
 	CU_ASSERT_EQUAL(envol_xts_decrypt(x, UINT64_MAX - 1, buf, 8192), 0);
@@ -427,8 +465,8 @@ static void test_independent_objects(void)
 	random_bytes(a, sizeof(a));
 	memcpy(b, a, sizeof(a));
 	memcpy(ref, a, sizeof(a));
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(k1, sizeof(k1), 512, &x1), 0);
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(k2, sizeof(k2), 512, &x2), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(k1, sizeof(k1), 512, &x1), 0);
+	CU_ASSERT_EQUAL_FATAL(xts_new(k2, sizeof(k2), 512, &x2), 0);
 	CU_ASSERT_EQUAL(envol_xts_encrypt(x1, 9, a, sizeof(a)), 0);
 	CU_ASSERT_EQUAL(envol_xts_encrypt(x2, 9, b, sizeof(b)), 0);
 	CU_ASSERT_NOT_EQUAL(memcmp(a, b, sizeof(a)), 0);
@@ -438,8 +476,172 @@ static void test_independent_objects(void)
 	envol_xts_free(x2);
 }
 
-int main(void)
+/*
+ * The two implementations agree byte for byte, and each decrypts what the other encrypted:
+ * random keys, 512 and 4096, one- and many-sector calls, sector numbers near 0, 2^32 and 2^64.
+ */
+static void test_dispatch_equals_evp(void)
 {
+	static const unsigned sizes[] = { 512, 4096 };
+	/* An odd count: multi-sector calls end with an unpaired sector on the fast path. */
+	enum { N = 33 };
+	static const uint64_t firsts[] = { 0, UINT64_C(0xfffffff0), UINT64_MAX - (N - 1) };
+	uint8_t key[ENVOL_XTS_KEY_SIZE];
+	uint8_t *plain = malloc(N * 4096), *a = malloc(N * 4096), *b = malloc(N * 4096);
+
+	CU_ASSERT_FATAL(plain && a && b);
+	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
+		for (size_t f = 0; f < ARRAY_SIZE(firsts); f++) {
+			unsigned ss = sizes[s];
+			size_t len = (size_t)N * ss;
+			struct envol_xts *xe = NULL, *xd = NULL;
+
+			random_key(key);
+			random_bytes(plain, len);
+			CU_ASSERT_EQUAL_FATAL(envol_xts_new_impl(key, sizeof(key), ss,
+								 ENVOL_XTS_IMPL_EVP, &xe), 0);
+			CU_ASSERT_EQUAL_FATAL(envol_xts_new_impl(key, sizeof(key), ss,
+								 ENVOL_XTS_IMPL_DISPATCH, &xd), 0);
+			CU_ASSERT_EQUAL(envol_xts_get_impl(xe), ENVOL_XTS_IMPL_EVP);
+			CU_ASSERT_EQUAL(envol_xts_get_impl(xd), ENVOL_XTS_IMPL_DISPATCH);
+			memcpy(a, plain, len);
+			memcpy(b, plain, len);
+			CU_ASSERT_EQUAL(envol_xts_encrypt(xe, firsts[f], a, len), 0);
+			/* The fast path one sector at a time, to mix the call patterns. */
+			for (size_t i = 0; i < N; i++)
+				CU_ASSERT_EQUAL(envol_xts_encrypt(xd, firsts[f] + i, b + i * ss, ss),
+						0);
+			CU_ASSERT_EQUAL(memcmp(a, b, len), 0);
+			CU_ASSERT_NOT_EQUAL(memcmp(a, plain, len), 0);
+			/* Cross-decrypt: EVP undoes dispatch and vice versa. */
+			CU_ASSERT_EQUAL(envol_xts_decrypt(xd, firsts[f], a, len), 0);
+			CU_ASSERT_EQUAL(envol_xts_decrypt(xe, firsts[f], b, len), 0);
+			CU_ASSERT_EQUAL(memcmp(a, plain, len), 0);
+			CU_ASSERT_EQUAL(memcmp(b, plain, len), 0);
+			envol_xts_free(xe);
+			envol_xts_free(xd);
+		}
+	}
+	free(plain);
+	free(a);
+	free(b);
+}
+
+/* Selection rules: AUTO means the fast path here unless forced; unknown impls are refused. */
+static void test_impl_selection(void)
+{
+	const char *force = getenv("ENVOL_XTS_FORCE_EVP");
+	enum envol_xts_impl want = force && strcmp(force, "1") == 0 ? ENVOL_XTS_IMPL_EVP :
+								      ENVOL_XTS_IMPL_DISPATCH;
+	uint8_t key[ENVOL_XTS_KEY_SIZE];
+	struct envol_xts *x = NULL;
+
+	random_key(key);
+	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 512, &x), 0);
+	/* OpenSSL 3's default provider has every function the fast path needs. */
+	CU_ASSERT_EQUAL(envol_xts_get_impl(x), want);
+	x = envol_xts_free(x);
+	CU_ASSERT_EQUAL(envol_xts_get_impl(NULL), ENVOL_XTS_IMPL_AUTO);
+	CU_ASSERT_EQUAL(envol_xts_new_impl(key, sizeof(key), 512, (enum envol_xts_impl)3, &x),
+			-EINVAL);
+	CU_ASSERT_EQUAL(envol_xts_new_impl(key, sizeof(key), 512, (enum envol_xts_impl)-1, &x),
+			-EINVAL);
+	CU_ASSERT_PTR_NULL(x);
+	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_AUTO), "auto");
+	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_EVP), "evp");
+	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_DISPATCH), "dispatch");
+	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name((enum envol_xts_impl)7), "?");
+}
+
+/*
+ * Child mode (argv[1] == "--print-impl"): with whatever ENVOL_XTS_FORCE_EVP the parent set, make
+ * an envol_xts with the IEEE 1619 key, print "<impl> <first 16 bytes of vector 10 in hex>".
+ * No CUnit here: the parent checks the line.
+ */
+static int child_print_impl(void)
+{
+	uint8_t key[ENVOL_XTS_KEY_SIZE], buf[512];
+	struct envol_xts *x = NULL;
+
+	for (size_t i = 0; i < sizeof(key); i++) {
+		unsigned v;
+
+		if (sscanf(ieee_key_hex + 2 * i, "%2x", &v) != 1)
+			return 2;
+		key[i] = (uint8_t)v;
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)i;
+	if (envol_xts_new(key, sizeof(key), 512, &x) < 0 ||
+	    envol_xts_encrypt(x, ieee_vectors[0].sector, buf, sizeof(buf)) < 0)
+		return 1;
+	printf("%s ", envol_xts_impl_name(envol_xts_get_impl(x)));
+	for (size_t i = 0; i < 16; i++)
+		printf("%02x", buf[i]);
+	printf("\n");
+	envol_xts_free(x);
+	return 0;
+}
+
+/* Runs this program as a child with ENVOL_XTS_FORCE_EVP=value (NULL: unset); its output line. */
+static void run_child(const char *value, char *out, size_t out_size)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int fds[2], status = 0;
+	size_t got = 0;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(n > 0);
+	self[n] = 0;
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		if (dup2(fds[1], STDOUT_FILENO) < 0)
+			_exit(3);
+		close(fds[0]);
+		close(fds[1]);
+		if (value)
+			setenv("ENVOL_XTS_FORCE_EVP", value, 1);
+		else
+			unsetenv("ENVOL_XTS_FORCE_EVP");
+		execl(self, self, "--print-impl", (char *)NULL);
+		_exit(4);
+	}
+	close(fds[1]);
+	while (got + 1 < out_size) {
+		ssize_t r = read(fds[0], out + got, out_size - 1 - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	out[got] = 0;
+	close(fds[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ENVOL_XTS_FORCE_EVP=1 (read once per process) puts AUTO on EVP; same ciphertext either way. */
+static void test_force_evp_env(void)
+{
+	char line[256];
+
+	run_child("1", line, sizeof(line));
+	CU_ASSERT_STRING_EQUAL(line, "evp 1c3b3a102f770386e4836c99e370cf9b\n");
+	run_child(NULL, line, sizeof(line));
+	CU_ASSERT_STRING_EQUAL(line, "dispatch 1c3b3a102f770386e4836c99e370cf9b\n");
+	run_child("0", line, sizeof(line));
+	CU_ASSERT_STRING_EQUAL(line, "dispatch 1c3b3a102f770386e4836c99e370cf9b\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--print-impl") == 0)
+		return child_print_impl();
+
 	CU_TestInfo tests[] = {
 		{ "IEEE 1619-2007 vectors 10-14, both directions", test_ieee1619_vectors },
 		{ "reference XTS from AES-ECB, 512 and 4096, sectors up to 2^64-1",
@@ -452,6 +654,18 @@ int main(void)
 		{ "independent objects", test_independent_objects },
 		CU_TEST_INFO_NULL,
 	};
-	CU_SuiteInfo suites[] = { { "xts", NULL, NULL, NULL, NULL, tests }, CU_SUITE_INFO_NULL };
+	CU_TestInfo impl_tests[] = {
+		{ "provider dispatch and EVP agree, cross-decrypt", test_dispatch_equals_evp },
+		{ "implementation selection and names", test_impl_selection },
+		{ "ENVOL_XTS_FORCE_EVP=1 forces EVP (child process)", test_force_evp_env },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {
+		{ "xts (envol_xts_new, auto)", suite_auto, NULL, NULL, NULL, tests },
+		{ "xts (forced EVP)", suite_evp, NULL, NULL, NULL, tests },
+		{ "xts (forced provider dispatch)", suite_dispatch, NULL, NULL, NULL, tests },
+		{ "xts implementations", suite_auto, NULL, NULL, NULL, impl_tests },
+		CU_SUITE_INFO_NULL,
+	};
 	return unit_run(suites);
 }
