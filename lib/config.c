@@ -309,6 +309,14 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 	return -EINVAL;
 }
 
+static const struct field *find_field(const struct field *fields, size_t n, const char *name)
+{
+	for (size_t j = 0; j < n; j++)
+		if (strcmp(fields[j].name, name) == 0)
+			return &fields[j];
+	return NULL;
+}
+
 static int load_group(struct loader *l, struct envol_config *c, config_setting_t *g,
 		      const char *group, const struct field *fields, size_t n_fields)
 {
@@ -318,7 +326,7 @@ static int load_group(struct loader *l, struct envol_config *c, config_setting_t
 		return fail(l, g, "%s: must be a group { … }", group);
 	for (int i = 0; (s = config_setting_get_elem(g, (unsigned)i)); i++) {
 		const char *name = config_setting_name(s);
-		size_t j;
+		const struct field *f;
 		int r;
 
 		if (strcmp(group, "kms") == 0 && strcmp(name, "credentials") == 0) {
@@ -327,12 +335,10 @@ static int load_group(struct loader *l, struct envol_config *c, config_setting_t
 				return r;
 			continue;
 		}
-		for (j = 0; j < n_fields; j++)
-			if (strcmp(fields[j].name, name) == 0)
-				break;
-		if (j == n_fields)
+		f = find_field(fields, n_fields, name);
+		if (!f)
 			return fail(l, s, "%s.%s: unknown setting", group, name);
-		r = load_field(l, c, &fields[j], s);
+		r = load_field(l, c, f, s);
 		if (r < 0)
 			return r;
 	}
@@ -354,12 +360,10 @@ static int load_root(struct loader *l, struct envol_config *c, config_t *cf)
 		else if (strcmp(name, "client") == 0)
 			r = load_group(l, c, s, "client", client_fields, ARRAY_SIZE(client_fields));
 		else {
-			size_t j;
-			for (j = 0; j < ARRAY_SIZE(root_fields); j++)
-				if (strcmp(root_fields[j].name, name) == 0)
-					break;
-			r = j < ARRAY_SIZE(root_fields) ? load_field(l, c, &root_fields[j], s)
-							: fail(l, s, "%s: unknown setting", name);
+			const struct field *f =
+			    find_field(root_fields, ARRAY_SIZE(root_fields), name);
+
+			r = f ? load_field(l, c, f, s) : fail(l, s, "%s: unknown setting", name);
 		}
 		if (r < 0)
 			return r;
@@ -428,6 +432,13 @@ static int apply_defaults(struct envol_config *c)
 	return r ? -ENOMEM : 0;
 }
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 struct envol_config *envol_config_free(struct envol_config *c)
 {
 	if (!c)
@@ -442,12 +453,8 @@ struct envol_config *envol_config_free(struct envol_config *c)
 	free(c->kms.database);
 	free(c->kms.root_key_file);
 	free(c->kms.audit_log);
-	for (size_t i = 0; i < c->kms.n_admins; i++)
-		free(c->kms.admins[i]);
-	free(c->kms.admins);
-	for (size_t i = 0; i < c->kms.n_services; i++)
-		free(c->kms.services[i]);
-	free(c->kms.services);
+	strv_free(c->kms.admins, c->kms.n_admins);
+	strv_free(c->kms.services, c->kms.n_services);
 	for (size_t i = 0; i < c->kms.n_credentials; i++) {
 		free(c->kms.credentials[i].access_key_id);
 		envol_secure_free(c->kms.credentials[i].secret_access_key);

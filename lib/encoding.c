@@ -92,6 +92,17 @@ int envol_base64_decode(const char *text, size_t text_len, uint8_t **ret, size_t
 	return 0;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void envol_hex_encode(const uint8_t *data, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -101,6 +112,18 @@ void envol_hex_encode(const uint8_t *data, size_t len, char *out)
 		out[2 * i + 1] = digits[data[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+int envol_hex_decode(const char *text, size_t text_len, uint8_t *out, size_t len)
+{
+	if (text_len / 2 != len || text_len % 2 != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < text_len; i++)
+		if (hex_value(text[i]) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(hex_value(text[2 * i]) << 4 | hex_value(text[2 * i + 1]));
+	return 0;
 }
 
 int envol_uuid_generate(uint8_t out[16])
@@ -120,17 +143,6 @@ void envol_uuid_format(const uint8_t u[16], char out[37])
 		 u[14], u[15]);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int envol_uuid_parse(const char *text, uint8_t out[16])
 {
 	uint8_t u[16];
@@ -144,10 +156,8 @@ int envol_uuid_parse(const char *text, uint8_t out[16])
 				return -EINVAL;
 			continue;
 		}
-		int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
-		if (hi < 0 || lo < 0)
+		if (envol_hex_decode(text + i, 2, &u[n++], 1) < 0)
 			return -EINVAL;
-		u[n++] = (uint8_t)(hi << 4 | lo);
 		i += 2;
 	}
 	memcpy(out, u, 16);

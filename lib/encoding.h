@@ -13,6 +13,11 @@ int envol_base64_decode(const char *text, size_t text_len, uint8_t **ret, size_t
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void envol_hex_encode(const uint8_t *data, size_t len, char *out);
+/*
+ * Decodes exactly 2*len hex digits (either case) from text[0..text_len) into out[len].
+ * Returns 0, or -EINVAL (text_len != 2*len or a non-hex character; out is then untouched).
+ */
+int envol_hex_decode(const char *text, size_t text_len, uint8_t *out, size_t len);
 
 /* Random version-4 UUID. Returns 0 or -EIO. */
 int envol_uuid_generate(uint8_t out[16]);

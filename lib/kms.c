@@ -233,6 +233,7 @@ static void key_info_done(struct key_info *ki)
 	free(ki->description);
 	ki->description = NULL;
 }
+#define _cleanup_key_info_ _cleanup_(key_info_done)
 
 /* ---- cache of unsealed key material ---- */
 
@@ -637,6 +638,25 @@ static int refuse_disabled(struct call *c, const struct key_info *ki)
 	return fail(c, KMS_ERR_DISABLED, "%s is disabled.", c->key_arn);
 }
 
+enum { REFUSE_MANAGED = 1 << 0, REFUSE_DISABLED = 1 << 1, REFUSE_PENDING = 1 << 2 };
+
+/*
+ * resolve_key() without aliases, then the refusals in `refuse` (managed, disabled, pending,
+ * in that order).  Returns 0, or -1 with the error set and *ki released.
+ */
+static int open_key(struct call *c, const char *key_id, unsigned refuse, struct key_info *ki)
+{
+	if (resolve_key(c, key_id, false, ki) < 0)
+		return -1;
+	if (((refuse & REFUSE_MANAGED) && refuse_managed(c, ki) < 0) ||
+	    ((refuse & REFUSE_DISABLED) && refuse_disabled(c, ki) < 0) ||
+	    ((refuse & REFUSE_PENDING) && refuse_pending(c, ki) < 0)) {
+		key_info_done(ki);
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs one UPDATE/DELETE with a key id as its only parameter ... plus optional ints. */
 static int update_key_sql(struct kms *k, const char *sql, const char *id, int n_ints, ...)
 {
@@ -880,29 +900,19 @@ static int op_list_keys(struct call *c)
 
 static int op_update_key_description(struct call *c)
 {
-	struct key_info ki = {0};
+	_cleanup_key_info_ struct key_info ki = {0};
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = -1;
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
+	if (open_key(c, c->req.key_id, REFUSE_MANAGED | REFUSE_PENDING, &ki) < 0)
 		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
 	st = prep(c->k, "UPDATE keys SET description = ? WHERE id = ?");
-	if (!st) {
-		r = fail_internal(c, -EIO, "update");
-		goto out;
-	}
+	if (!st)
+		return fail_internal(c, -EIO, "update");
 	sqlite3_bind_text(st, 1, c->req.description, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ki.id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = fail_internal(c, -EIO, "update");
-		goto out;
-	}
-	r = respond_empty(c);
-out:
-	key_info_done(&ki);
-	return r;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail_internal(c, -EIO, "update");
+	return respond_empty(c);
 }
 
 static int set_state(struct call *c, const struct key_info *ki, const char *sql, int n_ints,
@@ -917,83 +927,68 @@ static int set_state(struct call *c, const struct key_info *ki, const char *sql,
 	return 0;
 }
 
+/* The whole of an operation that runs one key UPDATE after open_key() and answers {}. */
+static int update_key_op(struct call *c, unsigned refuse, const char *sql, int n_ints, int64_t a,
+			 int64_t b)
+{
+	_cleanup_key_info_ struct key_info ki = {0};
+
+	if (open_key(c, c->req.key_id, refuse, &ki) < 0 || set_state(c, &ki, sql, n_ints, a, b) < 0)
+		return -1;
+	return respond_empty(c);
+}
+
 static int op_enable_disable_key(struct call *c)
 {
 	bool enable = c->req.op == KMS_OP_ENABLE_KEY;
-	struct key_info ki = {0};
-	int r = -1;
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
-		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
-	if (set_state(c, &ki,
-		      enable ? "UPDATE keys SET state = 'Enabled' WHERE id = ?"
-			     : "UPDATE keys SET state = 'Disabled' WHERE id = ?",
-		      0, 0, 0) < 0)
-		goto out;
-	r = respond_empty(c);
-out:
-	key_info_done(&ki);
-	return r;
+	return update_key_op(c, REFUSE_MANAGED | REFUSE_PENDING,
+			     enable ? "UPDATE keys SET state = 'Enabled' WHERE id = ?"
+				    : "UPDATE keys SET state = 'Disabled' WHERE id = ?",
+			     0, 0, 0);
 }
 
 static int op_schedule_key_deletion(struct call *c)
 {
 	int64_t days = c->req.pending_window_in_days ? c->req.pending_window_in_days : 30;
-	struct key_info ki = {0};
+	_cleanup_key_info_ struct key_info ki = {0};
 	int64_t when;
-	int r = -1;
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
+	if (open_key(c, c->req.key_id, REFUSE_MANAGED, &ki) < 0)
 		return -1;
-	if (refuse_managed(c, &ki) < 0)
-		goto out;
-	if (days < 7 || days > 30) {
-		fail(c, KMS_ERR_VALIDATION,
-		     "PendingWindowInDays value %lld is invalid: it must be between 7 and 30",
-		     (long long)days);
-		goto out;
-	}
+	if (days < 7 || days > 30)
+		return fail(c, KMS_ERR_VALIDATION,
+			    "PendingWindowInDays value %lld is invalid: it must be between 7 "
+			    "and 30",
+			    (long long)days);
 	if (refuse_pending(c, &ki) < 0)
-		goto out;
+		return -1;
 	when = envol_clock_now() + days * DAY;
 	if (set_state(c, &ki,
 		      "UPDATE keys SET state = 'PendingDeletion', deletion_date = ?, "
 		      "pending_days = ? WHERE id = ?",
 		      2, when, days) < 0)
-		goto out;
+		return -1;
 	c->resp =
 	    json_pack("{s:s,s:I,s:s,s:I}", "KeyId", c->key_arn, "DeletionDate", (json_int_t)when,
 		      "KeyState", "PendingDeletion", "PendingWindowInDays", (json_int_t)days);
-	r = c->resp ? 0 : fail_internal(c, -ENOMEM, "response");
-out:
-	key_info_done(&ki);
-	return r;
+	return c->resp ? 0 : fail_internal(c, -ENOMEM, "response");
 }
 
 static int op_cancel_key_deletion(struct call *c)
 {
-	struct key_info ki = {0};
-	int r = -1;
+	_cleanup_key_info_ struct key_info ki = {0};
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
+	if (open_key(c, c->req.key_id, REFUSE_MANAGED, &ki) < 0)
 		return -1;
-	if (refuse_managed(c, &ki) < 0)
-		goto out;
-	if (ki.state != KEY_PENDING_DELETION) {
-		fail(c, KMS_ERR_INVALID_STATE, "%s is not pending deletion.", c->key_arn);
-		goto out;
-	}
+	if (ki.state != KEY_PENDING_DELETION)
+		return fail(c, KMS_ERR_INVALID_STATE, "%s is not pending deletion.", c->key_arn);
 	if (set_state(c, &ki,
 		      "UPDATE keys SET state = 'Disabled', deletion_date = NULL, "
 		      "pending_days = NULL WHERE id = ?",
 		      0, 0, 0) < 0)
-		goto out;
-	r = respond_key_id(c);
-out:
-	key_info_done(&ki);
-	return r;
+		return -1;
+	return respond_key_id(c);
 }
 
 static int check_alias_name(struct call *c, const char *name, bool creating)
@@ -1030,11 +1025,11 @@ static int op_create_update_alias(struct call *c)
 {
 	bool create = c->req.op == KMS_OP_CREATE_ALIAS;
 	struct kms *k = c->k;
-	struct key_info ki = {0};
+	_cleanup_key_info_ struct key_info ki = {0};
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	char existing[37], arn[ARN_MAX];
 	int64_t now = envol_clock_now();
-	int r = -1, q;
+	int q;
 
 	if (check_alias_name(c, c->req.alias_name, create) < 0)
 		return -1;
@@ -1047,28 +1042,19 @@ static int op_create_update_alias(struct call *c)
 			    arn);
 	if (!create && q == -ENOENT)
 		return fail(c, KMS_ERR_NOT_FOUND, "Alias %s is not found.", arn);
-	if (resolve_key(c, c->req.target_key_id, false, &ki) < 0)
+	if (open_key(c, c->req.target_key_id, REFUSE_MANAGED | REFUSE_PENDING, &ki) < 0)
 		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
 	st = prep(k, create ? "INSERT INTO aliases (name, key_id, created, updated) "
 			      "VALUES (?1, ?2, ?3, ?3)"
 			    : "UPDATE aliases SET key_id = ?2, updated = ?3 WHERE name = ?1");
-	if (!st) {
-		r = fail_internal(c, -EIO, "alias");
-		goto out;
-	}
+	if (!st)
+		return fail_internal(c, -EIO, "alias");
 	sqlite3_bind_text(st, 1, c->req.alias_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ki.id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = fail_internal(c, -EIO, "alias");
-		goto out;
-	}
-	r = respond_empty(c);
-out:
-	key_info_done(&ki);
-	return r;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail_internal(c, -EIO, "alias");
+	return respond_empty(c);
 }
 
 static int op_delete_alias(struct call *c)
@@ -1156,67 +1142,37 @@ static int op_list_aliases(struct call *c)
 static int op_enable_key_rotation(struct call *c)
 {
 	int64_t days = c->req.rotation_period_in_days ? c->req.rotation_period_in_days : 365;
-	struct key_info ki = {0};
-	int r = -1;
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
-		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_disabled(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
-	if (set_state(c, &ki,
-		      "UPDATE keys SET rotation_enabled = 1, rotation_period = ?, "
-		      "next_rotation = ? WHERE id = ?",
-		      2, days, envol_clock_now() + days * DAY) < 0)
-		goto out;
-	r = respond_empty(c);
-out:
-	key_info_done(&ki);
-	return r;
+	return update_key_op(c, REFUSE_MANAGED | REFUSE_DISABLED | REFUSE_PENDING,
+			     "UPDATE keys SET rotation_enabled = 1, rotation_period = ?, "
+			     "next_rotation = ? WHERE id = ?",
+			     2, days, envol_clock_now() + days * DAY);
 }
 
 static int op_disable_key_rotation(struct call *c)
 {
-	struct key_info ki = {0};
-	int r = -1;
-
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
-		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_disabled(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
-	if (set_state(c, &ki,
-		      "UPDATE keys SET rotation_enabled = 0, next_rotation = NULL WHERE id = ?", 0,
-		      0, 0) < 0)
-		goto out;
-	r = respond_empty(c);
-out:
-	key_info_done(&ki);
-	return r;
+	return update_key_op(c, REFUSE_MANAGED | REFUSE_DISABLED | REFUSE_PENDING,
+			     "UPDATE keys SET rotation_enabled = 0, next_rotation = NULL "
+			     "WHERE id = ?",
+			     0, 0, 0);
 }
 
 static int op_get_key_rotation_status(struct call *c)
 {
-	struct key_info ki = {0};
-	int r = -1;
+	_cleanup_key_info_ struct key_info ki = {0};
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
+	if (open_key(c, c->req.key_id, REFUSE_PENDING, &ki) < 0)
 		return -1;
-	if (refuse_pending(c, &ki) < 0)
-		goto out;
 	c->resp =
 	    json_pack("{s:b,s:s}", "KeyRotationEnabled", ki.rotation_enabled, "KeyId", c->key_arn);
-	if (!c->resp) {
-		r = fail_internal(c, -ENOMEM, "response");
-		goto out;
-	}
+	if (!c->resp)
+		return fail_internal(c, -ENOMEM, "response");
 	if (ki.rotation_enabled) {
 		json_object_set_new(c->resp, "RotationPeriodInDays",
 				    json_integer(ki.rotation_period));
 		json_object_set_new(c->resp, "NextRotationDate", json_integer(ki.next_rotation));
 	}
-	r = 0;
-out:
-	key_info_done(&ki);
-	return r;
+	return 0;
 }
 
 /* Adds a new material version (db_lock held).  next_rotation < 0 leaves the schedule alone. */
@@ -1358,10 +1314,8 @@ static int op_tag_untag(struct call *c)
 	struct key_info ki = {0};
 	int r = -1, q;
 
-	if (resolve_key(c, c->req.key_id, false, &ki) < 0)
+	if (open_key(c, c->req.key_id, REFUSE_MANAGED | REFUSE_PENDING, &ki) < 0)
 		return -1;
-	if (refuse_managed(c, &ki) < 0 || refuse_pending(c, &ki) < 0)
-		goto out;
 	if (tag && validate_tags(c) < 0)
 		goto out;
 	q = begin(k);
@@ -2040,6 +1994,19 @@ static void safe_name(const char *in, char out[129])
 	out[i] = 0;
 }
 
+/* The caller's request id, or a fresh random one formatted into rid. */
+static const char *request_id_or_new(const char *request_id, char rid[37])
+{
+	uint8_t u[16];
+
+	if (request_id)
+		return request_id;
+	if (envol_uuid_generate(u) < 0)
+		memset(u, 0, sizeof u);
+	envol_uuid_format(u, rid);
+	return rid;
+}
+
 int kms_handle(struct kms *k, const struct kms_caller *caller, const char *operation,
 	       const char *body, size_t body_len, const char *request_id, int *ret_status,
 	       char **ret_body)
@@ -2053,14 +2020,7 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 
 	if (!k || !ret_status || !ret_body)
 		return -EINVAL;
-	if (!request_id) {
-		uint8_t u[16];
-
-		if (envol_uuid_generate(u) < 0)
-			memset(u, 0, sizeof u);
-		envol_uuid_format(u, rid);
-		request_id = rid;
-	}
+	request_id = request_id_or_new(request_id, rid);
 	safe_name(operation, opname);
 	(void)sweep_deletions(k, false);
 
@@ -2138,14 +2098,7 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 
 	if (!k || !ret_body || !error_type)
 		return -EINVAL;
-	if (!request_id) {
-		uint8_t u[16];
-
-		if (envol_uuid_generate(u) < 0)
-			memset(u, 0, sizeof u);
-		envol_uuid_format(u, rid);
-		request_id = rid;
-	}
+	request_id = request_id_or_new(request_id, rid);
 	safe_name(operation, opname);
 	out = error_body(0, error_type, message);
 	rec.operation = opname;

@@ -81,19 +81,35 @@ int nbd_encode_option(uint8_t *buf, size_t cap, uint32_t option, const void *dat
 	return (int)(NBD_OPTION_HEADER_SIZE + len);
 }
 
-int nbd_decode_info_request(const uint8_t *data, size_t len, struct nbd_info_request *ret)
+/*
+ * The export name (u32 length, then the bytes) that opens NBD_OPT_INFO/GO and the meta context
+ * payloads.  Returns the offset just past it, or -EINVAL.
+ */
+static int decode_export_name(const uint8_t *data, size_t len, const char **ret_name,
+			      uint32_t *ret_len)
 {
-	struct nbd_info_request r = {0};
-	size_t pos = 0;
+	uint32_t n;
 
 	if (len < 4)
 		return -EINVAL;
-	r.name_len = get32(data);
-	pos = 4;
-	if (r.name_len > NBD_MAX_STRING || r.name_len > len - pos)
+	n = get32(data);
+	if (n > NBD_MAX_STRING || n > len - 4)
 		return -EINVAL;
-	r.name = (const char *)data + pos;
-	pos += r.name_len;
+	*ret_name = (const char *)data + 4;
+	*ret_len = n;
+	return (int)(4 + n);
+}
+
+int nbd_decode_info_request(const uint8_t *data, size_t len, struct nbd_info_request *ret)
+{
+	struct nbd_info_request r = {0};
+	size_t pos;
+	int q;
+
+	q = decode_export_name(data, len, &r.name, &r.name_len);
+	if (q < 0)
+		return q;
+	pos = (size_t)q;
 	if (len - pos < 2)
 		return -EINVAL;
 	r.n_info = get16(data + pos);
@@ -110,16 +126,13 @@ int nbd_decode_meta_request(const uint8_t *data, size_t len, struct nbd_meta_req
 {
 	struct nbd_meta_request r;
 	size_t pos;
+	int q;
 
 	memset(&r, 0, sizeof r);
-	if (len < 4)
-		return -EINVAL;
-	r.name_len = get32(data);
-	pos = 4;
-	if (r.name_len > NBD_MAX_STRING || r.name_len > len - pos)
-		return -EINVAL;
-	r.name = (const char *)data + pos;
-	pos += r.name_len;
+	q = decode_export_name(data, len, &r.name, &r.name_len);
+	if (q < 0)
+		return q;
+	pos = (size_t)q;
 	if (len - pos < 4)
 		return -EINVAL;
 	r.n_queries = get32(data + pos);

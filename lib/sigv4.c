@@ -111,17 +111,6 @@ static void sb_uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_sla
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into a malloc'd string (length in *ret_len).  NULL on ENOMEM. */
 static char *uri_decode(const char *s, size_t n, size_t *ret_len)
 {
@@ -131,8 +120,10 @@ static char *uri_decode(const char *s, size_t n, size_t *ret_len)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		uint8_t byte;
+
+		if (s[i] == '%' && i + 2 < n && envol_hex_decode(s + i + 1, 2, &byte, 1) == 0) {
+			out[o++] = (char)byte;
 			i += 2;
 		} else {
 			out[o++] = s[i];
@@ -321,15 +312,12 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 			}
 			have_sh = true;
 		} else if (klen == 9 && strncmp(item, "Signature", 9) == 0) {
-			if (vlen != 64) {
+			uint8_t sig_bytes[32];
+
+			if (envol_hex_decode(eq + 1, vlen, sig_bytes, sizeof sig_bytes) < 0) {
 				set_err(err, errlen, "Signature must be 64 hex digits");
 				return -EINVAL;
 			}
-			for (size_t i = 0; i < 64; i++)
-				if (hexval(eq[1 + i]) < 0) {
-					set_err(err, errlen, "Signature must be 64 hex digits");
-					return -EINVAL;
-				}
 			memcpy(a.signature, eq + 1, 64);
 			for (size_t i = 0; i < 64; i++)
 				a.signature[i] = (char)tolower((unsigned char)a.signature[i]);

@@ -67,16 +67,7 @@ struct envol_volume {
 
 static const uint64_t slot_offsets[2] = { ENVOL_HEADER_SLOT_A_OFFSET, ENVOL_HEADER_SLOT_B_OFFSET };
 
-_printf_(3, 4) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define set_err envol_header_set_err /* one formatter for volume.c and volume_header.c */
 
 static int full_pread(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -1079,6 +1070,34 @@ static int check_writable(const struct envol_volume *v)
 	return 0;
 }
 
+/*
+ * Entry of every data path: takes key_lock for reading, checks the key, writability (when
+ * writing) and the range, and takes an XTS context into *ret_x (left NULL for len 0).
+ * Returns 0 or -errno; the caller calls io_end() either way.
+ */
+static int io_begin(struct envol_volume *v, bool write, uint64_t off, uint64_t len,
+		    struct envol_xts **ret_x)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&v->key_lock);
+	if (!v->dek)
+		return -ENOKEY;
+	r = write ? check_writable(v) : 0;
+	if (r == 0)
+		r = check_range(v, off, len);
+	if (r < 0 || len == 0)
+		return r;
+	*ret_x = xts_get(v);
+	return *ret_x ? 0 : -ENOMEM;
+}
+
+static void io_end(struct envol_volume *v, struct envol_xts *x)
+{
+	xts_put(v, x);
+	pthread_rwlock_unlock(&v->key_lock);
+}
+
 int envol_volume_pread(struct envol_volume *v, void *buf, size_t len, uint64_t off)
 {
 	size_t S = v->sector_size;
@@ -1086,19 +1105,9 @@ int envol_volume_pread(struct envol_volume *v, void *buf, size_t len, uint64_t o
 	struct envol_xts *x = NULL;
 	int r;
 
-	pthread_rwlock_rdlock(&v->key_lock);
-	if (!v->dek) {
-		r = -ENOKEY;
+	r = io_begin(v, false, off, len, &x);
+	if (r < 0 || !x)
 		goto out;
-	}
-	r = check_range(v, off, len);
-	if (r < 0 || len == 0)
-		goto out;
-	x = xts_get(v);
-	if (!x) {
-		r = -ENOMEM;
-		goto out;
-	}
 	if (off % S) {
 		uint8_t sec[MAX_SECTOR] __attribute__((aligned(64)));
 		size_t in = off % S, n = S - in < len ? S - in : len;
@@ -1132,8 +1141,7 @@ int envol_volume_pread(struct envol_volume *v, void *buf, size_t len, uint64_t o
 		envol_wipe(sec, sizeof sec);
 	}
 out:
-	xts_put(v, x);
-	pthread_rwlock_unlock(&v->key_lock);
+	io_end(v, x);
 	return r;
 }
 
@@ -1152,21 +1160,9 @@ int envol_volume_pwrite(struct envol_volume *v, void *buf, size_t len, uint64_t 
 	struct envol_xts *x = NULL;
 	int r;
 
-	pthread_rwlock_rdlock(&v->key_lock);
-	if (!v->dek) {
-		r = -ENOKEY;
+	r = io_begin(v, true, off, len, &x);
+	if (r < 0 || !x)
 		goto out;
-	}
-	r = check_writable(v);
-	if (r == 0)
-		r = check_range(v, off, len);
-	if (r < 0 || len == 0)
-		goto out;
-	x = xts_get(v);
-	if (!x) {
-		r = -ENOMEM;
-		goto out;
-	}
 	if (off % S) {
 		size_t in = off % S, n = S - in < len ? S - in : len;
 
@@ -1200,8 +1196,7 @@ int envol_volume_pwrite(struct envol_volume *v, void *buf, size_t len, uint64_t 
 	if (flags & ENVOL_IO_FUA)
 		r = sync_data(v);
 out:
-	xts_put(v, x);
-	pthread_rwlock_unlock(&v->key_lock);
+	io_end(v, x);
 	return r;
 }
 
@@ -1245,21 +1240,9 @@ static int discard(struct envol_volume *v, uint64_t off, uint64_t len, unsigned 
 	struct envol_xts *x = NULL;
 	int r;
 
-	pthread_rwlock_rdlock(&v->key_lock);
-	if (!v->dek) {
-		r = -ENOKEY;
+	r = io_begin(v, true, off, len, &x);
+	if (r < 0 || !x)
 		goto out;
-	}
-	r = check_writable(v);
-	if (r == 0)
-		r = check_range(v, off, len);
-	if (r < 0 || len == 0)
-		goto out;
-	x = xts_get(v);
-	if (!x) {
-		r = -ENOMEM;
-		goto out;
-	}
 	/* Partial sectors at the edges become encrypted zeros. */
 	if (off % S) {
 		size_t in = off % S, n = S - in < len ? S - in : (size_t)len;
@@ -1290,8 +1273,7 @@ static int discard(struct envol_volume *v, uint64_t off, uint64_t len, unsigned 
 	if (flags & ENVOL_IO_FUA)
 		r = sync_data(v);
 out:
-	xts_put(v, x);
-	pthread_rwlock_unlock(&v->key_lock);
+	io_end(v, x);
 	return r;
 }
 

@@ -77,7 +77,7 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-_printf_(3, 4) static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void envol_header_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,6 +87,7 @@ _printf_(3, 4) static void set_err(char *err, size_t errlen, const char *fmt, ..
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+#define set_err envol_header_set_err
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

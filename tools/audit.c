@@ -135,8 +135,7 @@ static int audit_tail(struct ctl *c, int argc, char **argv)
 	char *line, *save = NULL;
 	int o, r;
 
-	optind = 0;
-	opterr = 0;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (o != 'n')
 			return ctl_usage("usage: envolctl audit tail [-n N] [FILE]");

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "parse.h"
 #include "secure_mem.h"
+#include "table.h"
 
 #define CTL_ERR_MAX 1024
 
@@ -333,6 +335,29 @@ void ctl_print_json(json_t *v)
 	fputc('\n', stdout);
 }
 
+void ctl_print_listing(const struct ctl *c, const struct table *t, json_t *json)
+{
+	if (c->json)
+		ctl_print_json(json);
+	else
+		table_print(t, stdout);
+}
+
+void ctl_getopt_reset(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+int ctl_bad_option(const char *group, const char *cmd, char **argv)
+{
+	if (optopt)
+		return ctl_usage("%s %s: unknown option -%c, or it needs a value", group, cmd,
+				 optopt);
+	return ctl_usage("%s %s: unknown option %s, or it needs a value", group, cmd,
+			 argv[optind - 1]);
+}
+
 int ctl_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -1;
@@ -340,7 +365,7 @@ int ctl_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 	size_t len = 0;
 
 	if (strcmp(path, "-") == 0) {
-		fd = dup(STDIN_FILENO);
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
 	} else {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
@@ -379,7 +404,7 @@ int ctl_write_file(const char *path, const uint8_t *data, size_t len, mode_t mod
 	size_t off = 0;
 
 	if (strcmp(path, "-") == 0)
-		fd = dup(STDOUT_FILENO);
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)

@@ -21,6 +21,8 @@
 #define EXIT_ERROR 1
 #define EXIT_USAGE 2
 
+struct table;
+
 struct ctl {
 	const char *config_path; /* NULL: the default */
 	struct envol_config *cfg;
@@ -68,6 +70,14 @@ int ctl_describe_key(struct ctl *c, const char *key, json_t **ret_metadata);
 
 /* Print a JSON value on stdout (indented) followed by a newline. */
 void ctl_print_json(json_t *v);
+/* A listing's output: the JSON array with --json, else the table. */
+void ctl_print_listing(const struct ctl *c, const struct table *t, json_t *json);
+
+/* Before getopt_long over a subcommand's arguments (argv[0] is the subcommand): restart
+ * scanning, and no getopt messages (ctl_bad_option reports). */
+void ctl_getopt_reset(void);
+/* Usage error for the option getopt_long just refused in "GROUP CMD". Returns EXIT_USAGE. */
+int ctl_bad_option(const char *group, const char *cmd, char **argv);
 
 /* Command groups: argv[0] is the group name ("key", "volume", "audit"). Return exit codes. */
 int ctl_key_main(struct ctl *c, int argc, char **argv);

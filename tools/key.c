@@ -38,20 +38,6 @@ static void jdate(json_t *o, const char *name, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-/* Runs getopt_long over a subcommand's arguments (argv[0] is the subcommand). */
-static void getopt_reset(void)
-{
-	optind = 0;
-	opterr = 0;
-}
-
-static int bad_option(const char *cmd, char **argv)
-{
-	if (optopt)
-		return ctl_usage("key %s: unknown option -%c, or it needs a value", cmd, optopt);
-	return ctl_usage("key %s: unknown option %s, or it needs a value", cmd, argv[optind - 1]);
-}
-
 /* Describe KEY and return its KeyId (malloc'd) and optionally the metadata.  Returns 0,
  * EXIT_USAGE for a malformed KEY, or -errno (printed). */
 static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md)
@@ -81,8 +67,12 @@ static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_m
 	return 0;
 }
 
-/* Aliases of every key: ListAliases with paging.  Returns the array of alias objects. */
-static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
+/*
+ * Every page of a paged List call (Limit, Marker, NextMarker, Truncated), optionally for one
+ * KeyId: *ret is the array of all the list_name items.  Returns 0 or -errno (printed).
+ */
+static int list_all(struct ctl *c, const char *op, const char *list_name, int limit,
+		    const char *key_id, json_t **ret)
 {
 	_cleanup_json_ json_t *all = json_array();
 	_cleanup_free_ char *marker = NULL;
@@ -90,7 +80,7 @@ static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
 	if (!all)
 		return -ENOMEM;
 	for (;;) {
-		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", 100);
+		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", limit);
 		_cleanup_json_ json_t *resp = NULL;
 		json_t *list, *next;
 		int r;
@@ -101,10 +91,10 @@ static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
 			json_object_set_new(req, "KeyId", json_string(key_id));
 		if (marker)
 			json_object_set_new(req, "Marker", json_string(marker));
-		r = ctl_kms_call(c, "ListAliases", req, &resp, NULL);
+		r = ctl_kms_call(c, op, req, &resp, NULL);
 		if (r < 0)
 			return r;
-		list = json_object_get(resp, "Aliases");
+		list = json_object_get(resp, list_name);
 		if (json_is_array(list))
 			json_array_extend(all, list);
 		next = json_object_get(resp, "NextMarker");
@@ -117,6 +107,12 @@ static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
 	}
 	*ret = TAKE_PTR(all);
 	return 0;
+}
+
+/* Aliases of every key (or of key_id): the array of alias objects. */
+static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
+{
+	return list_all(c, "ListAliases", "Aliases", 100, key_id, ret);
 }
 
 /* "alias/a, alias/b" of key_id into a malloc'd string (NULL when none); also a JSON array. */
@@ -190,7 +186,7 @@ static int key_create(struct ctl *c, int argc, char **argv)
 
 	if (!req || !tags)
 		return EXIT_ERROR;
-	getopt_reset();
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		_cleanup_free_ char *k = NULL, *v = NULL;
 
@@ -218,7 +214,7 @@ static int key_create(struct ctl *c, int argc, char **argv)
 					      json_pack("{s:s,s:s}", "TagKey", k, "TagValue", v));
 			break;
 		default:
-			return bad_option("create", argv);
+			return ctl_bad_option("key", "create", argv);
 		}
 	}
 	if (optind != argc)
@@ -267,39 +263,18 @@ static int key_list(struct ctl *c, int argc, char **argv)
 {
 	static const char *const headers[] = {"KEY ID",	 "ALIAS",    "STATE",
 					      "MANAGER", "ROTATION", "DESCRIPTION"};
-	_cleanup_json_ json_t *aliases = NULL, *out = json_array(), *keys = json_array();
-	_cleanup_free_ char *marker = NULL;
+	_cleanup_json_ json_t *aliases = NULL, *out = json_array(), *keys = NULL;
 	struct table *t = NULL;
 	size_t i;
 	json_t *k;
-	int r, ret = EXIT_ERROR;
+	int ret = EXIT_ERROR;
 
 	if (argc > 1)
 		return ctl_usage("key list: unexpected argument \"%s\"", argv[1]);
-	if (!out || !keys)
+	if (!out)
 		return EXIT_ERROR;
-	for (;;) {
-		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", 1000);
-		_cleanup_json_ json_t *resp = NULL;
-		json_t *next;
-
-		if (!req)
-			return EXIT_ERROR;
-		if (marker)
-			json_object_set_new(req, "Marker", json_string(marker));
-		r = ctl_kms_call(c, "ListKeys", req, &resp, NULL);
-		if (r < 0)
-			return EXIT_ERROR;
-		if (json_is_array(json_object_get(resp, "Keys")))
-			json_array_extend(keys, json_object_get(resp, "Keys"));
-		next = json_object_get(resp, "NextMarker");
-		if (!json_is_true(json_object_get(resp, "Truncated")) || !json_is_string(next))
-			break;
-		free(marker);
-		marker = strdup(json_string_value(next));
-		if (!marker)
-			return EXIT_ERROR;
-	}
+	if (list_all(c, "ListKeys", "Keys", 1000, NULL, &keys) < 0)
+		return EXIT_ERROR;
 	if (list_aliases(c, NULL, &aliases) < 0)
 		return EXIT_ERROR;
 
@@ -337,10 +312,7 @@ static int key_list(struct ctl *c, int argc, char **argv)
 			goto out;
 		json_array_append(out, md);
 	}
-	if (c->json)
-		ctl_print_json(out);
-	else
-		table_print(t, stdout);
+	ctl_print_listing(c, t, out);
 	ret = EXIT_OK;
 out:
 	table_free(t);
@@ -463,10 +435,10 @@ static int key_rotation(struct ctl *c, int argc, char **argv)
 	bool on;
 	int o, r;
 
-	getopt_reset();
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'd')
-			return bad_option("rotation", argv);
+			return ctl_bad_option("key", "rotation", argv);
 		if (ctl_parse_int(optarg, 90, 2560, &days) < 0)
 			return ctl_usage("--days %s: the rotation period is 90 to 2560 days",
 					 optarg);
@@ -506,10 +478,10 @@ static int key_schedule_delete(struct ctl *c, int argc, char **argv)
 	long days = 30;
 	int o, r;
 
-	getopt_reset();
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'd')
-			return bad_option("schedule-delete", argv);
+			return ctl_bad_option("key", "schedule-delete", argv);
 		if (ctl_parse_int(optarg, 7, 30, &days) < 0)
 			return ctl_usage("--days %s: the waiting period is 7 to 30 days", optarg);
 	}
@@ -533,18 +505,27 @@ static int key_schedule_delete(struct ctl *c, int argc, char **argv)
 }
 
 /* Adds the --context pairs; returns 0, or EXIT_USAGE. */
-static int parse_context_opts(int argc, char **argv, const char *cmd, json_t *ctx)
+/*
+ * The options of "key CMD": --context K=V into ctx, then exactly n_operands operands (from
+ * argv[optind]).  Returns 0 or an exit code (usage errors printed).
+ */
+static int parse_context_opts(int argc, char **argv, const char *cmd, json_t *ctx,
+			      int n_operands, const char *usage)
 {
 	static const struct option opts[] = {{"context", required_argument, NULL, 'C'}, {}};
 	int o;
 
-	getopt_reset();
+	if (!ctx)
+		return EXIT_ERROR;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'C')
-			return bad_option(cmd, argv);
+			return ctl_bad_option("key", cmd, argv);
 		if (ctl_context_add(ctx, optarg) < 0)
 			return EXIT_USAGE;
 	}
+	if (argc - optind != n_operands)
+		return ctl_usage("%s", usage);
 	return 0;
 }
 
@@ -558,13 +539,10 @@ static int key_encrypt(struct ctl *c, int argc, char **argv)
 	const char *cb;
 	int r;
 
-	if (!ctx)
-		return EXIT_ERROR;
-	r = parse_context_opts(argc, argv, "encrypt", ctx);
+	r = parse_context_opts(argc, argv, "encrypt", ctx, 3,
+			       "usage: envolctl key encrypt KEY IN OUT [--context K=V]...");
 	if (r)
 		return r;
-	if (argc - optind != 3)
-		return ctl_usage("usage: envolctl key encrypt KEY IN OUT [--context K=V]...");
 	c->key_hint = argv[optind];
 	id = ctl_key_normalize(argv[optind]);
 	if (!id)
@@ -638,13 +616,10 @@ static int key_decrypt(struct ctl *c, int argc, char **argv)
 	size_t blob_len = 0, p64_len, decoded_len = 0, kid_len;
 	int r;
 
-	if (!ctx)
-		return EXIT_ERROR;
-	r = parse_context_opts(argc, argv, "decrypt", ctx);
+	r = parse_context_opts(argc, argv, "decrypt", ctx, 2,
+			       "usage: envolctl key decrypt IN OUT [--context K=V]...");
 	if (r)
 		return r;
-	if (argc - optind != 2)
-		return ctl_usage("usage: envolctl key decrypt IN OUT [--context K=V]...");
 	r = ctl_read_file(argv[optind], KMS_MAX_CIPHERTEXT, &blob, &blob_len);
 	if (r < 0) {
 		ctl_error("cannot read %s: %s", argv[optind],

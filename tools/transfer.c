@@ -255,6 +255,30 @@ out:
 	return r;
 }
 
+/*
+ * Copies between fd and the open NBD handle x->h with progress, flushes an import, and shuts
+ * the connection down cleanly on success; x->h is closed either way.  Returns 0 or -errno.
+ */
+static int xfer_finish(struct xfer *x, int fd, const char *name)
+{
+	int r;
+
+	x->fd = fd;
+	x->prog.on = isatty(STDOUT_FILENO);
+	x->prog.what = x->import ? "import" : "export";
+	x->prog.total = x->size;
+	r = xfer_run(x, name);
+	if (r == 0 && x->import && nbd_flush(x->h, 0) < 0) {
+		ctl_error("%s: NBD flush failed: %s", name, nbd_get_error());
+		r = -EIO;
+	}
+	progress_show(&x->prog, true);
+	if (r == 0)
+		(void)nbd_shutdown(x->h, 0);
+	nbd_close(x->h);
+	return r;
+}
+
 int ctl_volume_import(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -268,8 +292,7 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	char uuid[37], err[256];
 	int o, r;
 
-	optind = 0;
-	opterr = 0;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k':
@@ -343,19 +366,7 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		return EXIT_ERROR;
 	if (nbd_open(c, name, &x.h) < 0)
 		goto incomplete;
-	x.fd = fd;
-	x.prog.on = isatty(STDOUT_FILENO);
-	x.prog.what = "import";
-	x.prog.total = x.size;
-	r = xfer_run(&x, name);
-	if (r == 0 && nbd_flush(x.h, 0) < 0) {
-		ctl_error("%s: NBD flush failed: %s", name, nbd_get_error());
-		r = -EIO;
-	}
-	progress_show(&x.prog, true);
-	if (r == 0)
-		(void)nbd_shutdown(x.h, 0);
-	nbd_close(x.h);
+	r = xfer_finish(&x, fd, name);
 	if (r < 0)
 		goto incomplete;
 	if (c->json) {
@@ -399,7 +410,7 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv)
 	}
 	x.size = (uint64_t)size;
 	if (strcmp(file, "-") == 0)
-		fd = dup(STDOUT_FILENO);
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -414,15 +425,7 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv)
 		nbd_close(x.h);
 		return EXIT_ERROR;
 	}
-	x.fd = fd;
-	x.prog.on = isatty(STDOUT_FILENO);
-	x.prog.what = "export";
-	x.prog.total = x.size;
-	r = xfer_run(&x, name);
-	progress_show(&x.prog, true);
-	if (r == 0)
-		(void)nbd_shutdown(x.h, 0);
-	nbd_close(x.h);
+	r = xfer_finish(&x, fd, name);
 	if (r < 0)
 		return EXIT_ERROR;
 	if (S_ISREG(st.st_mode) && (ftruncate(fd, (off_t)x.size) < 0 || fsync(fd) < 0)) {

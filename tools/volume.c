@@ -24,14 +24,6 @@
 
 #define DEFAULT_KEY "alias/envol/ebs"
 
-static int bad_option(const char *cmd, char **argv)
-{
-	if (optopt)
-		return ctl_usage("volume %s: unknown option -%c, or it needs a value", cmd, optopt);
-	return ctl_usage("volume %s: unknown option %s, or it needs a value", cmd,
-			 argv[optind - 1]);
-}
-
 /* NAME -> path in server.volume_dir; prints errors. */
 static int volume_path(struct ctl *c, const char *name, char **ret)
 {
@@ -193,8 +185,7 @@ static int volume_create(struct ctl *c, int argc, char **argv)
 	uint64_t size;
 	int o, r;
 
-	optind = 0;
-	opterr = 0;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
@@ -212,7 +203,7 @@ static int volume_create(struct ctl *c, int argc, char **argv)
 			read_only = true;
 			break;
 		default:
-			return bad_option("create", argv);
+			return ctl_bad_option("volume", "create", argv);
 		}
 	}
 	if (argc - optind != 1 || !size_text)
@@ -364,10 +355,7 @@ static int volume_list(struct ctl *c, int argc, char **argv)
 		(void)table_add_row(t, cells);
 		json_array_append_new(out, o);
 	}
-	if (c->json)
-		ctl_print_json(out);
-	else
-		table_print(t, stdout);
+	ctl_print_listing(c, t, out);
 	ret = EXIT_OK;
 out:
 	table_free(t);
@@ -471,11 +459,10 @@ static int volume_delete(struct ctl *c, int argc, char **argv)
 	bool force = false;
 	int o, r;
 
-	optind = 0;
-	opterr = 0;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (o != 'f')
-			return bad_option("delete", argv);
+			return ctl_bad_option("volume", "delete", argv);
 		force = true;
 	}
 	if (argc - optind != 1)
@@ -531,11 +518,10 @@ static int volume_rekey(struct ctl *c, int argc, char **argv)
 	size_t blob_len = 0;
 	int o, r, ret = EXIT_ERROR;
 
-	optind = 0;
-	opterr = 0;
+	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'k')
-			return bad_option("rekey", argv);
+			return ctl_bad_option("volume", "rekey", argv);
 		key = optarg;
 	}
 	if (argc - optind != 1)

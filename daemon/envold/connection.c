@@ -617,6 +617,21 @@ static void set_recv_timeout(int fd, int seconds)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
+/* Takes c off the list of connections and wakes conns_wait_all(). */
+static void conn_unlink(struct conn *c)
+{
+	pthread_mutex_lock(&conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	n_conns--;
+	pthread_cond_broadcast(&conns_cond);
+	pthread_mutex_unlock(&conns_lock);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -634,16 +649,7 @@ static void *conn_thread(void *arg)
 	if (c->exp)
 		exports_release(c->exp);
 
-	pthread_mutex_lock(&conns_lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	n_conns--;
-	pthread_cond_broadcast(&conns_cond);
-	pthread_mutex_unlock(&conns_lock);
+	conn_unlink(c);
 	conn_free(c);
 	return NULL;
 }
@@ -682,15 +688,7 @@ int conn_start(int fd, bool is_tcp)
 	r = -pthread_create(&t, &attr, conn_thread, c);
 	pthread_attr_destroy(&attr);
 	if (r < 0) {
-		pthread_mutex_lock(&conns_lock);
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		n_conns--;
-		pthread_mutex_unlock(&conns_lock);
+		conn_unlink(c);
 		conn_free(c);
 	}
 	return r;

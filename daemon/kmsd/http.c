@@ -26,6 +26,7 @@
 #include "encoding.h"
 #include "kmsd.h"
 #include "log.h"
+#include "secure_mem.h"
 
 #define JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 #define TARGET_PREFIX "TrentService."
@@ -124,6 +125,23 @@ static struct conn_info *conn_info_of(struct MHD_Connection *c)
 	return info ? info->socket_context : NULL;
 }
 
+/* Request and response bodies can hold plaintext (Encrypt, Decrypt, GenerateDataKey): wiped. */
+static void body_free(void *body)
+{
+	if (body) {
+		envol_wipe(body, strlen(body));
+		free(body);
+	}
+}
+
+static void request_body_free(struct request *rq)
+{
+	if (rq->body)
+		envol_wipe(rq->body, rq->cap);
+	free(rq->body);
+	rq->body = NULL;
+}
+
 static void request_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			      enum MHD_RequestTerminationCode toe)
 {
@@ -134,7 +152,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **req_cl
 		return;
 	if (rq->counted)
 		atomic_fetch_sub(&l->kmsd->inflight, 1);
-	free(rq->body);
+	request_body_free(rq);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -153,10 +171,11 @@ static enum MHD_Result respond(struct kmsd_listener *l, struct MHD_Connection *c
 						       MHD_RESPMEM_PERSISTENT);
 		status = 500;
 	} else {
-		resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer_with_free_callback(strlen(body), body,
+									   body_free);
 	}
 	if (!resp) {
-		free(body);
+		body_free(body);
 		return MHD_NO;
 	}
 	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE);
@@ -179,7 +198,7 @@ static enum MHD_Result reject(struct kmsd_listener *l, struct MHD_Connection *c,
 	r = kms_reject(l->kmsd->kms, caller, operation ? operation : "", rq->id, type, status,
 		       message, &body);
 	if (r < 0 || !body) {
-		free(body);
+		body_free(body);
 		body = NULL;
 	}
 	log_debug("%s %s: %s %d %s: %s", caller->source, operation ? operation : "-", rq->id,
@@ -306,7 +325,7 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	r = kms_handle(k->kms, &caller, op, rq->body ? rq->body : "", rq->len, rq->id, &status,
 		       &body);
 	if (r < 0 || !body || status < 100 || status > 599) {
-		free(body);
+		body_free(body);
 		return respond(l, c, rq, 500, NULL, true);
 	}
 	atomic_fetch_add(&k->served, 1);
@@ -364,9 +383,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 		if (ADD_OVERFLOW(rq->len, n, &need) || need > KMSD_MAX_BODY) {
 			/* Chunked body over the cap: we cannot answer mid-upload; drop it. */
 			rq->too_big = true;
-			free(rq->body);
-			rq->body = NULL;
+			request_body_free(rq);
 			rq->len = 0;
+			rq->cap = 0;
 			return MHD_NO;
 		}
 		if (need + 1 > rq->cap) {
@@ -375,9 +394,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 
 			while (cap < need + 1)
 				cap *= 2;
-			b = realloc(rq->body, cap);
+			/* not realloc: the old block is wiped before it is freed */
+			b = malloc(cap);
 			if (!b)
 				return MHD_NO;
+			if (rq->len)
+				memcpy(b, rq->body, rq->len);
+			request_body_free(rq);
 			rq->body = b;
 			rq->cap = cap;
 		}

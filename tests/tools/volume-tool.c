@@ -50,46 +50,25 @@ static uint64_t parse_u64(const char *s)
 	return v;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads 64 bytes of DEK as hex from stdin into secure memory. */
 static uint8_t *read_dek(void)
 {
-	char line[256];
-	uint8_t *dek;
+	_cleanup_secure_ char *line = envol_secure_alloc(256);
+	uint8_t *dek = envol_secure_alloc(ENVOL_VOLUME_DEK_SIZE);
 
-	if (!fgets(line, sizeof line, stdin)) {
+	if (!line || !dek)
+		exit(1);
+	setvbuf(stdin, NULL, _IONBF, 0); /* no copy of the DEK left in a stdio buffer */
+	if (!fgets(line, 256, stdin)) {
 		fprintf(stderr, "volume-tool: expected the DEK in hex on stdin\n");
 		exit(1);
 	}
 	line[strcspn(line, "\r\n")] = 0;
-	if (strlen(line) != 2 * ENVOL_VOLUME_DEK_SIZE) {
+	if (envol_hex_decode(line, strlen(line), dek, ENVOL_VOLUME_DEK_SIZE) < 0) {
 		fprintf(stderr, "volume-tool: the DEK must be %d hex digits\n",
 			2 * ENVOL_VOLUME_DEK_SIZE);
 		exit(1);
 	}
-	dek = envol_secure_alloc(ENVOL_VOLUME_DEK_SIZE);
-	if (!dek)
-		exit(1);
-	for (int i = 0; i < ENVOL_VOLUME_DEK_SIZE; i++) {
-		int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			fprintf(stderr, "volume-tool: the DEK is not hex\n");
-			exit(1);
-		}
-		dek[i] = (uint8_t)(hi << 4 | lo);
-	}
-	envol_wipe(line, sizeof line);
 	return dek;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "encoding.h"
 #include "log.h"
 #include "secure_mem.h"
 #include "xts.h"
@@ -26,17 +27,6 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: xts-tool encrypt|decrypt KEYFILE FIRST_SECTOR 512|4096\n");
 	return 2;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Reads KEYFILE (128 hex digits, optional trailing newline) into key[64]. */
@@ -51,20 +41,12 @@ static int read_key(const char *path, uint8_t key[ENVOL_XTS_KEY_SIZE])
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
+	setvbuf(f, NULL, _IONBF, 0); /* no copy of the key left in a stdio buffer */
 	n = fread(text, 1, 2 * ENVOL_XTS_KEY_SIZE + 2, f);
 	fclose(f);
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
-	if (n != 2 * ENVOL_XTS_KEY_SIZE)
-		return -EINVAL;
-	for (size_t i = 0; i < ENVOL_XTS_KEY_SIZE; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return envol_hex_decode(text, n, key, ENVOL_XTS_KEY_SIZE);
 }
 
 /* Reads up to len bytes; returns the count (short only at end of input) or -errno. */

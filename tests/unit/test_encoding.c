@@ -66,6 +66,36 @@ static void test_hex(void)
 	CU_ASSERT_STRING_EQUAL(out, "007fa5ff");
 }
 
+static void test_hex_decode(void)
+{
+	static const uint8_t want[] = { 0x00, 0x7f, 0xa5, 0xff, 0x1c };
+	uint8_t d[5];
+
+	CU_ASSERT_EQUAL(envol_hex_decode("007fA5fF1c", 10, d, 5), 0);
+	CU_ASSERT_EQUAL(memcmp(d, want, 5), 0);
+	CU_ASSERT_EQUAL(envol_hex_decode("", 0, d, 0), 0);
+	/* Failures leave the output untouched. */
+	memset(d, 0xee, sizeof d);
+	CU_ASSERT_EQUAL(envol_hex_decode("007fa5ff1", 9, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("007fa5ff", 8, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("007fa5ff1c00", 12, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("007fa5ff1g", 10, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("g07fa5ff1c", 10, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("007f a5ff1", 10, d, 5), -EINVAL);
+	CU_ASSERT_EQUAL(envol_hex_decode("00\0fa5ff1c", 10, d, 5), -EINVAL);
+	for (size_t i = 0; i < sizeof d; i++)
+		CU_ASSERT_EQUAL(d[i], 0xee);
+	/* Round trip of every byte value. */
+	uint8_t all[256], back[256];
+	char text[513];
+
+	for (size_t i = 0; i < 256; i++)
+		all[i] = (uint8_t)i;
+	envol_hex_encode(all, 256, text);
+	CU_ASSERT_EQUAL(envol_hex_decode(text, 512, back, 256), 0);
+	CU_ASSERT_EQUAL(memcmp(all, back, 256), 0);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -73,6 +103,7 @@ int main(void)
 		{ "base64 rejects non-canonical input", test_base64_rejects },
 		{ "uuid v4 generate, format, parse", test_uuid },
 		{ "hex", test_hex },
+		{ "hex decode: both cases, strict length and digits", test_hex_decode },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = { { "encoding", NULL, NULL, NULL, NULL, tests }, CU_SUITE_INFO_NULL };
