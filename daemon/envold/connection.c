@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -617,7 +618,7 @@ static void set_recv_timeout(int fd, int seconds)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-/* Takes c off the list of connections and wakes conns_wait_all(). */
+/* Takes c off the list of connections (it still counts until conn_count_down()). */
 static void conn_unlink(struct conn *c)
 {
 	pthread_mutex_lock(&conns_lock);
@@ -627,6 +628,13 @@ static void conn_unlink(struct conn *c)
 		conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* The connection is gone for good: wakes conns_wait_all(). */
+static void conn_count_down(void)
+{
+	pthread_mutex_lock(&conns_lock);
 	n_conns--;
 	pthread_cond_broadcast(&conns_cond);
 	pthread_mutex_unlock(&conns_lock);
@@ -648,9 +656,12 @@ static void *conn_thread(void *arg)
 	pthread_mutex_unlock(&c->lock);
 	if (c->exp)
 		exports_release(c->exp);
-
 	conn_unlink(c);
 	conn_free(c);
+	/* Free this thread's OpenSSL state now: the thread is detached, and once it counts down
+	 * main may exit before the thread-local destructors would have run. */
+	OPENSSL_thread_stop();
+	conn_count_down();
 	return NULL;
 }
 
@@ -690,6 +701,7 @@ int conn_start(int fd, bool is_tcp)
 	if (r < 0) {
 		conn_unlink(c);
 		conn_free(c);
+		conn_count_down();
 	}
 	return r;
 }

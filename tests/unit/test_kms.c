@@ -93,7 +93,7 @@ static void teardown(void)
 }
 
 /* Calls an operation with a printf-formatted body; returns the parsed response. */
-static json_t *callv(const struct kms_caller *who, const char *op, int *ret_status, const char *fmt,
+__attribute__((format(printf, 4, 0))) static json_t *callv(const struct kms_caller *who, const char *op, int *ret_status, const char *fmt,
 		     va_list ap)
 {
 	char *body = NULL, *out = NULL;
