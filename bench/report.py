@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# report.py — turns scripts/bench's raw results (OUT/fio/*.json, OUT/parts/*.json,
+# OUT/machine.json) into OUT/results.json, OUT/results.md (also printed) and OUT/chart.dat for
+# bench/results.gnuplot.  Medians over repetitions; a ratio envol/peer is the median of the
+# per-repetition ratios (issue 5: "medians of ratios from one run").
+import glob
+import json
+import os
+import statistics
+import sys
+
+OUT = sys.argv[1]
+SERVERS = ["envol", "nbdkit-file", "nbdkit-luks", "qemu-nbd-luks"]
+ALL_SERVERS = SERVERS + ["envol-4k"]  # envol-4k: a 4096-byte-sector volume, sequential only
+WORKLOADS = [
+    ("seqwrite", "seq write 1 MiB QD8"),
+    ("seqread", "seq read 1 MiB QD8"),
+    ("randread", "rand read 4 KiB QD32"),
+    ("randwrite", "rand write 4 KiB QD32"),
+    ("randrw", "rand 70/30 4 KiB 4 jobs x QD8"),
+]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def fio_run(path):
+    j = load(path)
+    if not j or not j.get("jobs"):
+        return None
+    job = j["jobs"][0]
+    bw = iops = 0.0
+    p99 = 0.0
+    for d in ("read", "write"):
+        x = job.get(d, {})
+        if x.get("total_ios", 0) == 0:
+            continue
+        bw += x["bw_bytes"]
+        iops += x["iops"]
+        pct = x.get("clat_ns", {}).get("percentile", {})
+        p99 = max(p99, pct.get("99.000000", 0) / 1e6)
+    cpu = load(path + ".cpu")
+    opts = j.get("global options", {})
+    secs = float(opts.get("runtime", job.get("job options", {}).get("runtime", 0)) or 0)
+    secs += float(opts.get("ramp_time", job.get("job options", {}).get("ramp_time", 0)) or 0)
+    cpu_pct = cpu_s_gb = None
+    if cpu and secs > 0:
+        cpu_s = cpu["server_cpu_ticks"] / cpu["hz"]
+        cpu_pct = 100.0 * cpu_s / secs
+        # CPU seconds the server spent per GB moved: robust against other load on the machine
+        # (the ramp is included in both the CPU time and, at the same rate, the bytes).
+        if bw > 0:
+            cpu_s_gb = cpu_s / (bw * secs / 1e9)
+    return {"mb_s": bw / 1e6, "iops": iops, "p99_ms": p99, "cpu_pct": cpu_pct,
+            "cpu_s_per_gb": cpu_s_gb}
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, spec="{:.0f}", none="n/a"):
+    return none if v is None else spec.format(v)
+
+
+machine = load(os.path.join(OUT, "machine.json")) or {}
+parts = {os.path.basename(p)[:-5]: load(p) for p in glob.glob(os.path.join(OUT, "parts", "*.json"))}
+envol_na = load(os.path.join(OUT, "fio", "envol.na"))
+reps = int(machine.get("reps", 3))
+
+# ---- fio
+fio = {}
+for wl, _ in WORKLOADS:
+    fio[wl] = {}
+    for s in ALL_SERVERS:
+        runs = [fio_run(os.path.join(OUT, "fio", f"{s}-{wl}-{r}.json")) for r in range(1, reps + 1)]
+        if not any(runs):
+            fio[wl][s] = None
+            continue
+        ok = [r for r in runs if r]
+        fio[wl][s] = {
+            "mb_s": med([r["mb_s"] for r in ok]),
+            "iops": med([r["iops"] for r in ok]),
+            "p99_ms": med([r["p99_ms"] for r in ok]),
+            "cpu_pct": med([r["cpu_pct"] for r in ok]),
+            "cpu_s_per_gb": med([r["cpu_s_per_gb"] for r in ok]),
+            "runs": len(ok),
+            "per_run_mb_s": [r["mb_s"] if r else None for r in runs],
+        }
+    for s in SERVERS[1:]:
+        if fio[wl].get("envol") and fio[wl].get(s):
+            e, p = fio[wl]["envol"]["per_run_mb_s"], fio[wl][s]["per_run_mb_s"]
+            ratios = [a / b for a, b in zip(e, p) if a and b]
+            fio[wl][s]["envol_ratio"] = med(ratios)
+    if fio[wl].get("envol-4k") and fio[wl].get("nbdkit-file"):
+        e, p = fio[wl]["envol-4k"]["per_run_mb_s"], fio[wl]["nbdkit-file"]["per_run_mb_s"]
+        fio[wl]["envol-4k"]["ratio_to_nbdkit_file"] = med([a / b for a, b in zip(e, p) if a and b])
+
+results = {"machine": machine, "fio": fio, "envol_na": envol_na}
+results.update(parts)
+
+# ---- targets (issue 5 item 5)
+targets = []
+
+
+def target(name, value, ok, shown):
+    targets.append({"target": name, "measured": value, "met": ok, "shown": shown})
+
+
+def ratio_target(wl, peer, need):
+    r = (fio.get(wl, {}).get(peer) or {}).get("envol_ratio")
+    label = dict(WORKLOADS)[wl]
+    name = f"{label}: envol >= {need}x {peer}"
+    if r is None:
+        target(name, None, None, "n/a" + (f" ({envol_na})" if envol_na else ""))
+    else:
+        target(name, r, r >= need, f"{r:.2f}x")
+
+
+for wl in ("seqwrite", "seqread"):
+    ratio_target(wl, "nbdkit-file", 0.8)
+    ratio_target(wl, "nbdkit-luks", 8)
+for wl in ("randread", "randwrite"):
+    ratio_target(wl, "nbdkit-file", 0.9)
+
+crypto = parts.get("crypto") or {}
+# Medians over the alternating repetitions: openssl per sector size, envol per (sector, call).
+ossl = {}
+for size in ("512", "4096"):
+    ossl[size] = med([r.get(size) for r in crypto.get("openssl_runs", []) if r.get(size)])
+cells = {}
+for run in crypto.get("envol_runs", []):
+    for c in run:
+        cells.setdefault((c["sector"], c["per_call"]), []).append(c)
+crypto["openssl_mb_s"] = ossl
+crypto["envol"] = [{"sector": k[0], "per_call": k[1],
+                    "encrypt": med([c["encrypt"] for c in v]),
+                    "decrypt": med([c["decrypt"] for c in v]), "runs": len(v)}
+                   for k, v in sorted(cells.items())]
+envol_xts = {c["sector"]: c for c in crypto["envol"] if c["per_call"] == c["sector"]}
+for size in (512, 4096):
+    name = f"sector cipher {size} B: envol_xts >= 0.9x openssl speed"
+    o, e = ossl.get(str(size)), envol_xts.get(size)
+    if o and e:
+        r = e["encrypt"] / o
+        target(name, r, r >= 0.9, f"{r:.2f}x ({e['encrypt']:.0f} vs {o:.0f} MB/s)")
+    else:
+        target(name, None, None, "n/a (" + crypto.get("envol_na", crypto.get("na", "not run")) + ")")
+
+kms = parts.get("kms")
+if isinstance(kms, list):
+    # Repeated rows (same op, transport, clients) become one row of medians.
+    grouped = {}
+    for r in kms:
+        grouped.setdefault((r.get("op"), r.get("transport"), r.get("clients")), []).append(r)
+    kms = []
+    for rows in grouped.values():
+        ok = [r for r in rows if "na" not in r]
+        if not ok:
+            kms.append(rows[0])
+            continue
+        m = dict(ok[0])
+        for k in ("ops_per_s", "p50_us", "p99_us", "max_us"):
+            m[k] = med([r[k] for r in ok])
+        m["ops"] = sum(r["ops"] for r in ok)
+        m["errors"] = sum(r["errors"] for r in ok)
+        m["runs"] = len(ok)
+        kms.append(m)
+    results["kms"] = kms
+dec16 = None
+if isinstance(kms, list):
+    dec16 = next((r for r in kms if r.get("op") == "Decrypt" and r.get("transport") == "unix"
+                  and r.get("clients") == 16 and "na" not in r), None)
+if dec16:
+    target("KMS Decrypt, Unix socket, 16 clients: >= 20,000 ops/s", dec16["ops_per_s"],
+           dec16["ops_per_s"] >= 20000, f"{dec16['ops_per_s']:.0f} ops/s")
+    target("KMS Decrypt, Unix socket, 16 clients: p99 < 2 ms", dec16["p99_us"] / 1000,
+           dec16["p99_us"] < 2000, f"{dec16['p99_us'] / 1000:.2f} ms")
+else:
+    why = kms.get("na") if isinstance(kms, dict) else "not run"
+    target("KMS Decrypt, Unix socket, 16 clients: >= 20,000 ops/s, p99 < 2 ms", None, None,
+           f"n/a ({why})")
+
+att = parts.get("attach") or {}
+if "p99_us" in att:
+    target("attach p99 < 10 ms", att["p99_us"] / 1000, att["p99_us"] < 10000,
+           f"{att['p99_us'] / 1000:.2f} ms")
+else:
+    target("attach p99 < 10 ms", None, None, f"n/a ({att.get('na', 'not run')})")
+
+mem = parts.get("memory") or {}
+if "envold_rss_kib" in mem:
+    mib = mem["envold_rss_kib"] / 1024
+    target("envold RSS, 100 volumes x 2 connections < 64 MiB", mib, mib < 64, f"{mib:.1f} MiB")
+else:
+    target("envold RSS, 100 volumes x 2 connections < 64 MiB", None, None,
+           f"n/a ({mem.get('na', 'not run')})")
+results["targets"] = targets
+
+# ---- markdown
+md = []
+md.append(f"# envol benchmark — {machine.get('date', '')} (commit {machine.get('commit', '?')})")
+md.append("")
+md.append(f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+          f"{machine.get('mem_gib', '?')} GiB, Linux {machine.get('kernel', '?')}; "
+          f"{machine.get('fio', 'fio')}, nbdkit {machine.get('nbdkit', '?')}, "
+          f"qemu-nbd {machine.get('qemu', '?')}, OpenSSL {machine.get('openssl', '?')}. "
+          f"fio runs: {machine.get('runtime_s')} s + {machine.get('ramp_s')} s ramp, "
+          f"{reps} repetitions, medians; all servers on Unix sockets, files in the page cache. "
+          f"Load average (1/5/15 min) at start {machine.get('loadavg_start', '?')}, "
+          f"at end {machine.get('loadavg_end', '?')}.")
+md.append("")
+md.append("## Block I/O (fio --ioengine=nbd)")
+md.append("")
+md.append("| workload | server | MB/s | IOPS | p99 ms | server CPU % | server CPU s/GB | envol/peer |")
+md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for wl, label in WORKLOADS:
+    for s in ALL_SERVERS:
+        r = fio[wl].get(s)
+        if s == "envol-4k" and not r:
+            continue
+        if not r:
+            why = f"n/a ({envol_na})" if s == "envol" and envol_na else "n/a"
+            md.append(f"| {label} | {s} | {why} | | | | | |")
+            continue
+        ratio = "—" if s == "envol" else fmt(r.get("envol_ratio"), "{:.2f}x")
+        if s == "envol-4k":
+            ratio = fmt(r.get("ratio_to_nbdkit_file"), "{:.2f}x") + " (4k/file)"
+        md.append(f"| {label} | {s} | {r['mb_s']:.0f} | {r['iops']:.0f} | {r['p99_ms']:.2f} | "
+                  f"{fmt(r['cpu_pct'])} | {fmt(r['cpu_s_per_gb'], '{:.2f}')} | {ratio} |")
+md.append("")
+md.append("p99 is fio's completion latency; for the 70/30 mix the larger of read and write. "
+          "Server CPU % counts all of the server's threads (200 % = both cores); server CPU s/GB is "
+          "the server's CPU time per GB moved, the number least disturbed by other load. "
+          "envol is the default volume (512-byte sectors, like the LUKS images); envol-4k the "
+          "same with --sector-size 4096, sequential workloads only, its ratio to nbdkit-file.")
+
+md.append("")
+md.append("## Sector cipher, one core (MB/s = 10^6 bytes/s, wall clock, medians)")
+md.append("")
+if crypto and "na" not in crypto:
+    md.append("| sector | bytes per call | openssl speed -elapsed -evp aes-256-xts | envol_xts encrypt | "
+              "envol_xts decrypt | envol/openssl |")
+    md.append("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in (512, 4096):
+        o = ossl.get(str(size))
+        rows = [c for c in crypto.get("envol", []) if c["sector"] == size]
+        if not rows:
+            md.append(f"| {size} | {size} | {fmt(o)} | n/a ({crypto.get('envol_na', '')}) | | |")
+        for c in rows:
+            same = c["per_call"] == size
+            ratio = fmt(c["encrypt"] / o, "{:.2f}x") if same and o else "—"
+            md.append(f"| {size} | {c['per_call']} | {fmt(o) if same else '—'} | "
+                      f"{c['encrypt']:.0f} | {c['decrypt']:.0f} | {ratio} |")
+else:
+    md.append(f"n/a ({crypto.get('na', 'not run')})")
+
+md.append("")
+md.append("## KMS load (bench/kms-load, kept-alive HTTP connections)")
+md.append("")
+if isinstance(kms, list):
+    md.append("| operation | transport | clients | ops/s | p50 ms | p99 ms | errors |")
+    md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in kms:
+        if "na" in r:
+            md.append(f"| {r['op']} | {r['transport']} | {r['clients']} | n/a ({r['na']}) | | | |")
+        else:
+            runs = f" (median of {r['runs']})" if r.get("runs", 1) > 1 else ""
+            md.append(f"| {r['op']} | {r['transport']} | {r['clients']}{runs} | "
+                      f"{r['ops_per_s']:.0f} | {r['p50_us'] / 1000:.2f} | "
+                      f"{r['p99_us'] / 1000:.2f} | {r['errors']} |")
+else:
+    md.append(f"n/a ({(kms or {}).get('na', 'not run')})")
+
+md.append("")
+md.append("## Attach and memory")
+md.append("")
+md.append("| measurement | value |")
+md.append("| --- | ---: |")
+if "p99_us" in att:
+    md.append(f"| attach (connect + handshake + NBD_OPT_GO incl. KMS Decrypt), "
+              f"{att['attaches']} cold attaches over {att['exports']} volumes: p50 / p99 / max | "
+              f"{att['p50_us'] / 1000:.2f} / {att['p99_us'] / 1000:.2f} / "
+              f"{att['max_us'] / 1000:.2f} ms |")
+else:
+    md.append(f"| attach latency | n/a ({att.get('na', 'not run')}) |")
+if "envold_rss_kib" in mem:
+    md.append(f"| envold RSS idle (fresh start) | {mem['envold_rss_idle_kib'] / 1024:.1f} MiB |")
+    md.append(f"| envold RSS, {mem['volumes']} volumes x 2 connections ({mem['connections']} "
+              f"connections, {mem['threads']} threads) | {mem['envold_rss_kib'] / 1024:.1f} MiB |")
+else:
+    md.append(f"| envold RSS, 100 volumes x 2 connections | n/a ({mem.get('na', 'not run')}) |")
+keys = parts.get("keys") or {}
+if "kmsd_rss_kib" in keys:
+    c = keys["create"]
+    md.append(f"| envol-kmsd RSS idle (fresh start) | {keys['kmsd_rss_idle_kib'] / 1024:.1f} MiB |")
+    md.append(f"| envol-kmsd RSS with {c['ops']} more keys (CreateKey, 16 clients: "
+              f"{c['ops_per_s']:.0f} keys/s, p99 {c['p99_us'] / 1000:.1f} ms; kms.db "
+              f"{keys['db_bytes'] / 1048576:.1f} MiB) | {keys['kmsd_rss_kib'] / 1024:.1f} MiB |")
+else:
+    md.append(f"| envol-kmsd RSS with 10,000 keys | n/a ({keys.get('na', 'not run')}) |")
+
+md.append("")
+md.append("## Targets (issue 5)")
+md.append("")
+md.append("| target | measured | met |")
+md.append("| --- | ---: | :---: |")
+for t in targets:
+    met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
+    md.append(f"| {t['target']} | {t['shown']} | {met} |")
+md.append("")
+
+text = "\n".join(md)
+with open(os.path.join(OUT, "results.md"), "w") as f:
+    f.write(text)
+with open(os.path.join(OUT, "results.json"), "w") as f:
+    json.dump(results, f, indent=1, sort_keys=True)
+    f.write("\n")
+
+# ---- chart data: index 0 = sequential MB/s, index 1 = random kIOPS; one column per server.
+with open(os.path.join(OUT, "chart.dat"), "w") as f:
+    for block, (names, key, scale) in enumerate(
+            [(("seqwrite", "seqread"), "mb_s", 1), (("randread", "randwrite", "randrw"), "iops", 1e3)]):
+        if block:
+            f.write("\n\n")
+        f.write("workload " + " ".join(SERVERS) + "\n")
+        for wl in names:
+            vals = [fio[wl].get(s) for s in SERVERS]
+            f.write(wl + " " + " ".join(f"{v[key] / scale:.1f}" if v else "0" for v in vals) + "\n")
+print(text)
