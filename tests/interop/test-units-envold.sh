@@ -29,7 +29,7 @@ fi
 
 svc=$ENVOL_SOURCE_DIR/units/envold.service
 for want in 'Type=notify' 'User=envol' 'LimitMEMLOCK=' 'WatchdogSec=' 'ProtectSystem=strict' \
-            'StateDirectory=' 'RuntimeDirectory=' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
+            'StateDirectory=envol/volumes' 'SupplementaryGroups=envol-kms' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
             'MemoryDenyWriteExecute=yes' 'LockPersonality=yes' 'RestrictAddressFamilies=' \
             'SystemCallFilter=@system-service' 'Wants=envol-kmsd.socket'; do
     grep -q "^$want" "$svc" || fail "envold.service lacks $want"
@@ -38,3 +38,8 @@ grep -q '^ListenStream=/run/envol/nbd.sock' "$ENVOL_SOURCE_DIR/units/envold.sock
     fail "envold.socket does not listen on /run/envol/nbd.sock"
 grep -q '^SocketMode=0660' "$ENVOL_SOURCE_DIR/units/envold.socket" || fail "socket mode"
 echo "units verified"
+
+# the configuration the units expect is valid (a bad setting would make envolctl exit 1)
+"$BIN/envolctl" -c "$ENVOL_SOURCE_DIR/units/envol.conf" volume list >/dev/null ||
+    fail "units/envol.conf does not load"
+echo "units/envol.conf loads"
