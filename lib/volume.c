@@ -857,12 +857,18 @@ int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t d
 	}
 	if (v->hdr->flags & ENVOL_HEADER_FLAG_MAC_PENDING) {
 		if (v->writable) {
-			/* Trust on first attach: seal the header with the MAC now. */
-			*nh = *v->hdr;
-			nh->flags &= ~ENVOL_HEADER_FLAG_MAC_PENDING;
-			r = commit_header(v, nh, mk, err, errlen);
-			if (r < 0)
-				goto out;
+			/*
+			 * Trust on first attach: seal the header with the MAC now, into both
+			 * slots one after the other, so no MAC-pending copy stays behind for an
+			 * attacker to fall back to by corrupting the sealed slot.
+			 */
+			for (int copy = 0; copy < 2; copy++) {
+				*nh = *v->hdr;
+				nh->flags &= ~ENVOL_HEADER_FLAG_MAC_PENDING;
+				r = commit_header(v, nh, mk, err, errlen);
+				if (r < 0)
+					goto out;
+			}
 		}
 	} else {
 		r = envol_header_compute_mac(v->hdr, mk, mac);
