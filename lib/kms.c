@@ -1529,7 +1529,9 @@ static int decrypt_blob(struct call *c, const char *key_id, const uint8_t *data,
 	format_key_arn(k, id, c->key_arn);
 	r = cache_acquire(k, b.key_id, &e);
 	if (r == -ENOENT)
-		return fail(c, KMS_ERR_INVALID_CIPHERTEXT, INVALID_CIPHERTEXT_MSG);
+		return fail(c, KMS_ERR_INVALID_CIPHERTEXT,
+			    "The ciphertext is invalid: the KMS key that encrypted it no longer "
+			    "exists (deleted, or never created in this KMS)");
 	if (r < 0)
 		return fail_internal(c, r, "key material");
 	if (key_state_refusal(c, e->state) < 0) {

@@ -198,9 +198,8 @@ static int unwrap_dek(const struct envol_volume_info *info, uint8_t **ret_dek, s
 		snprintf(err, errlen, "access denied: %s", kerr[0] ? kerr : arn);
 		return -EACCES;
 	case -EBADMSG:
-		snprintf(err, errlen,
-			 "the KMS refused the volume's wrapped key (%s): tampered header "
-			 "or wrong key",
+		/* The KMS's message says which: key gone, or blob/context changed. */
+		snprintf(err, errlen, "the KMS cannot unwrap the volume's key: %s",
 			 kerr[0] ? kerr : "InvalidCiphertextException");
 		return -EBADMSG;
 	case -EHOSTDOWN:
