@@ -5,6 +5,10 @@
  * and validates each request (lib/nbd_proto.c), reads WRITE payloads into recycled job buffers
  * and queues the jobs to the worker pool; up to ENVOLD_MAX_INFLIGHT requests per connection are
  * in flight.  Replies from the workers are written under the connection's write mutex.
+ * Requests are read through a per-connection buffer (one recv() for many small requests), and
+ * small READ and non-FUA WRITE requests are served by the reader itself: a hand-off to a worker
+ * costs more (wakeup, context switch) than the request.  Large ones, FUA, FLUSH, TRIM, zeroes
+ * and block status go to the pool.
  * A protocol violation ends this connection only.
  */
 #include <errno.h>
@@ -28,6 +32,8 @@
 #define BLOCK_STATUS_MAX_EXTENTS 2048
 #define MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
 #define META_CONTEXT_ID 1
+#define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
+#define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
 
 enum hs_state {
 	HS_GREETING,	 /* send NBDMAGIC, IHAVEOPT, handshake flags */
@@ -52,10 +58,14 @@ struct conn {
 	bool dead;	       /* a reply could not be sent */
 	pthread_mutex_t lock;  /* inflight, free_jobs */
 	pthread_cond_t cond;
+	unsigned waiters; /* threads waiting on cond (the reader) */
 	unsigned inflight;
 	uint64_t inflight_bytes;
 	struct job *free_jobs;
 	struct conn *prev, *next;
+	/* buffered transmission reads (reader thread only) */
+	uint8_t *rbuf;
+	size_t rpos, rlen;
 	uint8_t opt[NBD_MAX_OPTION_LEN + 1];
 	uint8_t out[NBD_MAX_STRING * 2 + 64];
 };
@@ -81,6 +91,56 @@ static int read_full(int fd, void *buf, size_t n)
 			return -EPIPE;
 		p += k;
 		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads n bytes through c's buffer (transmission phase, reader thread only). */
+static int read_buffered(struct conn *c, void *buf, size_t n)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		size_t avail = c->rlen - c->rpos;
+		ssize_t k;
+
+		if (avail > 0) {
+			size_t m = avail < n ? avail : n;
+
+			memcpy(p, c->rbuf + c->rpos, m);
+			c->rpos += m;
+			p += m;
+			n -= m;
+			continue;
+		}
+		if (n >= RBUF_SIZE / 2)
+			return read_full(c->fd, p, n); /* big payload: straight into place */
+		c->rpos = c->rlen = 0;
+		k = recv(c->fd, c->rbuf, RBUF_SIZE, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (k == 0)
+			return -EPIPE;
+		c->rlen = (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads and drops n bytes of a payload in transmission. */
+static int discard_buffered(struct conn *c, uint64_t n)
+{
+	uint8_t scratch[16384];
+
+	while (n > 0) {
+		size_t k = n > sizeof scratch ? sizeof scratch : (size_t)n;
+		int r = read_buffered(c, scratch, k);
+
+		if (r < 0)
+			return r;
+		n -= k;
 	}
 	return 0;
 }
@@ -451,8 +511,11 @@ static struct job *get_job(struct conn *c, size_t need)
 	pthread_mutex_lock(&c->lock);
 	/* bounded queue: requests and buffered bytes (one request may always proceed) */
 	while (c->inflight >= ENVOLD_MAX_INFLIGHT ||
-	       (c->inflight > 0 && c->inflight_bytes + need > MAX_INFLIGHT_BYTES))
+	       (c->inflight > 0 && c->inflight_bytes + need > MAX_INFLIGHT_BYTES)) {
+		c->waiters++;
 		pthread_cond_wait(&c->cond, &c->lock);
+		c->waiters--;
+	}
 	j = c->free_jobs;
 	if (j)
 		c->free_jobs = j->next;
@@ -505,7 +568,8 @@ void conn_job_done(struct conn *c, struct job *j)
 	c->free_jobs = j;
 	c->inflight--;
 	c->inflight_bytes -= j->charged;
-	pthread_cond_broadcast(&c->cond);
+	if (c->waiters > 0) /* only the reader ever waits: no futex call when it does not */
+		pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -537,17 +601,31 @@ static const char *validation_text(int r)
 	}
 }
 
+/* Served by the reader itself rather than a worker (see the top of the file). */
+static bool run_inline(const struct nbd_request *req)
+{
+	if (req->length > INLINE_MAX)
+		return false;
+	return req->type == NBD_CMD_READ ||
+	       (req->type == NBD_CMD_WRITE && !(req->flags & NBD_CMD_FLAG_FUA));
+}
+
 static void transmission(struct conn *c)
 {
 	uint8_t b[NBD_REQUEST_SIZE];
 	struct nbd_request req;
 	int r;
 
+	c->rbuf = malloc(RBUF_SIZE);
+	if (!c->rbuf) {
+		log_error("out of memory for a connection's read buffer: disconnecting");
+		return;
+	}
 	for (;;) {
 		size_t need = 0;
 		struct job *j;
 
-		if (read_full(c->fd, b, sizeof b) < 0)
+		if (read_buffered(c, b, sizeof b) < 0)
 			break;
 		if (nbd_decode_request(b, &req) < 0) {
 			log_warning("bad request magic: disconnecting the client");
@@ -562,7 +640,8 @@ static void transmission(struct conn *c)
 				  validation_text(r));
 			if (req.type == NBD_CMD_WRITE) {
 				/* the payload must still be consumed, or the stream is lost */
-				if (req.length > MAX_DISCARD || discard(c->fd, req.length) < 0) {
+				if (req.length > MAX_DISCARD ||
+				    discard_buffered(c, req.length) < 0) {
 					log_warning("write payload of %u bytes too large: "
 						    "disconnecting the client",
 						    req.length);
@@ -579,18 +658,21 @@ static void transmission(struct conn *c)
 			need = (size_t)BLOCK_STATUS_MAX_EXTENTS * NBD_BLOCK_DESCRIPTOR_SIZE;
 		j = get_job(c, need);
 		if (!j) {
-			if (req.type == NBD_CMD_WRITE && discard(c->fd, req.length) < 0)
+			if (req.type == NBD_CMD_WRITE && discard_buffered(c, req.length) < 0)
 				break;
 			if (reply_error(c, &req, -ENOMEM, "out of memory") < 0)
 				break;
 			continue;
 		}
 		j->req = req;
-		if (req.type == NBD_CMD_WRITE && read_full(c->fd, j->buf, req.length) < 0) {
+		if (req.type == NBD_CMD_WRITE && read_buffered(c, j->buf, req.length) < 0) {
 			conn_job_done(c, j);
 			break;
 		}
-		workers_submit(j);
+		if (run_inline(&req))
+			workers_execute(j);
+		else
+			workers_submit(j);
 	}
 }
 
@@ -603,6 +685,7 @@ static void conn_free(struct conn *c)
 		free(j->buf);
 		free(j);
 	}
+	free(c->rbuf);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->wlock);
@@ -651,8 +734,11 @@ static void *conn_thread(void *arg)
 	}
 	/* drain: every queued request finishes and replies before the export is released */
 	pthread_mutex_lock(&c->lock);
-	while (c->inflight > 0)
+	while (c->inflight > 0) {
+		c->waiters++;
 		pthread_cond_wait(&c->cond, &c->lock);
+		c->waiters--;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->exp)
 		exports_release(c->exp);

@@ -88,6 +88,8 @@ struct job {
 int workers_start(unsigned n);
 void workers_stop(void);
 void workers_submit(struct job *j);
+/* Runs j in the calling thread: executes, replies, and hands it back with conn_job_done(). */
+void workers_execute(struct job *j);
 
 /* Provided by connection.c for the workers. */
 struct export *conn_export(struct conn *c);

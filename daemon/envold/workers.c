@@ -2,7 +2,8 @@
 /*
  * workers.c — the worker pool: server.threads threads take validated requests from one FIFO,
  * call the volume (which encrypts or decrypts in place in the job's buffer) and send the reply
- * with one vectored write (header + data).  No allocation per request.
+ * with one vectored write (header + data).  No allocation per request.  Small READ/WRITE
+ * requests are run by the connection thread itself through workers_execute() (connection.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -102,7 +103,7 @@ static int do_block_status(struct job *j, struct envol_volume *v, size_t *ret_n)
 	return 0;
 }
 
-static void execute(struct job *j)
+void workers_execute(struct job *j)
 {
 	struct conn *c = j->conn;
 	struct export *e = conn_export(c);
@@ -206,7 +207,7 @@ static void *worker_main(void *arg)
 		if (!queue_head)
 			queue_tail = NULL;
 		pthread_mutex_unlock(&queue_lock);
-		execute(j);
+		workers_execute(j);
 	}
 }
 
