@@ -107,7 +107,7 @@ aws_kms() {
 }
 
 # ---- Attach helpers (test-attach-*.sh) ----
-#   envolctl_run ARGS…           envolctl with this test's config ($CONF)
+#   ctl ARGS…           envolctl with this test's config ($CONF)
 #   attach_requires_fuse_loop    exit 77 unless /dev/fuse and a loop device are usable
 #   attach_uri NAME [SOCKET]     NBD URI of export NAME on envold's Unix socket
 #   attach_fuse NAME DIR [SOCKET] [nbdfuse options…]  expose export NAME as DIR/nbd through
@@ -115,8 +115,17 @@ aws_kms() {
 #   attach_unfuse DIR            unmount DIR; nbdfuse exits and its connections close
 #   attach_stop_daemon PID NAME  SIGTERM, wait, fail unless it exits 0; removes a stale socket
 #   attach_wait_detached NAME    wait until envolctl says volume NAME is no longer attached
-envolctl_run() {
+# ctl ARGS… — envolctl with this test's configuration.
+ctl() {
     "$BIN/envolctl" -c "$CONF" "$@"
+}
+
+# expect_fail RC PATTERN CMD… — CMD must exit with RC and print PATTERN on stderr.
+expect_fail() {
+    local want=$1 pat=$2 rc=0; shift 2
+    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    [ "$rc" = "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $rc, expected $want"; }
+    grep -q -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "'$*': stderr lacks '$pat'"; }
 }
 
 attach_requires_fuse_loop() {
@@ -174,7 +183,7 @@ attach_stop_daemon() {
 attach_wait_detached() {
     local name=$1 i a=
     for ((i = 0; i < 100; i++)); do
-        a=$(envolctl_run --json volume show "$name" | jq -r .attached)
+        a=$(ctl --json volume show "$name" | jq -r .attached)
         [ "$a" = false ] && return 0
         sleep 0.1
     done

@@ -25,8 +25,8 @@ cleanup_fn "kill $ENVOLD2_PID 2>/dev/null; wait $ENVOLD2_PID 2>/dev/null"
 for ((i = 0; i < 100; i++)); do [ -S "$T/run2/nbd.sock" ] && break; sleep 0.1; done
 [ -S "$T/run2/nbd.sock" ] || { cat "$T/envold2.log"; fail "second envold did not start"; }
 
-envolctl_run volume create ex --size 8M
-envolctl_run volume create other --size 8M
+ctl volume create ex --size 8M
+ctl volume create other --size 8M
 uri1=$(attach_uri ex "$T/run/nbd.sock")
 uri2=$(attach_uri ex "$T/run2/nbd.sock")
 
@@ -54,7 +54,7 @@ holder_close b
 attach_wait_detached ex
 
 # Tampering.  The volume has been attached, so its header is sealed (MAC checked on attach).
-[ "$(envolctl_run --json volume show ex | jq -r .mac_pending)" = false ] ||
+[ "$(ctl --json volume show ex | jq -r .mac_pending)" = false ] ||
     fail "volume still mac_pending after an attach"
 backing=$T/state/volumes/ex.vol
 hdr() { $PY "$ENVOL_SOURCE_DIR/tests/interop/test-attach-header.py" "$@"; }

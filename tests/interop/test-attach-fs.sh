@@ -12,15 +12,15 @@ write_config
 start_kmsd
 start_envold
 
-envolctl_run volume create fs1 --size 128M
-size=$(envolctl_run --json volume show fs1 | jq -r .size)
+ctl volume create fs1 --size 128M
+size=$(ctl --json volume show fs1 | jq -r .size)
 [ "$size" = $((128 << 20)) ] || fail "volume show: size $size, want $((128 << 20))"
 
 mnt=$T/mnt
 mkdir -p "$mnt"
 attach_fuse fs1 "$T/fuse" || fail "nbdfuse could not attach fs1"
 [ "$(stat -c %s "$T/fuse/nbd")" = $((128 << 20)) ] || fail "nbdfuse sees a wrong export size"
-[ "$(envolctl_run --json volume show fs1 | jq -r .attached)" = true ] ||
+[ "$(ctl --json volume show fs1 | jq -r .attached)" = true ] ||
     fail "volume show does not say attached while nbdfuse is connected"
 
 mkfs.ext4 -q -F "$T/fuse/nbd"

@@ -16,9 +16,9 @@ write_config "$KMS_LISTEN"
 start_kmsd
 start_envold
 
-key=$(envolctl_run --json key create --alias alias/keystate | jq -r ".KeyMetadata.KeyId // .KeyId")
+key=$(ctl --json key create --alias alias/keystate | jq -r ".KeyMetadata.KeyId // .KeyId")
 [ -n "$key" ] && [ "$key" != null ] || fail "key create --json printed no KeyId"
-envolctl_run volume create ks --size 16M --key alias/keystate
+ctl volume create ks --size 16M --key alias/keystate
 uri=$(attach_uri ks)
 
 # expect_refused WHAT REGEX: a new client is refused, and the server's message matches REGEX.
@@ -32,10 +32,10 @@ expect_refused() {
 holder_open h1 "$uri" || fail "first attach refused: $HOLDER_MSG"
 holder_cmd h1 write 0 65536 before-disable || fail "write on the attached volume"
 holder_cmd h1 write $(((5 << 20) + 1536)) 3584 odd || fail "write of 7 sectors at an odd sector"
-[ "$(envolctl_run --json volume show ks | jq -r .attached)" = true ] || fail "not shown attached"
+[ "$(ctl --json volume show ks | jq -r .attached)" = true ] || fail "not shown attached"
 
 # Disable: the attached connection keeps working, a new one is refused.
-envolctl_run key disable "$key"
+ctl key disable "$key"
 [ "$(aws_kms describe-key --key-id "$key" --query KeyMetadata.KeyState --output text)" = Disabled ] ||
     fail "describe-key does not say Disabled"
 holder_cmd h1 read 0 65536 before-disable || fail "read after disable on the open connection"
@@ -49,7 +49,7 @@ attach_wait_detached ks
 expect_refused "disabled key, volume detached" "disabled"
 
 # Enable: attach works again and the data written while disabled is there.
-envolctl_run key enable "$key"
+ctl key enable "$key"
 ! attach_refused "$uri" || fail "attach after enable refused: $REFUSAL"
 holder_open h2 "$uri" || fail "attach after enable refused: $HOLDER_MSG"
 holder_cmd h2 read 0 65536 before-disable || fail "data lost across disable/enable"
@@ -58,7 +58,7 @@ holder_close h2
 attach_wait_detached ks
 
 # Scheduled deletion: refused while pending; gone after the window (test clock).
-envolctl_run key schedule-delete "$key" --days 7
+ctl key schedule-delete "$key" --days 7
 [ "$(aws_kms describe-key --key-id "$key" --query KeyMetadata.KeyState --output text)" = \
     PendingDeletion ] || fail "describe-key does not say PendingDeletion"
 expect_refused "key pending deletion" "pending deletion"
@@ -68,7 +68,7 @@ echo $((8 * 86400)) >"$ENVOL_TEST_CLOCK_FILE"
 # sees as 8 days old); once the key is destroyed, move the clock back and ask the aws CLI.
 gone=
 for ((i = 0; i < 300; i++)); do
-    if ! envolctl_run key show "$key" >"$T/show.out" 2>&1; then
+    if ! ctl key show "$key" >"$T/show.out" 2>&1; then
         grep -qiE "NotFound|not found" "$T/show.out" && { gone=1; break; }
     fi
     sleep 0.2
@@ -82,5 +82,5 @@ grep -q NotFoundException "$T/describe.out" || fail "describe-key: $(cat "$T/des
 expect_refused "deleted key (crypto-shredded)" "not found|deleted|does not exist|no longer exists|shredded"
 # envold survived all of it and envolctl still describes the volume.
 kill -0 "$ENVOLD_PID" || fail "envold died"
-[ "$(envolctl_run --json volume show ks | jq -r .attached)" = false ] || fail "shown attached"
+[ "$(ctl --json volume show ks | jq -r .attached)" = false ] || fail "shown attached"
 echo "test-attach-keystate: ok"

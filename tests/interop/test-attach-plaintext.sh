@@ -16,7 +16,7 @@ write_config "$KMS_LISTEN"
 start_kmsd
 start_envold
 
-envolctl_run key create --alias alias/plain --description "attach-plaintext test" >/dev/null
+ctl key create --alias alias/plain --description "attach-plaintext test" >/dev/null
 marker="ENVOL-PLAINTEXT-MARKER-$$-$RANDOM-do-not-leak"
 size=$((24 << 20))
 
@@ -38,7 +38,7 @@ EOF
 
 for ss in 512 4096; do
     name=plain$ss
-    envolctl_run volume create "$name" --size $size --key alias/plain --sector-size $ss
+    ctl volume create "$name" --size $size --key alias/plain --sector-size $ss
     nbdcopy "$T/image" "$(attach_uri "$name")"
     nbdcopy "$(attach_uri "$name")" "$T/back"
     cmp "$T/image" "$T/back" || fail "$name: data read back through envold differs"
@@ -52,7 +52,7 @@ for ss in 512 4096; do
     [ "$(grep -c -a -F "$marker" "$backing" || true)" = 0 ] || fail "$name: grep finds the marker"
 
     # 2. The DEK, fetched by an admin through the real aws CLI, decrypts the data area.
-    envolctl_run --json volume show "$name" >"$T/show.json"
+    ctl --json volume show "$name" >"$T/show.json"
     uuid=$(jq -r .volume_id "$T/show.json")
     [ "$(jq -r .sector_size "$T/show.json")" = $ss ] || fail "$name: sector_size not $ss"
     [ "$(jq -r .cipher "$T/show.json")" = aes-xts-plain64 ] || fail "$name: cipher"

@@ -11,7 +11,6 @@ requires jq sed
 envol_tmpdir
 write_config
 start_kmsd
-ctl() { "$BIN/envolctl" -c "$CONF" "$@"; }
 LOG=$T/state/audit.log
 
 id=$(ctl --json key create --description audited | jq -r .KeyMetadata.KeyId)

@@ -13,13 +13,6 @@ requires jq sha256sum cmp
 envol_tmpdir
 write_config
 start_kmsd
-ctl() { "$BIN/envolctl" -c "$CONF" "$@"; }
-expect_fail() {
-    local want=$1 pat=$2 rc=0; shift 2
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    [ "$rc" = "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $rc, expected $want"; }
-    grep -q -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "'$*': stderr lacks '$pat'"; }
-}
 
 # 8 MiB random, 4 MiB zeros, 3 MiB + 1000 bytes random: 15 MiB + 1000 bytes.
 img=$T/image.raw

@@ -13,14 +13,6 @@ requires jq cmp
 envol_tmpdir
 write_config
 start_kmsd
-ctl() { "$BIN/envolctl" -c "$CONF" "$@"; }
-# expect_fail RC PATTERN CMD… — CMD must exit with RC and print PATTERN on stderr.
-expect_fail() {
-    local want=$1 pat=$2 rc=0; shift 2
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    [ "$rc" = "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $rc, expected $want"; }
-    grep -q -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "'$*': stderr lacks '$pat'"; }
-}
 
 # --- create -----------------------------------------------------------------------------
 out=$(ctl key create --description "test key one" --alias alias/test1 --tag team=storage)

@@ -13,13 +13,6 @@ envol_tmpdir
 write_config
 rm -rf "$T/state/volumes"      # envolctl creates the volume directory (0700)
 start_kmsd
-ctl() { "$BIN/envolctl" -c "$CONF" "$@"; }
-expect_fail() {
-    local want=$1 pat=$2 rc=0; shift 2
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    [ "$rc" = "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $rc, expected $want"; }
-    grep -q -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "'$*': stderr lacks '$pat'"; }
-}
 # dek NAME OUT — unwrap a volume's CiphertextBlob through the KMS (as an admin) into OUT.
 dek() {
     ctl --json volume show "$1" >"$T/show-$1.json"
