@@ -95,11 +95,16 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
-/* Reads n bytes through c's buffer (transmission phase, reader thread only). */
+/*
+ * Reads n bytes through c's buffer (reader thread only).  The buffer exists only in
+ * transmission: during the handshake (rbuf NULL) nothing is read ahead of what was asked.
+ */
 static int read_buffered(struct conn *c, void *buf, size_t n)
 {
 	uint8_t *p = buf;
 
+	if (!c->rbuf)
+		return read_full(c->fd, p, n);
 	while (n > 0) {
 		size_t avail = c->rlen - c->rpos;
 		ssize_t k;
@@ -129,29 +134,14 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 	return 0;
 }
 
-/* Reads and drops n bytes of a payload in transmission. */
-static int discard_buffered(struct conn *c, uint64_t n)
+/* Reads and drops n bytes of a payload. */
+static int discard(struct conn *c, uint64_t n)
 {
 	uint8_t scratch[16384];
 
 	while (n > 0) {
 		size_t k = n > sizeof scratch ? sizeof scratch : (size_t)n;
 		int r = read_buffered(c, scratch, k);
-
-		if (r < 0)
-			return r;
-		n -= k;
-	}
-	return 0;
-}
-
-static int discard(int fd, uint64_t n)
-{
-	uint8_t scratch[16384];
-
-	while (n > 0) {
-		size_t k = n > sizeof scratch ? sizeof scratch : (size_t)n;
-		int r = read_full(fd, scratch, k);
 
 		if (r < 0)
 			return r;
@@ -478,7 +468,7 @@ static bool handshake(struct conn *c)
 			}
 			if (h.length > NBD_MAX_OPTION_LEN) {
 				/* bounded before anything is read into memory */
-				if (h.length > MAX_DISCARD || discard(c->fd, h.length) < 0) {
+				if (h.length > MAX_DISCARD || discard(c, h.length) < 0) {
 					state = HS_CLOSE;
 					break;
 				}
@@ -641,7 +631,7 @@ static void transmission(struct conn *c)
 			if (req.type == NBD_CMD_WRITE) {
 				/* the payload must still be consumed, or the stream is lost */
 				if (req.length > MAX_DISCARD ||
-				    discard_buffered(c, req.length) < 0) {
+				    discard(c, req.length) < 0) {
 					log_warning("write payload of %u bytes too large: "
 						    "disconnecting the client",
 						    req.length);
@@ -658,7 +648,7 @@ static void transmission(struct conn *c)
 			need = (size_t)BLOCK_STATUS_MAX_EXTENTS * NBD_BLOCK_DESCRIPTOR_SIZE;
 		j = get_job(c, need);
 		if (!j) {
-			if (req.type == NBD_CMD_WRITE && discard_buffered(c, req.length) < 0)
+			if (req.type == NBD_CMD_WRITE && discard(c, req.length) < 0)
 				break;
 			if (reply_error(c, &req, -ENOMEM, "out of memory") < 0)
 				break;
