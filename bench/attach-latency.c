@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "util/macros.h"
 
 static uint64_t now_ns(void)
 {

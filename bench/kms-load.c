@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "util/macros.h"
 
 #define MAX_CLIENTS 256
 

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
-#include "xts.h"
+#include "util/macros.h"
+#include "crypto/xts.h"
 
 #define BIG_CALL (128 * 1024)
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "envolctl.h"
-#include "kms.h"
+#include "kms/kms.h"
 #include "parse.h"
 #include "table.h"
 

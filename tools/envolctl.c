@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "envolctl.h"
-#include "kms_client.h"
-#include "log.h"
+#include "aws/kms_client.h"
+#include "util/log.h"
 #include "parse.h"
-#include "secure_mem.h"
+#include "util/secure_mem.h"
 #include "table.h"
 
 #define CTL_ERR_MAX 1024

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common.h"
-#include "config.h"
+#include "util/macros.h"
+#include "util/config.h"
 
 /* jansson >= 2.11 provides json_decrefp */
 #define _cleanup_json_ _cleanup_(json_decrefp)

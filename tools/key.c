@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encoding.h"
+#include "util/encoding.h"
 #include "envolctl.h"
-#include "kms_client.h"
+#include "aws/kms_client.h"
 #include "parse.h"
-#include "secure_mem.h"
+#include "util/secure_mem.h"
 #include "table.h"
 
 #define KMS_MAX_PLAINTEXT 4096

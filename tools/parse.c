@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
-#include "encoding.h"
+#include "util/macros.h"
+#include "util/encoding.h"
 #include "parse.h"
 
 int ctl_parse_size(const char *text, uint64_t *ret)

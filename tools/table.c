@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "util/macros.h"
 #include "table.h"
 
 struct table {

@@ -14,13 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "encoding.h"
+#include "util/encoding.h"
 #include "envolctl.h"
 #include "parse.h"
 #include "table.h"
-#include "volume.h"
-#include "volume_header.h"
-#include "volume_name.h"
+#include "volume/volume.h"
+#include "volume/header.h"
+#include "volume/name.h"
 
 #define DEFAULT_KEY "alias/envol/ebs"
 

@@ -23,7 +23,7 @@
 #include <sys/time.h>
 
 #include "envold.h"
-#include "log.h"
+#include "util/log.h"
 
 #define MAX_OPTIONS 4096		 /* options per handshake before we give up */
 #define HANDSHAKE_TIMEOUT_S 60		 /* a client silent this long in the handshake is dropped */

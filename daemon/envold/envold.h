@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "config.h"
-#include "nbd_proto.h"
-#include "volume.h"
-#include "volume_name.h"
+#include "util/config.h"
+#include "nbd/proto.h"
+#include "volume/volume.h"
+#include "volume/name.h"
 
 #define ENVOLD_MAX_INFLIGHT 64 /* requests queued or running per connection */
 #define ENVOLD_ERR_TEXT 512

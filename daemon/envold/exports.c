@@ -13,13 +13,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "encoding.h"
+#include "util/encoding.h"
 #include "envold.h"
-#include "kms_client.h"
-#include "log.h"
-#include "secure_mem.h"
-#include "volume_header.h"
-#include "volume_name.h"
+#include "aws/kms_client.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
+#include "volume/header.h"
+#include "volume/name.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct export *registry;

@@ -19,8 +19,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "envold.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 #define MAX_LISTENERS 16
 

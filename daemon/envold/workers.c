@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "envold.h"
-#include "log.h"
+#include "util/log.h"
 
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;

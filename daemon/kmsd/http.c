@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "common.h"
-#include "encoding.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/encoding.h"
 #include "kmsd.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 #define JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 #define TARGET_PREFIX "TrentService."

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "kms.h"
-#include "sigv4.h"
+#include "util/config.h"
+#include "kms/kms.h"
+#include "aws/sigv4.h"
 
 #define KMSD_MAX_BODY (64 * 1024)   /* request bodies above this get 413 */
 #define KMSD_MAX_HEADERS 64	    /* more request headers than this get 400 */

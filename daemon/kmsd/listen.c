@@ -16,9 +16,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "util/macros.h"
 #include "kmsd.h"
-#include "log.h"
+#include "util/log.h"
 
 static bool is_loopback(const struct sockaddr *sa)
 {

@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "config.h"
-#include "kms.h"
+#include "util/macros.h"
+#include "util/config.h"
+#include "kms/kms.h"
 #include "kmsd.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 static void usage(FILE *f)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kms_blob.h"
-#include "kms_json.h"
+#include "kms/blob.h"
+#include "kms/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kms.h"
-#include "kms_json.h"
+#include "kms/kms.h"
+#include "kms/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kms_client.h"
+#include "aws/kms_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

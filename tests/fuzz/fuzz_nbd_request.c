@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "nbd_proto.h"
+#include "nbd/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sigv4.h"
+#include "aws/sigv4.h"
 
 #define MAX_HEADERS 16
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "volume_header.h"
+#include "volume/header.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

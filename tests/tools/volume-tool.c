@@ -24,10 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "encoding.h"
-#include "secure_mem.h"
-#include "volume.h"
-#include "volume_header.h"
+#include "util/encoding.h"
+#include "util/secure_mem.h"
+#include "volume/volume.h"
+#include "volume/header.h"
 
 static int usage(void)
 {

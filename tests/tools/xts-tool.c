@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "log.h"
-#include "secure_mem.h"
-#include "xts.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
+#include "crypto/xts.h"
 
 #define CHUNK (1024 * 1024) /* a multiple of both sector sizes */
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
-#include "config.h"
+#include "util/macros.h"
+#include "util/config.h"
 #include "unit.h"
 
 static char conf_path[] = "/tmp/envol-test-config.XXXXXX";

@@ -2,7 +2,7 @@
 /* test_encoding.c — base64 (RFC 4648 section 10 vectors, strictness), hex, UUIDs. */
 #include <string.h>
 
-#include "encoding.h"
+#include "util/encoding.h"
 #include "unit.h"
 
 static void test_base64_rfc4648(void)

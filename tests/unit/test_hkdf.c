@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
-#include "hkdf.h"
+#include "util/macros.h"
+#include "crypto/hkdf.h"
 #include "unit.h"
 
 static size_t hex_decode(const char *hex, uint8_t *out, size_t max)

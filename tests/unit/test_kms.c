@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clock.h"
-#include "common.h"
-#include "encoding.h"
-#include "kms.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "kms/kms.h"
 #include "unit.h"
 
 #define ACCOUNT "000000000000"

@@ -6,9 +6,9 @@
  */
 #include <string.h>
 
-#include "kms_blob.h"
-#include "kms_json.h"
-#include "kms_store.h"
+#include "kms/blob.h"
+#include "kms/json.h"
+#include "kms/store.h"
 #include "unit.h"
 
 static size_t unhex(const char *h, uint8_t *out)

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "kms_client.h"
+#include "util/config.h"
+#include "aws/kms_client.h"
 #include "unit.h"
 
 static void test_parse_error(void)

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "nbd_proto.h"
+#include "nbd/proto.h"
 #include "unit.h"
 
 static void test_greeting_and_flags(void)

@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "secure_mem.h"
+#include "util/secure_mem.h"
 #include "unit.h"
 
 /* Is the page holding p locked?  Read VmFlags of its mapping from /proc/self/smaps. */

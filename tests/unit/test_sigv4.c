@@ -7,9 +7,9 @@
  */
 #include <string.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "sigv4.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "aws/sigv4.h"
 #include "unit.h"
 
 #define AKID "AKIDEXAMPLE"

@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "encoding.h"
+#include "util/macros.h"
+#include "util/encoding.h"
 #include "unit.h"
-#include "volume.h"
-#include "volume_header.h"
+#include "volume/volume.h"
+#include "volume/header.h"
 
 static char dir[64];
 static char path[128];

@@ -7,10 +7,10 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "common.h"
-#include "encoding.h"
+#include "util/macros.h"
+#include "util/encoding.h"
 #include "unit.h"
-#include "volume_header.h"
+#include "volume/header.h"
 
 static struct envol_volume_header *new_header(uint32_t sector_size, size_t n_ctx, uint32_t flags)
 {

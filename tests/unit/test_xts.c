@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "util/macros.h"
 #include "unit.h"
-#include "xts.h"
+#include "crypto/xts.h"
 
 /*
  * IEEE Std 1619-2007, Annex B, Vectors 10 to 14: XTS-AES-256, one 512-byte data unit,

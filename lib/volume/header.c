@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "hkdf.h"
-#include "volume_header.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "crypto/hkdf.h"
+#include "volume/header.h"
 
 /* Field offsets inside a slot (docs/format.md, "Header slot"). */
 enum {

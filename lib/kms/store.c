@@ -6,12 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "kms_blob.h"
-#include "kms_store.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "kms/blob.h"
+#include "kms/store.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 static int read_key_file(int fd, uint8_t *key)
 {

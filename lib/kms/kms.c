@@ -19,16 +19,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
-#include "common.h"
-#include "encoding.h"
-#include "kms.h"
-#include "kms_audit.h"
-#include "kms_blob.h"
-#include "kms_json.h"
-#include "kms_store.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "kms/kms.h"
+#include "kms/audit.h"
+#include "kms/blob.h"
+#include "kms/json.h"
+#include "kms/store.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 #define MANAGED_ALIAS "alias/envol/ebs"
 #define MANAGED_DESCRIPTION                                                                        \

@@ -10,8 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "secure_mem.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 /* Header at the start of every mapping: how big it is, and how much the caller asked for. */
 struct secure_hdr {

@@ -20,10 +20,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
-#include "log.h"
-#include "secure_mem.h"
-#include "xts.h"
+#include "util/macros.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
+#include "crypto/xts.h"
 
 #define XTS_HALF (ENVOL_XTS_KEY_SIZE / 2)
 #define XTS_TWEAK_SIZE 16

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common.h"
-#include "nbd_proto.h"
+#include "util/macros.h"
+#include "nbd/proto.h"
 
 static void put16(uint8_t *p, uint16_t v)
 {

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "kms.h"
-#include "kms_json.h"
-#include "secure_mem.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "kms/kms.h"
+#include "kms/json.h"
+#include "util/secure_mem.h"
 
 static const char *const op_names[KMS_OP_MAX] = {
     [KMS_OP_CANCEL_KEY_DELETION] = "CancelKeyDeletion",

@@ -10,12 +10,12 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
-#include "clock.h"
-#include "common.h"
-#include "encoding.h"
-#include "kms.h"
-#include "kms_audit.h"
-#include "log.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "kms/kms.h"
+#include "kms/audit.h"
+#include "util/log.h"
 
 #define AUDIT_MAX_TAIL (1024 * 1024)
 

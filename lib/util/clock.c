@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clock.h"
+#include "util/clock.h"
 
 static int64_t test_offset_seconds(void)
 {

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "kms_client.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "aws/kms_client.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 #define KMS_CLIENT_CONNECT_TIMEOUT_MS 5000L
 #define KMS_CLIENT_TOTAL_TIMEOUT_MS 30000L

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "volume.h"
+#include "util/config.h"
+#include "volume/volume.h"
 
 struct kms_client;
 

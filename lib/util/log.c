@@ -7,7 +7,7 @@
 #include <string.h>
 #include <systemd/sd-journal.h>
 
-#include "log.h"
+#include "util/log.h"
 
 static int max_level = LOG_INFO;
 static const char *log_ident = "envol";

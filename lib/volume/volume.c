@@ -24,15 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "common.h"
-#include "encoding.h"
-#include "hkdf.h"
-#include "log.h"
-#include "secure_mem.h"
-#include "volume.h"
-#include "volume_header.h"
-#include "xts.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "crypto/hkdf.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
+#include "volume/volume.h"
+#include "volume/header.h"
+#include "crypto/xts.h"
 
 #define STRIPES 64
 #define MAX_SECTOR 4096

@@ -4,10 +4,10 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-#include "common.h"
-#include "kms_blob.h"
-#include "kms_json.h"
-#include "secure_mem.h"
+#include "util/macros.h"
+#include "kms/blob.h"
+#include "kms/json.h"
+#include "util/secure_mem.h"
 
 static const uint8_t blob_magic[3] = {'E', 'V', 'K'};
 static const uint8_t empty_context[4] = {0, 0, 0, 0};

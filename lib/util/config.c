@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 struct loader {
 	const char *file; /* for messages: the path given */

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "volume.h"
+#include "volume/volume.h"
 
 #define ENVOL_HEADER_MAGIC "ENVOLHDR" /* 8 bytes, no NUL */
 #define ENVOL_HEADER_VERSION 1

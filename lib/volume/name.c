@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "volume_name.h"
+#include "util/macros.h"
+#include "volume/name.h"
 
 static bool name_char(char c, bool first)
 {

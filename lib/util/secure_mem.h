@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "common.h"
+#include "util/macros.h"
 
 /*
  * Returns a zeroed, locked buffer of n bytes (n > 0), or NULL with errno set: ENOMEM when

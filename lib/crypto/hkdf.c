@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
-#include "hkdf.h"
-#include "log.h"
-#include "secure_mem.h"
+#include "util/macros.h"
+#include "crypto/hkdf.h"
+#include "util/log.h"
+#include "util/secure_mem.h"
 
 #define SHA256_LEN 32
 

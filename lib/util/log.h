@@ -10,7 +10,7 @@
 
 #include <syslog.h>
 
-#include "common.h"
+#include "util/macros.h"
 
 void envol_log_set_level(int max_priority); /* LOG_ERR … LOG_DEBUG; default LOG_INFO */
 int envol_log_get_level(void);

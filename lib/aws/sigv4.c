@@ -14,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
-#include "encoding.h"
-#include "secure_mem.h"
-#include "sigv4.h"
+#include "util/macros.h"
+#include "util/encoding.h"
+#include "util/secure_mem.h"
+#include "aws/sigv4.h"
 
 #define SIGV4_MAX_SIGNED_HEADERS 64
 #define SIGV4_MAX_QUERY_PARAMS 256
