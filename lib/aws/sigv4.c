@@ -18,74 +18,11 @@
 #include "util/encoding.h"
 #include "util/secure_mem.h"
 #include "aws/sigv4.h"
+#include "util/buffer.h"
+#include "util/error.h"
 
 #define SIGV4_MAX_SIGNED_HEADERS 64
 #define SIGV4_MAX_QUERY_PARAMS 256
-
-/* ---- a tiny growable string ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_grow(struct sbuf *b, size_t extra)
-{
-	size_t need, cap;
-	char *n;
-
-	if (b->oom)
-		return;
-	if (ADD_OVERFLOW(b->len, extra + 1, &need)) {
-		b->oom = true;
-		return;
-	}
-	if (need <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap < need) {
-		if (MUL_OVERFLOW(cap, (size_t)2, &cap)) {
-			b->oom = true;
-			return;
-		}
-	}
-	n = realloc(b->p, cap);
-	if (!n) {
-		b->oom = true;
-		return;
-	}
-	b->p = n;
-	b->cap = cap;
-}
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	sb_grow(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void sb_chr(struct sbuf *b, char c) { sb_add(b, &c, 1); }
-
-/* Returns 0 and hands the string over, or -ENOMEM. */
-static int sb_take(struct sbuf *b, char **ret)
-{
-	if (b->oom || (!b->p && (sb_grow(b, 0), b->oom))) {
-		free(b->p);
-		b->p = NULL;
-		return -ENOMEM;
-	}
-	if (b->len == 0)
-		b->p[0] = '\0';
-	*ret = TAKE_PTR(b->p);
-	return 0;
-}
 
 /* ---- encoding helpers ---- */
 
@@ -95,7 +32,7 @@ static bool is_unreserved(unsigned char c)
 }
 
 /* RFC 3986 percent-encoding as SigV4 wants it (upper-case hex); keep_slash for paths. */
-static void sb_uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_slash)
+static void buffer_uri_encode(struct envol_buffer *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -103,10 +40,10 @@ static void sb_uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_sla
 		unsigned char c = (unsigned char)s[i];
 
 		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			sb_chr(b, (char)c);
+			envol_buffer_append_char(b, (char)c);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			sb_add(b, e, 3);
+			envol_buffer_append(b, e, 3);
 		}
 	}
 }
@@ -188,17 +125,6 @@ void sigv4_format_amz_date(time_t t, char out[17])
 
 /* ---- Authorization header ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool copy_field(char *dst, size_t dstlen, const char *s, size_t n)
 {
@@ -241,7 +167,7 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 		value++;
 	alg_end = value + strcspn(value, " \t");
 	if ((size_t)(alg_end - value) != alen || strncmp(value, SIGV4_ALGORITHM, alen) != 0) {
-		set_err(err, errlen, "Unsupported Authorization Type; only %s is accepted",
+		envol_set_error(err, errlen, "Unsupported Authorization Type; only %s is accepted",
 			SIGV4_ALGORITHM);
 		return -EPROTONOSUPPORT;
 	}
@@ -261,7 +187,7 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 			end--;
 		eq = memchr(item, '=', (size_t)(end - item));
 		if (!eq) {
-			set_err(err, errlen, "Authorization header part '%.*s' is not Key=Value",
+			envol_set_error(err, errlen, "Authorization header part '%.*s' is not Key=Value",
 				(int)((end - item) > 64 ? 64 : (end - item)), item);
 			return -EINVAL;
 		}
@@ -290,14 +216,14 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 			    !copy_field(a.region, sizeof a.region, parts[2], lens[2]) ||
 			    !copy_field(a.service, sizeof a.service, parts[3], lens[3]) ||
 			    lens[4] != 12 || strncmp(parts[4], "aws4_request", 12) != 0) {
-				set_err(err, errlen,
+				envol_set_error(err, errlen,
 					"Credential must have the form "
 					"<access key>/<YYYYMMDD>/<region>/<service>/aws4_request");
 				return -EINVAL;
 			}
 			for (int i = 0; i < 8; i++)
 				if (!isdigit((unsigned char)a.date[i])) {
-					set_err(err, errlen,
+					envol_set_error(err, errlen,
 						"Credential scope date is not YYYYMMDD");
 					return -EINVAL;
 				}
@@ -305,7 +231,7 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 		} else if (klen == 13 && strncmp(item, "SignedHeaders", 13) == 0) {
 			if (!copy_field(a.signed_headers, sizeof a.signed_headers, eq + 1, vlen) ||
 			    !valid_signed_headers(a.signed_headers)) {
-				set_err(err, errlen,
+				envol_set_error(err, errlen,
 					"SignedHeaders is not a ';'-separated list of "
 					"lower-case header names");
 				return -EINVAL;
@@ -315,7 +241,7 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 			uint8_t sig_bytes[32];
 
 			if (envol_hex_decode(eq + 1, vlen, sig_bytes, sizeof sig_bytes) < 0) {
-				set_err(err, errlen, "Signature must be 64 hex digits");
+				envol_set_error(err, errlen, "Signature must be 64 hex digits");
 				return -EINVAL;
 			}
 			memcpy(a.signature, eq + 1, 64);
@@ -324,13 +250,13 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 			a.signature[64] = '\0';
 			have_sig = true;
 		} else {
-			set_err(err, errlen, "Authorization header has an unknown part '%.*s'",
+			envol_set_error(err, errlen, "Authorization header has an unknown part '%.*s'",
 				(int)(klen > 32 ? 32 : klen), item);
 			return -EINVAL;
 		}
 	}
 	if (!have_cred || !have_sh || !have_sig) {
-		set_err(err, errlen, "Authorization header requires %s%s%s",
+		envol_set_error(err, errlen, "Authorization header requires %s%s%s",
 			have_cred ? "" : "'Credential' parameter. ",
 			have_sh ? "" : "'SignedHeaders' parameter. ",
 			have_sig ? "" : "'Signature' parameter. ");
@@ -344,7 +270,7 @@ int sigv4_parse_authorization(const char *value, struct sigv4_auth *ret, char *e
 
 /* Appends the canonical value of every header called name (case-insensitive), joined by ",":
  * leading and trailing whitespace trimmed, inner runs of whitespace collapsed to one space. */
-static void sb_header_values(struct sbuf *b, const struct sigv4_request *r, const char *name,
+static void buffer_header_values(struct envol_buffer *b, const struct sigv4_request *r, const char *name,
 			     size_t name_len)
 {
 	bool first = true;
@@ -358,7 +284,7 @@ static void sb_header_values(struct sbuf *b, const struct sigv4_request *r, cons
 		    strncasecmp(r->headers[i].name, name, name_len) != 0)
 			continue;
 		if (!first)
-			sb_chr(b, ',');
+			envol_buffer_append_char(b, ',');
 		first = false;
 		while (*v == ' ' || *v == '\t')
 			v++;
@@ -371,9 +297,9 @@ static void sb_header_values(struct sbuf *b, const struct sigv4_request *r, cons
 				continue;
 			}
 			if (space)
-				sb_chr(b, ' ');
+				envol_buffer_append_char(b, ' ');
 			space = false;
-			sb_chr(b, *v);
+			envol_buffer_append_char(b, *v);
 		}
 	}
 }
@@ -390,7 +316,7 @@ static int qparam_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->val, y->val);
 }
 
-static int sb_canonical_query(struct sbuf *b, const char *query)
+static int buffer_canonical_query(struct envol_buffer *b, const char *query)
 {
 	struct qparam params[SIGV4_MAX_QUERY_PARAMS];
 	size_t n = 0;
@@ -401,7 +327,7 @@ static int sb_canonical_query(struct sbuf *b, const char *query)
 		const char *end = p + strcspn(p, "&"), *eq;
 		_cleanup_free_ char *k = NULL, *v = NULL;
 		size_t klen, vlen;
-		struct sbuf ek = {0}, ev = {0};
+		struct envol_buffer ek = {0}, ev = {0};
 
 		if (end == p) {
 			p++;
@@ -420,14 +346,14 @@ static int sb_canonical_query(struct sbuf *b, const char *query)
 		}
 		if (!eq)
 			vlen = 0;
-		sb_uri_encode(&ek, k, klen, false);
-		sb_uri_encode(&ev, v, vlen, false);
-		if (sb_take(&ek, &params[n].key) < 0) {
-			free(ev.p);
+		buffer_uri_encode(&ek, k, klen, false);
+		buffer_uri_encode(&ev, v, vlen, false);
+		if (envol_buffer_take(&ek, &params[n].key, NULL) < 0) {
+			envol_buffer_done(&ev);
 			r = -ENOMEM;
 			goto out;
 		}
-		if (sb_take(&ev, &params[n].val) < 0) {
+		if (envol_buffer_take(&ev, &params[n].val, NULL) < 0) {
 			free(params[n].key);
 			r = -ENOMEM;
 			goto out;
@@ -438,10 +364,10 @@ static int sb_canonical_query(struct sbuf *b, const char *query)
 	qsort(params, n, sizeof params[0], qparam_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			sb_chr(b, '&');
-		sb_str(b, params[i].key);
-		sb_chr(b, '=');
-		sb_str(b, params[i].val);
+			envol_buffer_append_char(b, '&');
+		envol_buffer_append_str(b, params[i].key);
+		envol_buffer_append_char(b, '=');
+		envol_buffer_append_str(b, params[i].val);
 	}
 out:
 	for (size_t i = 0; i < n; i++) {
@@ -454,7 +380,7 @@ out:
 int sigv4_canonical_request(const struct sigv4_request *r, const char *signed_headers,
 			    const char *payload_hash, char **ret)
 {
-	struct sbuf b = {0};
+	struct envol_buffer b = {0};
 	const char *path = r->path && *r->path ? r->path : "/";
 	const char *p;
 	int k;
@@ -462,48 +388,48 @@ int sigv4_canonical_request(const struct sigv4_request *r, const char *signed_he
 	if (!r->method || !signed_headers || !valid_signed_headers(signed_headers) ||
 	    !payload_hash || path[0] != '/')
 		return -EINVAL;
-	sb_str(&b, r->method);
-	sb_chr(&b, '\n');
-	sb_uri_encode(&b, path, strlen(path), true);
-	sb_chr(&b, '\n');
-	k = sb_canonical_query(&b, r->query);
+	envol_buffer_append_str(&b, r->method);
+	envol_buffer_append_char(&b, '\n');
+	buffer_uri_encode(&b, path, strlen(path), true);
+	envol_buffer_append_char(&b, '\n');
+	k = buffer_canonical_query(&b, r->query);
 	if (k < 0) {
-		free(b.p);
+		envol_buffer_done(&b);
 		return k;
 	}
-	sb_chr(&b, '\n');
+	envol_buffer_append_char(&b, '\n');
 	for (p = signed_headers; *p;) {
 		size_t n = strcspn(p, ";");
 
-		sb_add(&b, p, n);
-		sb_chr(&b, ':');
-		sb_header_values(&b, r, p, n);
-		sb_chr(&b, '\n');
+		envol_buffer_append(&b, p, n);
+		envol_buffer_append_char(&b, ':');
+		buffer_header_values(&b, r, p, n);
+		envol_buffer_append_char(&b, '\n');
 		p += n;
 		if (*p == ';')
 			p++;
 	}
-	sb_chr(&b, '\n');
-	sb_str(&b, signed_headers);
-	sb_chr(&b, '\n');
-	sb_str(&b, payload_hash);
-	return sb_take(&b, ret);
+	envol_buffer_append_char(&b, '\n');
+	envol_buffer_append_str(&b, signed_headers);
+	envol_buffer_append_char(&b, '\n');
+	envol_buffer_append_str(&b, payload_hash);
+	return envol_buffer_take(&b, ret, NULL);
 }
 
 int sigv4_string_to_sign(const char *amz_date, const char *scope, const char *canonical_request,
 			 char **ret)
 {
-	struct sbuf b = {0};
+	struct envol_buffer b = {0};
 	char h[65];
 
 	sigv4_sha256_hex(canonical_request, strlen(canonical_request), h);
-	sb_str(&b, SIGV4_ALGORITHM "\n");
-	sb_str(&b, amz_date);
-	sb_chr(&b, '\n');
-	sb_str(&b, scope);
-	sb_chr(&b, '\n');
-	sb_str(&b, h);
-	return sb_take(&b, ret);
+	envol_buffer_append_str(&b, SIGV4_ALGORITHM "\n");
+	envol_buffer_append_str(&b, amz_date);
+	envol_buffer_append_char(&b, '\n');
+	envol_buffer_append_str(&b, scope);
+	envol_buffer_append_char(&b, '\n');
+	envol_buffer_append_str(&b, h);
+	return envol_buffer_take(&b, ret, NULL);
 }
 
 static int hmac_sha256(const void *key, size_t key_len, const char *msg, uint8_t out[32])

@@ -15,6 +15,7 @@
 #include "util/encoding.h"
 #include "kms/kms.h"
 #include "kms/audit.h"
+#include "util/error.h"
 #include "util/log.h"
 
 #define AUDIT_MAX_TAIL (1024 * 1024)
@@ -195,18 +196,6 @@ int kms_audit_append(struct kms_audit *a, const struct kms_audit_record *rec)
 	return r;
 }
 
-static int verr(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static int verr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
 
 int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen)
 {
@@ -233,7 +222,7 @@ int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t er
 
 		n++;
 		if (len == 0 || line[len - 1] != '\n') {
-			r = verr(err, errlen, "line %llu: truncated (no newline at the end)",
+			r = envol_fail(-EBADMSG, err, errlen, "line %llu: truncated (no newline at the end)",
 				 (unsigned long long)n);
 			break;
 		}
@@ -241,7 +230,7 @@ int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t er
 		o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!o || !json_is_object(o)) {
 			json_decref(o);
-			r = verr(err, errlen, "line %llu: not a JSON object",
+			r = envol_fail(-EBADMSG, err, errlen, "line %llu: not a JSON object",
 				 (unsigned long long)n);
 			break;
 		}
@@ -249,11 +238,11 @@ int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t er
 		if (!json_is_string(prev) || strcmp(json_string_value(prev), expect) != 0) {
 			json_decref(o);
 			if (n == 1)
-				r = verr(err, errlen,
+				r = envol_fail(-EBADMSG, err, errlen,
 					 "line 1: prev hash is not the start of a chain (lines "
 					 "removed before it?)");
 			else
-				r = verr(err, errlen,
+				r = envol_fail(-EBADMSG, err, errlen,
 					 "line %llu: prev hash does not match line %llu (line %llu "
 					 "changed, or lines removed, inserted or reordered there)",
 					 (unsigned long long)n, (unsigned long long)(n - 1),

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * common.h — small macros every libenvol file uses: scope cleanup, ownership transfer,
+ * macros.h — small macros every libenvol file uses: scope cleanup, ownership transfer,
  * overflow-checked arithmetic, array size.  No state, no functions with side effects.
  */
-#ifndef ENVOL_COMMON_H
-#define ENVOL_COMMON_H
+#ifndef ENVOL_UTIL_MACROS_H
+#define ENVOL_UTIL_MACROS_H
 
 #include <errno.h>
 #include <stdbool.h>

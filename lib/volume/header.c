@@ -12,6 +12,7 @@
 #include "util/macros.h"
 #include "util/encoding.h"
 #include "crypto/hkdf.h"
+#include "util/error.h"
 #include "volume/header.h"
 
 /* Field offsets inside a slot (docs/format.md, "Header slot"). */
@@ -77,17 +78,6 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-void envol_header_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-#define set_err envol_header_set_err
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -164,59 +154,59 @@ int envol_header_validate(const struct envol_volume_header *h, char *err, size_t
 	const char *vid;
 
 	if (h->flags & ~ENVOL_HEADER_FLAGS_KNOWN) {
-		set_err(err, errlen, "flags 0x%x has unknown bits 0x%x", h->flags,
+		envol_set_error(err, errlen, "flags 0x%x has unknown bits 0x%x", h->flags,
 			h->flags & ~ENVOL_HEADER_FLAGS_KNOWN);
 		return -EINVAL;
 	}
 	if (h->sector_size != 512 && h->sector_size != 4096) {
-		set_err(err, errlen, "sector_size %u is not 512 or 4096", h->sector_size);
+		envol_set_error(err, errlen, "sector_size %u is not 512 or 4096", h->sector_size);
 		return -EINVAL;
 	}
 	if (all_zero(h->uuid, sizeof h->uuid)) {
-		set_err(err, errlen, "uuid is all zero");
+		envol_set_error(err, errlen, "uuid is all zero");
 		return -EINVAL;
 	}
 	if (h->size == 0 || h->size % h->sector_size != 0) {
-		set_err(err, errlen, "size %llu is not a positive multiple of sector_size %u",
+		envol_set_error(err, errlen, "size %llu is not a positive multiple of sector_size %u",
 			(unsigned long long)h->size, h->sector_size);
 		return -EINVAL;
 	}
 	if (h->size > ENVOL_HEADER_MAX_VOLUME_SIZE) {
-		set_err(err, errlen, "size %llu is larger than the maximum %llu",
+		envol_set_error(err, errlen, "size %llu is larger than the maximum %llu",
 			(unsigned long long)h->size,
 			(unsigned long long)ENVOL_HEADER_MAX_VOLUME_SIZE);
 		return -EINVAL;
 	}
 	if (h->data_offset != ENVOL_VOLUME_DATA_OFFSET) {
-		set_err(err, errlen, "data_offset %llu is not %llu", (unsigned long long)h->data_offset,
+		envol_set_error(err, errlen, "data_offset %llu is not %llu", (unsigned long long)h->data_offset,
 			(unsigned long long)ENVOL_VOLUME_DATA_OFFSET);
 		return -EINVAL;
 	}
 	if (h->created > (uint64_t)INT64_MAX) {
-		set_err(err, errlen, "created %llu is out of range", (unsigned long long)h->created);
+		envol_set_error(err, errlen, "created %llu is out of range", (unsigned long long)h->created);
 		return -EINVAL;
 	}
 	cipher_len = strnlen(h->cipher, sizeof h->cipher);
 	if (cipher_len == sizeof h->cipher || strcmp(h->cipher, ENVOL_VOLUME_CIPHER) != 0) {
-		set_err(err, errlen, "cipher is not \"%s\"", ENVOL_VOLUME_CIPHER);
+		envol_set_error(err, errlen, "cipher is not \"%s\"", ENVOL_VOLUME_CIPHER);
 		return -EINVAL;
 	}
 	arn_len = strnlen(h->key_arn, sizeof h->key_arn);
 	if (arn_len == 0 || arn_len > ENVOL_VOLUME_MAX_KEY_ARN) {
-		set_err(err, errlen, "key_arn length must be 1..%d", ENVOL_VOLUME_MAX_KEY_ARN);
+		envol_set_error(err, errlen, "key_arn length must be 1..%d", ENVOL_VOLUME_MAX_KEY_ARN);
 		return -EINVAL;
 	}
 	if (!arn_ok(h->key_arn, arn_len)) {
-		set_err(err, errlen, "key_arn has a byte that is not printable ASCII");
+		envol_set_error(err, errlen, "key_arn has a byte that is not printable ASCII");
 		return -EINVAL;
 	}
 	if (h->blob_len == 0 || h->blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		set_err(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
+		envol_set_error(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
 			ENVOL_VOLUME_MAX_BLOB);
 		return -EINVAL;
 	}
 	if (h->n_context == 0 || h->n_context > ENVOL_VOLUME_MAX_CONTEXT) {
-		set_err(err, errlen, "n_context %zu is not 1..%d", h->n_context,
+		envol_set_error(err, errlen, "n_context %zu is not 1..%d", h->n_context,
 			ENVOL_VOLUME_MAX_CONTEXT);
 		return -EINVAL;
 	}
@@ -226,46 +216,46 @@ int envol_header_validate(const struct envol_volume_header *h, char *err, size_t
 		size_t kl = strnlen(c->key, sizeof c->key), vl = strnlen(c->value, sizeof c->value);
 
 		if (kl == 0 || kl > ENVOL_HEADER_MAX_CONTEXT_KEY) {
-			set_err(err, errlen, "context[%zu] key length must be 1..%d", i,
+			envol_set_error(err, errlen, "context[%zu] key length must be 1..%d", i,
 				ENVOL_HEADER_MAX_CONTEXT_KEY);
 			return -EINVAL;
 		}
 		if (vl > ENVOL_HEADER_MAX_CONTEXT_VALUE) {
-			set_err(err, errlen, "context[%zu] value is longer than %d bytes", i,
+			envol_set_error(err, errlen, "context[%zu] value is longer than %d bytes", i,
 				ENVOL_HEADER_MAX_CONTEXT_VALUE);
 			return -EINVAL;
 		}
 		if (!text_ok((const uint8_t *)c->key, kl) ||
 		    !text_ok((const uint8_t *)c->value, vl)) {
-			set_err(err, errlen, "context[%zu] is not printable UTF-8", i);
+			envol_set_error(err, errlen, "context[%zu] is not printable UTF-8", i);
 			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(h->context[j].key, c->key) == 0) {
-				set_err(err, errlen, "context[%zu] key \"%s\" appears twice", i,
+				envol_set_error(err, errlen, "context[%zu] key \"%s\" appears twice", i,
 					c->key);
 				return -EINVAL;
 			}
 		total += 4 + kl + vl;
 	}
 	if (total > ENVOL_HEADER_SLOT_SIZE) {
-		set_err(err, errlen, "header needs %zu bytes, more than the slot's %u", total,
+		envol_set_error(err, errlen, "header needs %zu bytes, more than the slot's %u", total,
 			ENVOL_HEADER_SLOT_SIZE);
 		return -EINVAL;
 	}
 	vid = envol_header_context_get(h, ENVOL_VOLUME_CONTEXT_VOLUME_ID);
 	envol_uuid_format(h->uuid, uuid_str);
 	if (!vid) {
-		set_err(err, errlen, "context has no %s", ENVOL_VOLUME_CONTEXT_VOLUME_ID);
+		envol_set_error(err, errlen, "context has no %s", ENVOL_VOLUME_CONTEXT_VOLUME_ID);
 		return -EINVAL;
 	}
 	if (strcmp(vid, uuid_str) != 0) {
-		set_err(err, errlen, "context %s \"%s\" is not the volume uuid %s",
+		envol_set_error(err, errlen, "context %s \"%s\" is not the volume uuid %s",
 			ENVOL_VOLUME_CONTEXT_VOLUME_ID, vid, uuid_str);
 		return -EINVAL;
 	}
 	if ((h->flags & ENVOL_HEADER_FLAG_MAC_PENDING) && !all_zero(h->mac, sizeof h->mac)) {
-		set_err(err, errlen, "mac is not zero although flags say MAC pending");
+		envol_set_error(err, errlen, "mac is not zero although flags say MAC pending");
 		return -EINVAL;
 	}
 	return 0;
@@ -342,13 +332,13 @@ int envol_header_encode(const struct envol_volume_header *h, uint8_t *out, size_
 		return r;
 	total = encode_body(h, out, out_len, false, false);
 	if (total < 0) {
-		set_err(err, errlen, "header does not fit into %zu bytes", out_len);
+		envol_set_error(err, errlen, "header does not fit into %zu bytes", out_len);
 		return total;
 	}
 	r = sha256(out, (size_t)total - ENVOL_HEADER_CHECKSUM_SIZE,
 		   out + total - ENVOL_HEADER_CHECKSUM_SIZE);
 	if (r < 0) {
-		set_err(err, errlen, "SHA-256 failed");
+		envol_set_error(err, errlen, "SHA-256 failed");
 		return r;
 	}
 	return total;
@@ -392,38 +382,38 @@ int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_head
 	int r;
 
 	if (len < ENVOL_HEADER_MIN_SIZE) {
-		set_err(err, errlen, "truncated: %zu bytes, a header needs at least %d", len,
+		envol_set_error(err, errlen, "truncated: %zu bytes, a header needs at least %d", len,
 			ENVOL_HEADER_MIN_SIZE);
 		return -EBADMSG;
 	}
 	if (memcmp(buf + OFF_MAGIC, ENVOL_HEADER_MAGIC, 8) != 0) {
-		set_err(err, errlen, "magic is not \"%s\" (not an envol volume header)",
+		envol_set_error(err, errlen, "magic is not \"%s\" (not an envol volume header)",
 			ENVOL_HEADER_MAGIC);
 		return -EBADMSG;
 	}
 	version = get32(buf + OFF_VERSION);
 	slot_len = get32(buf + OFF_SLOT_LEN);
 	if (version != ENVOL_HEADER_VERSION) {
-		set_err(err, errlen, "version %u is not supported (this envol reads version %d)",
+		envol_set_error(err, errlen, "version %u is not supported (this envol reads version %d)",
 			version, ENVOL_HEADER_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	if (slot_len < ENVOL_HEADER_MIN_SIZE || slot_len > ENVOL_HEADER_SLOT_SIZE) {
-		set_err(err, errlen, "slot_len %u is not %d..%u", slot_len, ENVOL_HEADER_MIN_SIZE,
+		envol_set_error(err, errlen, "slot_len %u is not %d..%u", slot_len, ENVOL_HEADER_MIN_SIZE,
 			ENVOL_HEADER_SLOT_SIZE);
 		return -EBADMSG;
 	}
 	if (slot_len > len) {
-		set_err(err, errlen, "truncated: slot_len %u but only %zu bytes", slot_len, len);
+		envol_set_error(err, errlen, "truncated: slot_len %u but only %zu bytes", slot_len, len);
 		return -EBADMSG;
 	}
 	r = sha256(buf, slot_len - ENVOL_HEADER_CHECKSUM_SIZE, sum);
 	if (r < 0) {
-		set_err(err, errlen, "SHA-256 failed");
+		envol_set_error(err, errlen, "SHA-256 failed");
 		return r;
 	}
 	if (memcmp(sum, buf + slot_len - ENVOL_HEADER_CHECKSUM_SIZE, 32) != 0) {
-		set_err(err, errlen, "checksum mismatch (torn or corrupted header)");
+		envol_set_error(err, errlen, "checksum mismatch (torn or corrupted header)");
 		return -EBADMSG;
 	}
 
@@ -444,13 +434,13 @@ int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_head
 		const uint8_t *nul = memchr(c, 0, ENVOL_HEADER_CIPHER_SIZE);
 
 		if (!nul || !all_zero(nul, (size_t)(c + ENVOL_HEADER_CIPHER_SIZE - nul))) {
-			set_err(err, errlen, "cipher is not a NUL-padded string");
+			envol_set_error(err, errlen, "cipher is not a NUL-padded string");
 			return -EBADMSG;
 		}
 		memcpy(h->cipher, c, ENVOL_HEADER_CIPHER_SIZE);
 	}
 	if (!all_zero(buf + OFF_RESERVED, OFF_MAC - OFF_RESERVED)) {
-		set_err(err, errlen, "reserved bytes %d..%d are not zero", OFF_RESERVED,
+		envol_set_error(err, errlen, "reserved bytes %d..%d are not zero", OFF_RESERVED,
 			OFF_MAC - 1);
 		return -EBADMSG;
 	}
@@ -460,32 +450,32 @@ int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_head
 	h->blob_len = get16(buf + OFF_BLOB_LEN);
 	h->n_context = get16(buf + OFF_N_CONTEXT);
 	if (arn_len == 0 || arn_len > ENVOL_VOLUME_MAX_KEY_ARN) {
-		set_err(err, errlen, "key_arn_len %zu is not 1..%d", arn_len,
+		envol_set_error(err, errlen, "key_arn_len %zu is not 1..%d", arn_len,
 			ENVOL_VOLUME_MAX_KEY_ARN);
 		return -EBADMSG;
 	}
 	if (h->blob_len == 0 || h->blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		set_err(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
+		envol_set_error(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
 			ENVOL_VOLUME_MAX_BLOB);
 		return -EBADMSG;
 	}
 	if (h->n_context == 0 || h->n_context > ENVOL_VOLUME_MAX_CONTEXT) {
-		set_err(err, errlen, "n_context %zu is not 1..%d", h->n_context,
+		envol_set_error(err, errlen, "n_context %zu is not 1..%d", h->n_context,
 			ENVOL_VOLUME_MAX_CONTEXT);
 		return -EBADMSG;
 	}
 	pos = OFF_VARIABLE;
 	if (end - pos < arn_len) {
-		set_err(err, errlen, "key_arn_len %zu runs past slot_len %u", arn_len, slot_len);
+		envol_set_error(err, errlen, "key_arn_len %zu runs past slot_len %u", arn_len, slot_len);
 		return -EBADMSG;
 	}
 	if (!copy_text(h->key_arn, buf + pos, arn_len)) {
-		set_err(err, errlen, "key_arn contains a NUL byte");
+		envol_set_error(err, errlen, "key_arn contains a NUL byte");
 		return -EBADMSG;
 	}
 	pos += arn_len;
 	if (end - pos < h->blob_len) {
-		set_err(err, errlen, "blob_len %zu runs past slot_len %u", h->blob_len, slot_len);
+		envol_set_error(err, errlen, "blob_len %zu runs past slot_len %u", h->blob_len, slot_len);
 		return -EBADMSG;
 	}
 	memcpy(h->blob, buf + pos, h->blob_len);
@@ -494,35 +484,35 @@ int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_head
 		size_t kl, vl;
 
 		if (end - pos < 4) {
-			set_err(err, errlen, "context[%zu] runs past slot_len %u", i, slot_len);
+			envol_set_error(err, errlen, "context[%zu] runs past slot_len %u", i, slot_len);
 			return -EBADMSG;
 		}
 		kl = get16(buf + pos);
 		vl = get16(buf + pos + 2);
 		pos += 4;
 		if (kl == 0 || kl > ENVOL_HEADER_MAX_CONTEXT_KEY) {
-			set_err(err, errlen, "context[%zu] key_len %zu is not 1..%d", i, kl,
+			envol_set_error(err, errlen, "context[%zu] key_len %zu is not 1..%d", i, kl,
 				ENVOL_HEADER_MAX_CONTEXT_KEY);
 			return -EBADMSG;
 		}
 		if (vl > ENVOL_HEADER_MAX_CONTEXT_VALUE) {
-			set_err(err, errlen, "context[%zu] value_len %zu is more than %d", i, vl,
+			envol_set_error(err, errlen, "context[%zu] value_len %zu is more than %d", i, vl,
 				ENVOL_HEADER_MAX_CONTEXT_VALUE);
 			return -EBADMSG;
 		}
 		if (end - pos < kl + vl) {
-			set_err(err, errlen, "context[%zu] runs past slot_len %u", i, slot_len);
+			envol_set_error(err, errlen, "context[%zu] runs past slot_len %u", i, slot_len);
 			return -EBADMSG;
 		}
 		if (!copy_text(h->context[i].key, buf + pos, kl) ||
 		    !copy_text(h->context[i].value, buf + pos + kl, vl)) {
-			set_err(err, errlen, "context[%zu] contains a NUL byte", i);
+			envol_set_error(err, errlen, "context[%zu] contains a NUL byte", i);
 			return -EBADMSG;
 		}
 		pos += kl + vl;
 	}
 	if (pos != end) {
-		set_err(err, errlen, "%zu unexpected bytes after the last context pair",
+		envol_set_error(err, errlen, "%zu unexpected bytes after the last context pair",
 			end - pos);
 		return -EBADMSG;
 	}

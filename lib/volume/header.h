@@ -97,8 +97,5 @@ int envol_header_compute_mac(const struct envol_volume_header *h, const uint8_t 
 /* Looks up an encryption context key; NULL when absent. */
 const char *envol_header_context_get(const struct envol_volume_header *h, const char *key);
 
-/* Formats a message into err[errlen]; nothing when err is NULL.  Shared by volume*.c. */
-void envol_header_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

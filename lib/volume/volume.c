@@ -28,6 +28,7 @@
 #include "util/macros.h"
 #include "util/encoding.h"
 #include "crypto/hkdf.h"
+#include "util/error.h"
 #include "util/log.h"
 #include "util/secure_mem.h"
 #include "volume/volume.h"
@@ -67,7 +68,6 @@ struct envol_volume {
 
 static const uint64_t slot_offsets[2] = { ENVOL_HEADER_SLOT_A_OFFSET, ENVOL_HEADER_SLOT_B_OFFSET };
 
-#define set_err envol_header_set_err /* one formatter for volume.c and volume_header.c */
 
 static int full_pread(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -250,7 +250,7 @@ static int take_lock(int fd, bool exclusive, const char *path, char *err, size_t
 		return negative_errno();
 	if (fstat(fd, &st) == 0)
 		(void)find_lock_holder(st.st_dev, st.st_ino, holder, sizeof holder);
-	set_err(err, errlen, "%s is in use by %s (attached)", path, holder);
+	envol_set_error(err, errlen, "%s is in use by %s (attached)", path, holder);
 	return -EBUSY;
 }
 
@@ -293,12 +293,12 @@ static int write_slot(int fd, int slot, const struct envol_volume_header *h, cha
 		return r;
 	r = full_pwrite(fd, buf, ENVOL_HEADER_SLOT_SIZE, slot_offsets[slot]);
 	if (r < 0) {
-		set_err(err, errlen, "writing header slot %c: %s", 'A' + slot, strerror(-r));
+		envol_set_error(err, errlen, "writing header slot %c: %s", 'A' + slot, strerror(-r));
 		return r;
 	}
 	if (fdatasync(fd) < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "syncing header slot %c: %s", 'A' + slot, strerror(-r));
+		envol_set_error(err, errlen, "syncing header slot %c: %s", 'A' + slot, strerror(-r));
 		return r;
 	}
 	return 0;
@@ -322,13 +322,13 @@ static int read_slot(int fd, uint64_t dev_size, int slot, struct envol_volume_he
 	if (avail > 0) {
 		r = full_pread(fd, buf, avail, slot_offsets[slot]);
 		if (r < 0) {
-			set_err(err, errlen, "slot %c: read failed: %s", 'A' + slot, strerror(-r));
+			envol_set_error(err, errlen, "slot %c: read failed: %s", 'A' + slot, strerror(-r));
 			return r;
 		}
 	}
 	r = envol_header_decode(buf, avail, ret, msg, sizeof msg);
 	if (r < 0)
-		set_err(err, errlen, "slot %c: %s", 'A' + slot, msg);
+		envol_set_error(err, errlen, "slot %c: %s", 'A' + slot, msg);
 	return r;
 }
 
@@ -351,7 +351,7 @@ static int pick_slot(int fd, uint64_t dev_size, const char *path, struct envol_v
 	if (ra == -ENOMEM || rb == -ENOMEM)
 		return -ENOMEM;
 	if (ra < 0 && rb < 0) {
-		set_err(err, errlen, "%s: no valid volume header: %s; %s", path, err_a, err_b);
+		envol_set_error(err, errlen, "%s: no valid volume header: %s; %s", path, err_a, err_b);
 		return (ra == -EPROTONOSUPPORT || rb == -EPROTONOSUPPORT) ? -EPROTONOSUPPORT
 									  : -EBADMSG;
 	}
@@ -382,12 +382,12 @@ int envol_volume_read_header(const char *path, struct envol_volume_header *ret, 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "cannot open %s: %s", path, strerror(-r));
+		envol_set_error(err, errlen, "cannot open %s: %s", path, strerror(-r));
 		return r;
 	}
 	r = backing_size(fd, &blockdev, &dev_size);
 	if (r < 0) {
-		set_err(err, errlen, "%s is not a regular file or block device", path);
+		envol_set_error(err, errlen, "%s is not a regular file or block device", path);
 		return r;
 	}
 	return pick_slot(fd, dev_size, path, ret, &slot, err, errlen);
@@ -429,7 +429,7 @@ static int commit_header(struct envol_volume *v, struct envol_volume_header *nh,
 	int target = 1 - v->slot, r;
 
 	if (v->hdr->sequence == UINT64_MAX) {
-		set_err(err, errlen, "header sequence number exhausted");
+		envol_set_error(err, errlen, "header sequence number exhausted");
 		return -EOVERFLOW;
 	}
 	nh->sequence = v->hdr->sequence + 1;
@@ -437,7 +437,7 @@ static int commit_header(struct envol_volume *v, struct envol_volume_header *nh,
 	if (mac_key) {
 		r = envol_header_compute_mac(nh, mac_key, nh->mac);
 		if (r < 0) {
-			set_err(err, errlen, "computing the header MAC failed");
+			envol_set_error(err, errlen, "computing the header MAC failed");
 			return r;
 		}
 	}
@@ -490,7 +490,7 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 
 	if (!p || !p->path || !p->key_arn || (!p->blob && p->blob_len) ||
 	    (!p->context && p->n_context)) {
-		set_err(err, errlen, "missing parameters");
+		envol_set_error(err, errlen, "missing parameters");
 		return -EINVAL;
 	}
 	h = calloc(1, sizeof(*h));
@@ -498,17 +498,17 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 		return -ENOMEM;
 	arn_len = strlen(p->key_arn);
 	if (arn_len == 0 || arn_len > ENVOL_VOLUME_MAX_KEY_ARN) {
-		set_err(err, errlen, "key ARN length %zu is not 1..%d", arn_len,
+		envol_set_error(err, errlen, "key ARN length %zu is not 1..%d", arn_len,
 			ENVOL_VOLUME_MAX_KEY_ARN);
 		return -EINVAL;
 	}
 	if (p->blob_len == 0 || p->blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		set_err(err, errlen, "CiphertextBlob length %zu is not 1..%d", p->blob_len,
+		envol_set_error(err, errlen, "CiphertextBlob length %zu is not 1..%d", p->blob_len,
 			ENVOL_VOLUME_MAX_BLOB);
 		return -EINVAL;
 	}
 	if (p->n_context > ENVOL_VOLUME_MAX_CONTEXT) {
-		set_err(err, errlen, "%zu encryption context pairs, at most %d", p->n_context,
+		envol_set_error(err, errlen, "%zu encryption context pairs, at most %d", p->n_context,
 			ENVOL_VOLUME_MAX_CONTEXT);
 		return -EINVAL;
 	}
@@ -517,7 +517,7 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 
 		if (!c->key || !c->value || strlen(c->key) > ENVOL_HEADER_MAX_CONTEXT_KEY ||
 		    strlen(c->value) > ENVOL_HEADER_MAX_CONTEXT_VALUE) {
-			set_err(err, errlen,
+			envol_set_error(err, errlen,
 				"encryption context pair %zu is missing or too long (key <= %d, "
 				"value <= %d bytes)",
 				i, ENVOL_HEADER_MAX_CONTEXT_KEY, ENVOL_HEADER_MAX_CONTEXT_VALUE);
@@ -553,19 +553,19 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 		struct stat st;
 
 		if (stat(p->path, &st) < 0 || !S_ISBLK(st.st_mode)) {
-			set_err(err, errlen, "%s already exists", p->path);
+			envol_set_error(err, errlen, "%s already exists", p->path);
 			return -EEXIST;
 		}
 		/* A block device: O_EXCL makes the open fail while it is mounted or in use. */
 		fd = open(p->path, O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
 			r = negative_errno();
-			set_err(err, errlen, "cannot open %s: %s", p->path, strerror(-r));
+			envol_set_error(err, errlen, "cannot open %s: %s", p->path, strerror(-r));
 			return r;
 		}
 	} else {
 		r = negative_errno();
-		set_err(err, errlen, "cannot create %s: %s", p->path, strerror(-r));
+		envol_set_error(err, errlen, "cannot create %s: %s", p->path, strerror(-r));
 		return r;
 	}
 
@@ -574,12 +574,12 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 		goto fail;
 	r = backing_size(fd, &blockdev, &dev_size);
 	if (r < 0) {
-		set_err(err, errlen, "%s: %s", p->path, strerror(-r));
+		envol_set_error(err, errlen, "%s: %s", p->path, strerror(-r));
 		goto fail;
 	}
 	if (blockdev) {
 		if (dev_size < end) {
-			set_err(err, errlen, "%s has %llu bytes, the volume needs %llu", p->path,
+			envol_set_error(err, errlen, "%s has %llu bytes, the volume needs %llu", p->path,
 				(unsigned long long)dev_size, (unsigned long long)end);
 			r = -ENOSPC;
 			goto fail;
@@ -587,12 +587,12 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 		/* Old contents must not decrypt to garbage: a fresh volume reads as zeros. */
 		r = zero_range(fd, true, 0, end);
 		if (r < 0) {
-			set_err(err, errlen, "zeroing %s: %s", p->path, strerror(-r));
+			envol_set_error(err, errlen, "zeroing %s: %s", p->path, strerror(-r));
 			goto fail;
 		}
 	} else if (ftruncate(fd, (off_t)end) < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "cannot size %s to %llu bytes: %s", p->path,
+		envol_set_error(err, errlen, "cannot size %s to %llu bytes: %s", p->path,
 			(unsigned long long)end, strerror(-r));
 		goto fail;
 	}
@@ -606,13 +606,13 @@ int envol_volume_create(const struct envol_volume_create_params *p, char *err, s
 		goto fail;
 	if (fsync(fd) < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "fsync %s: %s", p->path, strerror(-r));
+		envol_set_error(err, errlen, "fsync %s: %s", p->path, strerror(-r));
 		goto fail;
 	}
 	if (created) {
 		r = fsync_parent_dir(p->path);
 		if (r < 0) {
-			set_err(err, errlen, "fsync of the directory of %s: %s", p->path,
+			envol_set_error(err, errlen, "fsync of the directory of %s: %s", p->path,
 				strerror(-r));
 			goto fail;
 		}
@@ -652,12 +652,12 @@ int envol_volume_open(const char *path, bool writable, struct envol_volume **ret
 	v->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
 	if (v->fd < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "cannot open %s: %s", path, strerror(-r));
+		envol_set_error(err, errlen, "cannot open %s: %s", path, strerror(-r));
 		goto fail;
 	}
 	r = backing_size(v->fd, &v->blockdev, &v->dev_size);
 	if (r < 0) {
-		set_err(err, errlen, "%s is not a regular file or block device", path);
+		envol_set_error(err, errlen, "%s is not a regular file or block device", path);
 		goto fail;
 	}
 	r = take_lock(v->fd, writable, path, err, errlen);
@@ -669,7 +669,7 @@ int envol_volume_open(const char *path, bool writable, struct envol_volume **ret
 		goto fail;
 	end = v->hdr->data_offset + v->hdr->size;
 	if (v->dev_size < end) {
-		set_err(err, errlen,
+		envol_set_error(err, errlen,
 			"%s is truncated: %llu bytes, but the header says the data area ends at %llu",
 			path, (unsigned long long)v->dev_size, (unsigned long long)end);
 		r = -EBADMSG;
@@ -751,12 +751,12 @@ int envol_volume_erase(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = negative_errno();
-		set_err(err, errlen, "cannot open %s: %s", path, strerror(-r));
+		envol_set_error(err, errlen, "cannot open %s: %s", path, strerror(-r));
 		return r;
 	}
 	r = backing_size(fd, &blockdev, &size);
 	if (r < 0 || size < ENVOL_VOLUME_DATA_OFFSET) {
-		set_err(err, errlen, "%s is not a volume (too small or not a file)", path);
+		envol_set_error(err, errlen, "%s is not a volume (too small or not a file)", path);
 		return -EINVAL;
 	}
 	r = take_lock(fd, true, path, err, errlen);
@@ -776,7 +776,7 @@ int envol_volume_erase(const char *path, char *err, size_t errlen)
 			magic |= memcmp(buf, ENVOL_HEADER_MAGIC, 8) == 0;
 		}
 		if (!magic) {
-			set_err(err, errlen, "%s is not an envol volume (no header magic); not erased",
+			envol_set_error(err, errlen, "%s is not an envol volume (no header magic); not erased",
 				path);
 			return -EMEDIUMTYPE;
 		}
@@ -798,7 +798,7 @@ int envol_volume_erase(const char *path, char *err, size_t errlen)
 		if (r >= 0 && fdatasync(fd) < 0)
 			r = negative_errno();
 		if (r < 0) {
-			set_err(err, errlen, "overwriting the header of %s: %s", path,
+			envol_set_error(err, errlen, "overwriting the header of %s: %s", path,
 				strerror(-r));
 			return r;
 		}
@@ -826,14 +826,14 @@ int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t d
 	int r;
 
 	if (!v || !dek || dek_len != ENVOL_VOLUME_DEK_SIZE) {
-		set_err(err, errlen, "the data key must be %d bytes", ENVOL_VOLUME_DEK_SIZE);
+		envol_set_error(err, errlen, "the data key must be %d bytes", ENVOL_VOLUME_DEK_SIZE);
 		return -EINVAL;
 	}
 	k = envol_secure_alloc(ENVOL_VOLUME_DEK_SIZE);
 	mk = envol_secure_alloc(32);
 	nh = calloc(1, sizeof(*nh));
 	if (!k || !mk || !nh) {
-		set_err(err, errlen, "cannot allocate locked memory for the data key");
+		envol_set_error(err, errlen, "cannot allocate locked memory for the data key");
 		return -ENOMEM;
 	}
 	memcpy(k, dek, ENVOL_VOLUME_DEK_SIZE);
@@ -841,18 +841,18 @@ int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t d
 	pthread_rwlock_wrlock(&v->key_lock);
 	pthread_mutex_lock(&v->hdr_lock);
 	if (v->dek) {
-		set_err(err, errlen, "a key is already attached");
+		envol_set_error(err, errlen, "a key is already attached");
 		r = -EALREADY;
 		goto out;
 	}
 	r = derive_mac_key(k, v->hdr->uuid, mk);
 	if (r < 0) {
-		set_err(err, errlen, "HKDF failed");
+		envol_set_error(err, errlen, "HKDF failed");
 		goto out;
 	}
 	r = envol_xts_new(k, ENVOL_VOLUME_DEK_SIZE, v->sector_size, &x);
 	if (r < 0) {
-		set_err(err, errlen, "cannot set up AES-XTS with this key: %s", strerror(-r));
+		envol_set_error(err, errlen, "cannot set up AES-XTS with this key: %s", strerror(-r));
 		goto out;
 	}
 	if (v->hdr->flags & ENVOL_HEADER_FLAG_MAC_PENDING) {
@@ -873,11 +873,11 @@ int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t d
 	} else {
 		r = envol_header_compute_mac(v->hdr, mk, mac);
 		if (r < 0) {
-			set_err(err, errlen, "computing the header MAC failed");
+			envol_set_error(err, errlen, "computing the header MAC failed");
 			goto out;
 		}
 		if (envol_memeq_consttime(mac, v->hdr->mac, sizeof mac) != 0) {
-			set_err(err, errlen, "header MAC mismatch: wrong key or tampered header");
+			envol_set_error(err, errlen, "header MAC mismatch: wrong key or tampered header");
 			r = -EBADMSG;
 			goto out;
 		}
@@ -914,17 +914,17 @@ int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const u
 	if (!v || !key_arn || !blob)
 		return -EINVAL;
 	if (!v->writable) {
-		set_err(err, errlen, "the volume is open read-only");
+		envol_set_error(err, errlen, "the volume is open read-only");
 		return -EROFS;
 	}
 	arn_len = strlen(key_arn);
 	if (arn_len == 0 || arn_len > ENVOL_VOLUME_MAX_KEY_ARN) {
-		set_err(err, errlen, "key ARN length %zu is not 1..%d", arn_len,
+		envol_set_error(err, errlen, "key ARN length %zu is not 1..%d", arn_len,
 			ENVOL_VOLUME_MAX_KEY_ARN);
 		return -EINVAL;
 	}
 	if (blob_len == 0 || blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		set_err(err, errlen, "CiphertextBlob length %zu is not 1..%d", blob_len,
+		envol_set_error(err, errlen, "CiphertextBlob length %zu is not 1..%d", blob_len,
 			ENVOL_VOLUME_MAX_BLOB);
 		return -EINVAL;
 	}
