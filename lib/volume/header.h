@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volume_header.h — the volume header codec (format v1, byte layout in docs/format.md): one
- * header slot's bytes in, a validated struct out, and back.  Pure: no I/O, no global state, so
- * it can be fuzzed.  Every decoded byte is treated as hostile: lengths are bounded before use,
- * the SHA-256 checksum is checked before any field other than magic, version and slot length
- * is read, and every error message names the field ("sector_size 1000 is not 512 or 4096").
- * Callers (volume.c) prefix the slot name.
+ * header.h — the volume header codec (format v1, byte layout in docs/format.md): one header
+ * slot's bytes in, a validated struct envol_volume_header (envol/volume.h) out, and back.
+ * Pure: no I/O, no global state, so it can be fuzzed.  Every decoded byte is treated as
+ * hostile: lengths are bounded before use, the SHA-256 checksum is checked before any field
+ * other than magic, version and slot length is read, and every error message names the field
+ * ("sector_size 1000 is not 512 or 4096").  Callers (volume.c) prefix the slot name.
  */
 #ifndef ENVOL_VOLUME_HEADER_H
 #define ENVOL_VOLUME_HEADER_H
@@ -25,42 +25,14 @@
 #define ENVOL_HEADER_CHECKSUM_SIZE 32
 #define ENVOL_HEADER_MIN_SIZE (ENVOL_HEADER_FIXED_SIZE + ENVOL_HEADER_CHECKSUM_SIZE)
 #define ENVOL_HEADER_MAC_OFFSET 128
-#define ENVOL_HEADER_MAC_SIZE 32
-#define ENVOL_HEADER_CIPHER_SIZE 32
-#define ENVOL_HEADER_MAX_CONTEXT_KEY 256
-#define ENVOL_HEADER_MAX_CONTEXT_VALUE 1024
+/* ENVOL_HEADER_MAC_SIZE, _CIPHER_SIZE, _MAX_CONTEXT_KEY/VALUE, _FLAG_*: envol/volume.h */
 /* Largest logical size: data_offset + size must fit in an off_t. */
 #define ENVOL_HEADER_MAX_VOLUME_SIZE ((UINT64_C(1) << 62))
 
-#define ENVOL_HEADER_FLAG_READ_ONLY 0x1u
-#define ENVOL_HEADER_FLAG_MAC_PENDING 0x2u
 #define ENVOL_HEADER_FLAGS_KNOWN (ENVOL_HEADER_FLAG_READ_ONLY | ENVOL_HEADER_FLAG_MAC_PENDING)
 
 /* The MAC key: HKDF-SHA256(ikm = DEK, salt = volume UUID, info = this string). */
 #define ENVOL_HEADER_MAC_INFO "envol v1 header mac"
-
-struct envol_header_context {
-	char key[ENVOL_HEADER_MAX_CONTEXT_KEY + 1];
-	char value[ENVOL_HEADER_MAX_CONTEXT_VALUE + 1];
-};
-
-/* One header, decoded.  Self-contained (no pointers), about 28 KiB: allocate it. */
-struct envol_volume_header {
-	uint64_t sequence;
-	uint32_t flags; /* ENVOL_HEADER_FLAG_* */
-	uint32_t sector_size;
-	uint8_t uuid[16];
-	uint64_t size;
-	uint64_t data_offset;
-	uint64_t created;
-	char cipher[ENVOL_HEADER_CIPHER_SIZE]; /* NUL-terminated */
-	char key_arn[ENVOL_VOLUME_MAX_KEY_ARN + 1];
-	uint8_t blob[ENVOL_VOLUME_MAX_BLOB];
-	size_t blob_len;
-	size_t n_context;
-	struct envol_header_context context[ENVOL_VOLUME_MAX_CONTEXT];
-	uint8_t mac[ENVOL_HEADER_MAC_SIZE]; /* all zero while MAC_PENDING */
-};
 
 /*
  * Checks every field of h (the same rules decode applies).  Returns 0, or -EINVAL with a
