@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volume_header.c — encode/decode/validate one volume header slot (format v1); see
- * volume_header.h and docs/format.md for the byte layout.  Pure functions: no I/O.
+ * header.c — encode/decode/validate one volume header slot (format v1); see header.h and
+ * docs/format.md for the byte layout.  Pure functions: no I/O.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -147,11 +147,24 @@ const char *envol_header_context_get(const struct envol_volume_header *h, const 
 	return NULL;
 }
 
+/* blob_len and n_context within their bounds (validate and decode); code on failure. */
+static int check_counts(const struct envol_volume_header *h, int code, char *err, size_t errlen)
+{
+	if (h->blob_len == 0 || h->blob_len > ENVOL_VOLUME_MAX_BLOB)
+		return envol_fail(code, err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
+				  ENVOL_VOLUME_MAX_BLOB);
+	if (h->n_context == 0 || h->n_context > ENVOL_VOLUME_MAX_CONTEXT)
+		return envol_fail(code, err, errlen, "n_context %zu is not 1..%d", h->n_context,
+				  ENVOL_VOLUME_MAX_CONTEXT);
+	return 0;
+}
+
 int envol_header_validate(const struct envol_volume_header *h, char *err, size_t errlen)
 {
 	size_t cipher_len, arn_len, total;
 	char uuid_str[37];
 	const char *vid;
+	int r;
 
 	if (h->flags & ~ENVOL_HEADER_FLAGS_KNOWN) {
 		envol_set_error(err, errlen, "flags 0x%x has unknown bits 0x%x", h->flags,
@@ -200,16 +213,9 @@ int envol_header_validate(const struct envol_volume_header *h, char *err, size_t
 		envol_set_error(err, errlen, "key_arn has a byte that is not printable ASCII");
 		return -EINVAL;
 	}
-	if (h->blob_len == 0 || h->blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		envol_set_error(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
-			ENVOL_VOLUME_MAX_BLOB);
-		return -EINVAL;
-	}
-	if (h->n_context == 0 || h->n_context > ENVOL_VOLUME_MAX_CONTEXT) {
-		envol_set_error(err, errlen, "n_context %zu is not 1..%d", h->n_context,
-			ENVOL_VOLUME_MAX_CONTEXT);
-		return -EINVAL;
-	}
+	r = check_counts(h, -EINVAL, err, errlen);
+	if (r < 0)
+		return r;
 	total = OFF_VARIABLE + arn_len + h->blob_len + ENVOL_HEADER_CHECKSUM_SIZE;
 	for (size_t i = 0; i < h->n_context; i++) {
 		const struct envol_header_context *c = &h->context[i];
@@ -454,16 +460,9 @@ int envol_header_decode(const uint8_t *buf, size_t len, struct envol_volume_head
 			ENVOL_VOLUME_MAX_KEY_ARN);
 		return -EBADMSG;
 	}
-	if (h->blob_len == 0 || h->blob_len > ENVOL_VOLUME_MAX_BLOB) {
-		envol_set_error(err, errlen, "blob_len %zu is not 1..%d", h->blob_len,
-			ENVOL_VOLUME_MAX_BLOB);
-		return -EBADMSG;
-	}
-	if (h->n_context == 0 || h->n_context > ENVOL_VOLUME_MAX_CONTEXT) {
-		envol_set_error(err, errlen, "n_context %zu is not 1..%d", h->n_context,
-			ENVOL_VOLUME_MAX_CONTEXT);
-		return -EBADMSG;
-	}
+	r = check_counts(h, -EBADMSG, err, errlen);
+	if (r < 0)
+		return r;
 	pos = OFF_VARIABLE;
 	if (end - pos < arn_len) {
 		envol_set_error(err, errlen, "key_arn_len %zu runs past slot_len %u", arn_len, slot_len);

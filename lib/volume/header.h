@@ -5,7 +5,7 @@
  * Pure: no I/O, no global state, so it can be fuzzed.  Every decoded byte is treated as
  * hostile: lengths are bounded before use, the SHA-256 checksum is checked before any field
  * other than magic, version and slot length is read, and every error message names the field
- * ("sector_size 1000 is not 512 or 4096").  Callers (volume.c) prefix the slot name.
+ * ("sector_size 1000 is not 512 or 4096").  Callers (slots.c) prefix the slot name.
  */
 #ifndef ENVOL_VOLUME_HEADER_H
 #define ENVOL_VOLUME_HEADER_H

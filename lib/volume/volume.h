@@ -1,11 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * volume.h — envol volumes inside libenvol: the public API (include/envol/volume.h) plus what
- * only our own code and tests use.
+ * only our own code and tests use: opening or creating a volume through a given storage
+ * backend (volume/backend.h) instead of the one its location names.
  */
 #ifndef ENVOL_VOLUME_H
 #define ENVOL_VOLUME_H
 
 #include "envol/volume.h"
+
+struct envol_backend_type;
+
+/*
+ * envol_volume_create() and envol_volume_open() with the backend given, not picked from the
+ * location (envol_backend_type_for()).  For tests and for backends that are not in the
+ * built-in table.  Same contracts.
+ */
+int envol_volume_create_with(const struct envol_backend_type *type,
+			     const struct envol_volume_create_params *p, char *err, size_t errlen);
+int envol_volume_open_with(const struct envol_backend_type *type, const char *location,
+			   bool writable, struct envol_volume **ret, char *err, size_t errlen);
 
 #endif
