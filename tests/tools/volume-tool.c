@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volume-tool.c — test driver for lib/volume.c, used by tests/interop/test-volume-dmcrypt.sh
+ * volume-tool.c — test driver for lib/volume, used by tests/interop/test-volume-dmcrypt.sh
  * and to (re)generate the fuzz seed corpus.  Not installed.
  *
  * The DEK is read as 128 hex digits on the first line of STANDARD INPUT, never from argv

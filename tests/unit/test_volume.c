@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test_volume.c — lib/volume.c on real files: create/open/info, the two-slot update protocol
- * (bit flips in every header byte, torn writes), the MAC and its pending state, wrong DEKs,
- * I/O at odd offsets, zeros for never-written and trimmed ranges, holes really punched,
+ * test_volume.c — lib/volume on real files (the file backend): create/open/info, the two-slot
+ * update protocol (bit flips in every header byte, torn writes), the MAC and its pending state,
+ * wrong DEKs, I/O at odd offsets, zeros for never-written and trimmed ranges, holes really punched,
  * extents, concurrent read-modify-write writers, the OFD lock naming its holder, erase.
  */
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include "util/macros.h"
 #include "util/encoding.h"
 #include "unit.h"
+#include "test_volume_util.h"
 #include "volume/volume.h"
 #include "volume/header.h"
 
@@ -26,19 +27,6 @@ static uint8_t dek[ENVOL_VOLUME_DEK_SIZE];
 static char uuid_str[37];
 
 #define SIZE (UINT64_C(8) << 20)
-
-static void fill_random(void *p, size_t n)
-{
-	uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t r = getrandom(b, n, 0);
-
-		CU_ASSERT_FATAL(r > 0);
-		b += r;
-		n -= (size_t)r;
-	}
-}
 
 static int create_volume_ex(uint32_t sector_size, uint64_t size, bool ro, char *err, size_t len)
 {
@@ -114,14 +102,6 @@ static int suite_clean(void)
 {
 	(void)unlink(path);
 	return rmdir(dir);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 static void test_create_open_info(void)
@@ -254,25 +234,6 @@ static void test_io(void)
 		free(copy);
 		free(back);
 	}
-}
-
-struct extent_log {
-	uint64_t off[64], len[64];
-	bool hole[64];
-	int n;
-};
-
-static int log_extent(void *opaque, uint64_t off, uint64_t len, bool hole)
-{
-	struct extent_log *l = opaque;
-
-	if (l->n < 64) {
-		l->off[l->n] = off;
-		l->len[l->n] = len;
-		l->hole[l->n] = hole;
-		l->n++;
-	}
-	return 0;
 }
 
 static void test_trim_zero_extents(void)

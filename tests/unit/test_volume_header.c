@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test_volume_header.c — the header codec (lib/volume_header.c): round trip, the documented
+ * test_volume_header.c — the header codec (lib/volume/header.c): round trip, the documented
  * byte layout, every field out of range (with the checksum fixed so the field check is what
  * fails, and the message naming the field), every bit flip caught, truncation, and the MAC.
  */
