@@ -2,7 +2,7 @@
 /*
  * connection.c — one thread per NBD connection.  It runs the fixed-newstyle handshake as an
  * explicit state machine (docs/nbd-handshake.md), then becomes the request reader: it decodes
- * and validates each request (lib/nbd_proto.c), reads WRITE payloads into recycled job buffers
+ * and validates each request (lib/nbd/codec.c, lib/nbd/validate.c), reads WRITE payloads into recycled job buffers
  * and queues the jobs to the worker pool; up to ENVOLD_MAX_INFLIGHT requests per connection are
  * in flight.  Replies from the workers are written under the connection's write mutex.
  * Requests are read through a per-connection buffer (one recv() for many small requests), and
@@ -25,9 +25,7 @@
 #include "envold.h"
 #include "util/log.h"
 
-#define MAX_OPTIONS 4096		 /* options per handshake before we give up */
 #define HANDSHAKE_TIMEOUT_S 60		 /* a client silent this long in the handshake is dropped */
-#define MAX_DISCARD (UINT32_C(64) << 20) /* oversized payloads we still read and drop */
 #define JOB_KEEP_CAP (UINT32_C(4) << 20) /* bigger job buffers are freed when done */
 #define BLOCK_STATUS_MAX_EXTENTS 2048
 #define MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
@@ -339,7 +337,7 @@ static enum hs_state opt_info_go(struct conn *c, uint32_t opt, uint32_t len)
 	if (opt == NBD_OPT_GO) {
 		r = exports_attach(name, &e, err, sizeof err);
 		if (r < 0)
-			return refuse(c, opt, exports_error_reply_type(r), err);
+			return refuse(c, opt, nbd_errno_to_rep_error(r), err);
 		f.size = e->info->size;
 		f.sector_size = e->info->sector_size;
 		f.read_only = e->read_only;
@@ -347,7 +345,7 @@ static enum hs_state opt_info_go(struct conn *c, uint32_t opt, uint32_t len)
 	} else {
 		r = exports_facts(name, &f, err, sizeof err);
 		if (r < 0)
-			return refuse(c, opt, exports_error_reply_type(r), err);
+			return refuse(c, opt, nbd_errno_to_rep_error(r), err);
 	}
 	/* NBD_INFO_EXPORT always; name, description and block size whether asked or not */
 	r = send_rep(
@@ -460,7 +458,7 @@ static bool handshake(struct conn *c)
 			state = HS_OPTION;
 			break;
 		case HS_OPTION:
-			if (++n_options > MAX_OPTIONS ||
+			if (++n_options > NBD_MAX_OPTIONS ||
 			    read_full(c->fd, b, NBD_OPTION_HEADER_SIZE) < 0 ||
 			    nbd_decode_option_header(b, &h) < 0) {
 				state = HS_CLOSE;
@@ -468,7 +466,7 @@ static bool handshake(struct conn *c)
 			}
 			if (h.length > NBD_MAX_OPTION_LEN) {
 				/* bounded before anything is read into memory */
-				if (h.length > MAX_DISCARD || discard(c, h.length) < 0) {
+				if (h.length > NBD_MAX_DISCARD || discard(c, h.length) < 0) {
 					state = HS_CLOSE;
 					break;
 				}
@@ -579,18 +577,6 @@ static int reply_error(struct conn *c, const struct nbd_request *req, int err, c
 	return send_buf(c, b, (size_t)n);
 }
 
-static const char *validation_text(int r)
-{
-	switch (r) {
-	case -EPERM:
-		return "the export is read-only";
-	case -ENOSPC:
-		return "write past the end of the export";
-	default:
-		return "invalid request (range, alignment, length or flags)";
-	}
-}
-
 /* Served by the reader itself rather than a worker (see the top of the file). */
 static bool run_inline(const struct nbd_request *req)
 {
@@ -627,10 +613,10 @@ static void transmission(struct conn *c)
 		if (r < 0) {
 			log_debug("%s offset %" PRIu64 " length %u flags %#x refused: %s",
 				  nbd_command_name(req.type), req.offset, req.length, req.flags,
-				  validation_text(r));
+				  nbd_validate_strerror(r));
 			if (req.type == NBD_CMD_WRITE) {
 				/* the payload must still be consumed, or the stream is lost */
-				if (req.length > MAX_DISCARD ||
+				if (req.length > NBD_MAX_DISCARD ||
 				    discard(c, req.length) < 0) {
 					log_warning("write payload of %u bytes too large: "
 						    "disconnecting the client",
@@ -638,7 +624,7 @@ static void transmission(struct conn *c)
 					break;
 				}
 			}
-			if (reply_error(c, &req, r, validation_text(r)) < 0)
+			if (reply_error(c, &req, r, nbd_validate_strerror(r)) < 0)
 				break;
 			continue;
 		}

@@ -15,7 +15,8 @@
 #include <sys/uio.h>
 
 #include "util/config.h"
-#include "nbd/proto.h"
+#include "nbd/codec.h"
+#include "nbd/validate.h"
 #include "volume/volume.h"
 #include "volume/name.h"
 
@@ -60,8 +61,6 @@ void exports_release(struct export *e);
 unsigned exports_attached_count(void);
 /* Flush every attached volume (shutdown). */
 void exports_flush_all(void);
-/* The NBD error reply type for an attach failure. */
-uint32_t exports_error_reply_type(int r);
 
 /* ---- connection.c ---- */
 
