@@ -3,7 +3,8 @@
  * envold.h — internals shared by envold's files:
  *   main.c        options, configuration, listeners (socket activation), signals, sd_notify
  *   exports.c     export registry: volume name -> attached volume, refcounted attach/detach
- *   connection.c  one thread per connection: handshake state machine, then the request reader
+ *   connection.c  one thread per connection: the handshake of lib/nbd/handshake.c over the
+ *                 socket, then the request reader
  *   workers.c     the worker pool executing requests and writing replies
  */
 #ifndef ENVOLD_H

@@ -12,7 +12,7 @@
 
 #include "nbd/wire.h"
 
-/* What was negotiated for one connection (the handshake fills it). */
+/* What was negotiated for one connection (lib/nbd/handshake.h fills it). */
 struct nbd_export_limits {
 	uint64_t size;
 	uint32_t min_block; /* offsets and lengths must be multiples of it */
