@@ -37,6 +37,8 @@
 struct conn {
 	int fd;
 	bool tcp;
+	const struct nbd_server_ops *ops; /* where the handshake finds exports */
+	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
 	/* handshake results */
 	struct export *exp;
 	struct nbd_export_limits lim;
@@ -301,6 +303,50 @@ static const struct nbd_server_ops registry_ops = {
     .release = registry_release,
 };
 
+/* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
+
+static int fixed_list(void *opaque, nbd_list_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	struct export_facts f;
+
+	attached_facts(c->fixed, &f);
+	return emit(ctx, c->fixed->name, f.description);
+}
+
+static int fixed_open(void *opaque, const char *name, struct nbd_export_info *ret,
+		      void **ret_export, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	struct export_facts f;
+
+	if (strcmp(name, c->fixed->name) != 0) {
+		snprintf(err, err_cap(errlen), "no export named '%s'", name);
+		return -ENOENT;
+	}
+	attached_facts(c->fixed, &f);
+	export_info(&f, ret);
+	*ret_export = c->fixed;
+	return 0;
+}
+
+static int fixed_describe(void *opaque, const char *name, struct nbd_export_info *ret, char *err,
+			  size_t errlen)
+{
+	void *e;
+
+	return fixed_open(opaque, name, ret, &e, err, errlen);
+}
+
+static void fixed_release(void *opaque, void *export) {}
+
+static const struct nbd_server_ops fixed_ops = {
+    .list = fixed_list,
+    .describe = fixed_describe,
+    .open = fixed_open,
+    .release = fixed_release,
+};
+
 /* Runs the handshake; returns true when the connection enters transmission. */
 static bool handshake(struct conn *c)
 {
@@ -308,7 +354,7 @@ static bool handshake(struct conn *c)
 	struct nbd_handshake_result res;
 	int r;
 
-	r = nbd_handshake_run(&io, &registry_ops, c, &res);
+	r = nbd_handshake_run(&io, c->ops, c, &res);
 	if (r < 0) {
 		log_debug_errno(r, "handshake ended: %m");
 		return false;
@@ -527,10 +573,9 @@ static void conn_count_down(void)
 	pthread_mutex_unlock(&conns_lock);
 }
 
-static void *conn_thread(void *arg)
+/* Handshake, transmission, drain; then c is gone (the caller still counts it down). */
+static void serve(struct conn *c)
 {
-	struct conn *c = arg;
-
 	set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
 	if (handshake(c)) {
 		set_recv_timeout(c->fd, 0); /* an attached client may idle as long as it likes */
@@ -545,9 +590,14 @@ static void *conn_thread(void *arg)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->exp)
-		exports_release(c->exp);
+		c->ops->release(c, c->exp);
 	conn_unlink(c);
 	conn_free(c);
+}
+
+static void *conn_thread(void *arg)
+{
+	serve(arg);
 	/* Free this thread's OpenSSL state now: the thread is detached, and once it counts down
 	 * main may exit before the thread-local destructors would have run. */
 	OPENSSL_thread_stop();
@@ -555,20 +605,21 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-int conn_start(int fd, bool is_tcp)
+/* A connection on fd (owned from here on), on the list of connections.  NULL: out of memory. */
+static struct conn *conn_new(int fd, bool is_tcp, struct export *fixed)
 {
-	pthread_attr_t attr;
-	pthread_t t;
 	struct conn *c;
-	int r, one = 1;
+	int one = 1;
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
 		close(fd);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->fd = fd;
 	c->tcp = is_tcp;
+	c->fixed = fixed;
+	c->ops = fixed ? &fixed_ops : &registry_ops;
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
@@ -582,7 +633,19 @@ int conn_start(int fd, bool is_tcp)
 	conns = c;
 	n_conns++;
 	pthread_mutex_unlock(&conns_lock);
+	return c;
+}
 
+int conn_start(int fd, bool is_tcp)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	struct conn *c;
+	int r;
+
+	c = conn_new(fd, is_tcp, NULL);
+	if (!c)
+		return -ENOMEM;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -594,6 +657,17 @@ int conn_start(int fd, bool is_tcp)
 		conn_count_down();
 	}
 	return r;
+}
+
+int conn_serve(int fd, struct export *e)
+{
+	struct conn *c = conn_new(fd, false, e);
+
+	if (!c)
+		return -ENOMEM;
+	serve(c);
+	conn_count_down();
+	return 0;
 }
 
 void conns_stop_all(void)

@@ -68,6 +68,13 @@ void exports_flush_all(void);
 struct conn;
 /* Starts a detached thread serving fd (which it owns). */
 int conn_start(int fd, bool is_tcp);
+/*
+ * Serves fd (which it owns) in the calling thread until the client leaves and its requests have
+ * replied, with e as the only export: e is prepared (volume open, key attached) and owned by
+ * the caller, who keeps it after the return (the transmission fuzzer uses this).
+ * Needs the worker pool (workers_start).  Returns 0 or -ENOMEM.
+ */
+int conn_serve(int fd, struct export *e);
 /* Stop reading new requests on every connection (shutdown SHUT_RD); in-flight ones finish. */
 void conns_stop_all(void);
 unsigned conns_count(void);
