@@ -98,7 +98,8 @@ static int discard(struct hs *h, uint32_t n)
 	return 0;
 }
 
-static void reset_text(struct hs *h)
+/* Before a server callback: no stale text or export facts from the previous option. */
+static void reset_answer(struct hs *h)
 {
 	h->err[0] = 0;
 	memset(&h->info, 0, sizeof h->info);
@@ -123,7 +124,7 @@ static enum hs_state opt_export_name(struct hs *h, uint32_t len)
 
 	if (copy_name(h->opt, len, h->name, sizeof h->name) < 0)
 		return fail(h, -EPROTO);
-	reset_text(h);
+	reset_answer(h);
 	r = h->ops->open(h->opaque, h->name, &h->info, &h->export, h->err, sizeof h->err);
 	if (r < 0)
 		return fail(h, r); /* NBD_OPT_EXPORT_NAME cannot carry an error */
@@ -154,7 +155,7 @@ static enum hs_state opt_list(struct hs *h, uint32_t opt, uint32_t len)
 
 	if (len != 0)
 		return refuse(h, opt, NBD_REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
-	reset_text(h);
+	reset_answer(h);
 	h->emit_error = 0;
 	r = h->ops->list(h->opaque, list_emit, h, h->err, sizeof h->err);
 	if (h->emit_error < 0)
@@ -178,7 +179,7 @@ static enum hs_state opt_info_go(struct hs *h, uint32_t opt, uint32_t len)
 	if (h->name[0] == 0)
 		return refuse(h, opt, NBD_REP_ERR_UNKNOWN,
 			      "no default export: name a volume (NBD_OPT_LIST shows them)");
-	reset_text(h);
+	reset_answer(h);
 	if (opt == NBD_OPT_GO)
 		r = h->ops->open(h->opaque, h->name, &h->info, &h->export, h->err, sizeof h->err);
 	else
