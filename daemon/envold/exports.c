@@ -365,16 +365,3 @@ void exports_flush_all(void)
 	}
 	pthread_mutex_unlock(&registry_lock);
 }
-
-uint32_t exports_error_reply_type(int r)
-{
-	switch (r) {
-	case -EACCES:
-	case -EPERM:
-	case -EKEYREVOKED:
-		return NBD_REP_ERR_POLICY;
-	case -ENOENT:
-	default:
-		return NBD_REP_ERR_UNKNOWN;
-	}
-}
