@@ -231,7 +231,8 @@ int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body
 			ctl_error("out of memory");
 		return -ENOMEM;
 	}
-	r = envol_kms_client_call(c->kms, op, request, &status, &body, err->message, sizeof err->message);
+	r = envol_kms_client_call(c->kms, op, request, &status, &body, err->message,
+				  sizeof err->message);
 	ctl_free_wiped(request);
 	if (r < 0) {
 		snprintf(err->type, sizeof err->type, "Unreachable");
@@ -241,7 +242,7 @@ int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body
 	}
 	if (status != 200) {
 		if (envol_kms_client_parse_error(body, err->type, sizeof err->type, err->message,
-					   sizeof err->message) < 0) {
+						 sizeof err->message) < 0) {
 			snprintf(err->type, sizeof err->type, "HTTP%ld", status);
 			snprintf(err->message, sizeof err->message, "KMS answered HTTP %ld to %s",
 				 status, op);

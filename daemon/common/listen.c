@@ -69,8 +69,8 @@ int daemon_mkdir_parents(const char *path, mode_t mode)
 	return 0;
 }
 
-int daemon_listen_unix(struct daemon_listener *l, const char *setting, const char *path,
-		       char *err, size_t errlen)
+int daemon_listen_unix(struct daemon_listener *l, const char *setting, const char *path, char *err,
+		       size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
@@ -172,7 +172,7 @@ int daemon_listen_activated(struct daemon_listener *ls, size_t max, char *err, s
 		return envol_fail(-E2BIG, err, errlen,
 				  "too many sockets passed by systemd (%d, at most %zu)", n, max);
 	for (int i = 0; i < n; i++)
-		ls[i] = (struct daemon_listener)DAEMON_LISTENER_INIT;
+		ls[i] = DAEMON_LISTENER_INIT;
 	for (int i = 0; i < n; i++) {
 		struct daemon_listener *l = &ls[i];
 		int fd = SD_LISTEN_FDS_START + i;

@@ -23,14 +23,14 @@ struct daemon_listener {
 	char name[160];		      /* "unix:/run/envol/kms.sock" or "tcp:127.0.0.1:8440" */
 };
 
-#define DAEMON_LISTENER_INIT { .fd = -1 }
+#define DAEMON_LISTENER_INIT ((struct daemon_listener){.fd = -1})
 
 /*
  * Listens on a Unix socket at path.  setting names the configuration setting for messages
  * ("kms.socket").  -EEXIST when something other than a socket is at path (left intact).
  */
-int daemon_listen_unix(struct daemon_listener *l, const char *setting, const char *path,
-		       char *err, size_t errlen);
+int daemon_listen_unix(struct daemon_listener *l, const char *setting, const char *path, char *err,
+		       size_t errlen);
 
 /* Listens on TCP at sa; v6only sets IPV6_V6ONLY on an AF_INET6 socket.  spec is for messages. */
 int daemon_listen_tcp(struct daemon_listener *l, const char *setting, const char *spec,

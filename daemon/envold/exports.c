@@ -178,8 +178,8 @@ static int unwrap_dek(const struct envol_volume_info *info, uint8_t **ret_dek, s
 		snprintf(err, errlen, "KMS unreachable: %s", kerr[0] ? kerr : strerror(-r));
 		return -EHOSTDOWN;
 	}
-	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context, info->n_context,
-				   ret_dek, ret_len, kerr, sizeof kerr);
+	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context,
+					 info->n_context, ret_dek, ret_len, kerr, sizeof kerr);
 	envol_kms_client_free(kc);
 	if (r >= 0)
 		return 0;

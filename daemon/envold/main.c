@@ -77,7 +77,7 @@ static int listen_tcp(const char *spec)
 	for (struct addrinfo *ai = res; ai && n_listeners < MAX_LISTENERS; ai = ai->ai_next) {
 		struct daemon_listener *l = &listeners[n_listeners];
 
-		*l = (struct daemon_listener)DAEMON_LISTENER_INIT;
+		*l = DAEMON_LISTENER_INIT;
 		/* an address taken by an earlier one of the list (:: after 0.0.0.0) is skipped */
 		r = daemon_listen_tcp(l, "server.listen", spec, ai->ai_addr, ai->ai_addrlen, false,
 				      err, sizeof err);
@@ -109,7 +109,7 @@ static int setup_listeners(const struct envol_config *cfg)
 		log_info("using %d socket(s) from systemd", n);
 		return 0;
 	}
-	listeners[0] = (struct daemon_listener)DAEMON_LISTENER_INIT;
+	listeners[0] = DAEMON_LISTENER_INIT;
 	r = daemon_listen_unix(&listeners[0], "server.socket", cfg->server.socket, err, sizeof err);
 	if (r < 0) {
 		log_error("%s", err);

@@ -315,8 +315,8 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 		return reject(l, c, rq, &caller, NULL, "UnknownOperationException", 400,
 			      "X-Amz-Target must be TrentService.<Operation>", false);
 
-	r = kms_handle(k->kms, &caller, op, rq->body.data ? rq->body.data : "", rq->body.len, rq->id,
-		       &status, &body);
+	r = kms_handle(k->kms, &caller, op, rq->body.data ? rq->body.data : "", rq->body.len,
+		       rq->id, &status, &body);
 	if (r < 0 || !body || status < 100 || status > 599) {
 		body_free(body);
 		return respond(l, c, rq, 500, NULL, true);

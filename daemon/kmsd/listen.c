@@ -15,8 +15,7 @@
 #include "util/error.h"
 #include "util/macros.h"
 
-#define LOOPBACK_ONLY                                                                          \
-	"envol-kmsd serves TCP only on 127.0.0.0/8 or ::1 until TLS is supported"
+#define LOOPBACK_ONLY "envol-kmsd serves TCP only on 127.0.0.0/8 or ::1 until TLS is supported"
 
 int kmsd_parse_listen(const char *spec, struct sockaddr_storage *ret, socklen_t *ret_len, char *err,
 		      size_t errlen)
@@ -82,14 +81,14 @@ bad:
 }
 
 /* Takes the sockets systemd passed; returns how many, or -errno. */
-static int take_activated(struct kmsd *k, bool *have_unix, bool *have_tcp, char *err,
-			  size_t errlen)
+static int take_activated(struct kmsd *k, bool *have_unix, bool *have_tcp, char *err, size_t errlen)
 {
 	struct daemon_listener socks[ARRAY_SIZE(k->listeners)];
 	int n = daemon_listen_activated(socks, ARRAY_SIZE(socks), err, errlen);
 
 	for (int i = 0; i < n; i++)
-		k->listeners[k->n_listeners++] = (struct kmsd_listener){.sock = socks[i], .kmsd = k};
+		k->listeners[k->n_listeners++] =
+		    (struct kmsd_listener){.sock = socks[i], .kmsd = k};
 	for (int i = 0; i < n; i++) {
 		const struct daemon_listener *l = &socks[i];
 

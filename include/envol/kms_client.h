@@ -45,8 +45,8 @@ int envol_config_load(const char *path, struct envol_config **ret, char *err, si
 struct envol_config *envol_config_free(struct envol_config *c);
 
 /* A client for the KMS that cfg's client.* settings name.  cfg may be freed afterwards. */
-int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client **ret,
-			 char *err, size_t errlen);
+int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client **ret, char *err,
+			 size_t errlen);
 /* NULL is fine.  Returns NULL. */
 struct envol_kms_client *envol_kms_client_free(struct envol_kms_client *c);
 
@@ -67,10 +67,9 @@ int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
  * -EBADMSG for InvalidCiphertextException, -EHOSTDOWN when the KMS is unreachable) and err
  * reads like "DisabledException: arn:aws:kms:local:000000000000:key/… is disabled".
  */
-int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob,
-				 size_t blob_len, const struct envol_context_pair *context,
-				 size_t n_context, uint8_t **ret_dek, size_t *ret_len, char *err,
-				 size_t errlen);
+int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob, size_t blob_len,
+				 const struct envol_context_pair *context, size_t n_context,
+				 uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen);
 
 /* Wipes and releases a key from envol_kms_client_decrypt_dek(); NULL is fine.  Returns NULL. */
 void *envol_secure_free(void *p);
@@ -95,8 +94,8 @@ int envol_kms_client_error_errno(const char *type);
  * (base64 is).  Returns 0 with *ret_value and *ret_len pointing into json, -ENOENT when
  * absent, -EINVAL on malformed JSON or an escaped value.
  */
-int envol_kms_client_json_find_string(const char *json, const char *name,
-				      const char **ret_value, size_t *ret_len);
+int envol_kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
+				      size_t *ret_len);
 
 #ifdef __cplusplus
 }

@@ -17,8 +17,8 @@
 #include "aws/kms_client.h"
 #include "util/buffer.h"
 #include "util/encoding.h"
-#include "util/macros.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
 
 #define KMS_CLIENT_CONNECT_TIMEOUT_MS 5000L
@@ -64,7 +64,7 @@ struct envol_kms_client *envol_kms_client_free(struct envol_kms_client *c)
 static void envol_kms_client_freep(struct envol_kms_client **c) { envol_kms_client_free(*c); }
 
 int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client **ret, char *err,
-		   size_t errlen)
+			 size_t errlen)
 {
 	_cleanup_(envol_kms_client_freep) struct envol_kms_client *c = NULL;
 	const char *region = cfg->kms.region && *cfg->kms.region ? cfg->kms.region : "local";
@@ -179,8 +179,9 @@ static int curl_error_to_errno(const struct envol_kms_client *c, CURLcode cc)
 	}
 }
 
-int envol_kms_client_call(struct envol_kms_client *c, const char *operation, const char *request_json,
-		    long *ret_status, char **ret_body, char *err, size_t errlen)
+int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
+			  const char *request_json, long *ret_status, char **ret_body, char *err,
+			  size_t errlen)
 {
 	_cleanup_buffer_ struct envol_buffer r = {.wipe = true, .max = KMS_CLIENT_MAX_RESPONSE};
 	struct curl_slist *headers = NULL, *h;
@@ -244,7 +245,7 @@ int envol_kms_client_call(struct envol_kms_client *c, const char *operation, con
 }
 
 int envol_kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
-			   size_t messagelen)
+				 size_t messagelen)
 {
 	json_t *root, *t, *m;
 	const char *ts, *hash;
@@ -374,7 +375,7 @@ static const char *skip_value(const char *p, int depth)
  * the member is absent, -EINVAL on malformed JSON or an escaped value.
  */
 int envol_kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
-				size_t *ret_len)
+				      size_t *ret_len)
 {
 	size_t name_len = strlen(name);
 	const char *p = skip_ws(json);
@@ -433,8 +434,8 @@ static int aws_error(const char *body, long status, char *err, size_t errlen)
 }
 
 int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob, size_t blob_len,
-			   const struct envol_context_pair *context, size_t n_context,
-			   uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
+				 const struct envol_context_pair *context, size_t n_context,
+				 uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
 {
 	_cleanup_free_ char *blob64 = NULL, *request = NULL;
 	char *body = NULL;

@@ -2,7 +2,4 @@
 /* version.c — envol_version() (include/envol/envol.h). */
 #include "envol/envol.h"
 
-const char *envol_version(void)
-{
-	return ENVOL_VERSION_STRING;
-}
+const char *envol_version(void) { return ENVOL_VERSION_STRING; }

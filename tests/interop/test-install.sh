@@ -6,7 +6,8 @@
 # envol.pc, the systemd units pointing at the installed daemons, sysusers.d and tmpfiles.d
 # entries that make the users and directories the units expect, man pages and an example
 # envol.conf.  A small C program built with `pkg-config --cflags --libs envol` (after moving the
-# whole prefix elsewhere) talks to the installed envol-kmsd through the shared library.
+# whole prefix elsewhere) attaches a volume made by the installed envolctl as envold would (its
+# key unwrapped by the installed envol-kmsd) and writes and reads it through libenvol.so.0.
 source "$(dirname "$0")/functions.sh"
 requires cmake pkg-config cc nm
 
@@ -107,21 +108,27 @@ incdir=$(pkg-config --variable=includedir envol)
 
 # ---- a third-party program against the installed library and daemon ----
 cat >"$T/client.c" <<'C'
+/* A third-party tool: attaches an envol volume the way envold does, through libenvol.so.0. */
 #include <envol/envol.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define MARK "envol install test, plaintext only through the library. "
+
 int main(int argc, char **argv)
 {
 	struct envol_config *cfg = NULL;
 	struct envol_kms_client *kc = NULL;
-	char err[512] = "", type[64], message[128], *body = NULL;
-	long status = 0;
+	struct envol_volume *v = NULL;
+	const struct envol_volume_info *info;
+	char err[512] = "", type[64], message[128], buf[4096], back[4096];
+	uint8_t *dek = NULL;
+	size_t dek_len = 0;
 	int r;
 
-	if (argc != 2 || strcmp(envol_version(), ENVOL_VERSION_STRING) != 0)
+	if (argc != 3 || strcmp(envol_version(), ENVOL_VERSION_STRING) != 0)
 		return 10;
 	if (envol_kms_client_error_errno("NotFoundException") != -ENOKEY ||
 	    envol_kms_client_parse_error("{\"__type\":\"x#DisabledException\",\"message\":\"m\"}",
@@ -132,18 +139,42 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = envol_kms_client_new(cfg, &kc, err, sizeof err);
 	if (r == 0)
-		r = envol_kms_client_call(kc, "CreateKey", "{\"Description\":\"installed\"}", &status,
-					  &body, err, sizeof err);
+		r = envol_volume_open(argv[2], true, &v, err, sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "client: %s\n", err);
 		return 12;
 	}
-	printf("envol %s (headers %s): CreateKey HTTP %ld via %s\n%s\n", envol_version(),
-	       ENVOL_VERSION_STRING, status, envol_kms_client_target(kc), body);
-	free(body);
+	info = envol_volume_get_info(v);
+	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context,
+					 info->n_context, &dek, &dek_len, err, sizeof err);
+	if (r == 0)
+		r = envol_volume_attach_key(v, dek, dek_len, err, sizeof err);
+	dek = envol_secure_free(dek);
+	if (r < 0) {
+		fprintf(stderr, "client: attach: %s\n", err);
+		return 13;
+	}
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = MARK[i % (sizeof MARK - 1)];
+	/* a fresh volume reads as zeros */
+	if (envol_volume_pread(v, back, sizeof back, 8192) < 0 || back[0] ||
+	    memcmp(back, back + 1, sizeof back - 1) != 0)
+		return 14;
+	if (envol_volume_pwrite(v, buf, sizeof buf, 8192, ENVOL_IO_FUA) < 0 ||
+	    envol_volume_pread(v, back, sizeof back, 8192) < 0)
+		return 15;
+	for (size_t i = 0; i < sizeof buf; i++) /* pwrite encrypted buf in place */
+		buf[i] = MARK[i % (sizeof MARK - 1)];
+	if (memcmp(buf, back, sizeof buf) != 0)
+		return 16;
+	printf("envol %s (headers %s): volume %s, %llu bytes, key %s, unwrapped by the KMS at %s; "
+	       "wrote and read back 4096 bytes\n",
+	       envol_version(), ENVOL_VERSION_STRING, info->uuid_str,
+	       (unsigned long long)info->size, info->key_arn, envol_kms_client_target(kc));
+	envol_volume_close(v);
 	envol_kms_client_free(kc);
 	envol_config_free(cfg);
-	return status == 200 ? 0 : 13;
+	return 0;
 }
 C
 # shellcheck disable=SC2086 # word splitting of the pkg-config flags is wanted
@@ -154,9 +185,13 @@ grep -q "libenvol.so.0 => $libdir/libenvol.so.0" <<<"$deps" ||
 
 write_config
 BIN=$P/sbin start_kmsd
-LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" >"$T/client.out" 2>&1 || { cat "$T/client.out"; fail "the program failed ($?)"; }
+"$P/bin/envolctl" -c "$CONF" volume create inst --size 8M >/dev/null
+vol=$T/state/volumes/inst.vol
+LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" "$vol" >"$T/client.out" 2>&1 || { cat "$T/client.out"; fail "the program failed ($?)"; }
 cat "$T/client.out"
-grep -q '"KeyId"' "$T/client.out" || fail "no KeyId in the CreateKey answer"
+grep -q "wrote and read back 4096 bytes" "$T/client.out" || fail "the program did not report its I/O"
+n=$(grep -c -a -F "envol install test" "$vol" || true)
+[ "$n" -eq 0 ] || fail "plaintext in the volume file"
 
 v=$("$P/bin/envolctl" --version)
 echo "installed: $v"

@@ -19,21 +19,22 @@ static void test_parse_error(void)
 {
 	char type[64], msg[128];
 
-	CU_ASSERT_EQUAL(envol_kms_client_parse_error("{\"__type\":\"NotFoundException\",\"message\":"
-					       "\"Key 'x' does not exist\"}",
-					       type, sizeof type, msg, sizeof msg),
-			0);
+	CU_ASSERT_EQUAL(
+	    envol_kms_client_parse_error("{\"__type\":\"NotFoundException\",\"message\":"
+					 "\"Key 'x' does not exist\"}",
+					 type, sizeof type, msg, sizeof msg),
+	    0);
 	CU_ASSERT_STRING_EQUAL(type, "NotFoundException");
 	CU_ASSERT_STRING_EQUAL(msg, "Key 'x' does not exist");
 	CU_ASSERT_EQUAL(
 	    envol_kms_client_parse_error("{\"__type\":\"com.amazonaws.kms#DisabledException\","
-				   "\"Message\":\"off\"}",
-				   type, sizeof type, msg, sizeof msg),
+					 "\"Message\":\"off\"}",
+					 type, sizeof type, msg, sizeof msg),
 	    0);
 	CU_ASSERT_STRING_EQUAL(type, "DisabledException");
 	CU_ASSERT_STRING_EQUAL(msg, "off");
 	CU_ASSERT_EQUAL(envol_kms_client_parse_error("{\"__type\":\"ValidationException\"}", type,
-					       sizeof type, msg, sizeof msg),
+						     sizeof type, msg, sizeof msg),
 			0);
 	CU_ASSERT_STRING_EQUAL(msg, "");
 	CU_ASSERT_EQUAL(
@@ -41,9 +42,11 @@ static void test_parse_error(void)
 	    -EINVAL);
 	CU_ASSERT_EQUAL(envol_kms_client_parse_error("<html>", type, sizeof type, msg, sizeof msg),
 			-EINVAL);
-	CU_ASSERT_EQUAL(envol_kms_client_parse_error(NULL, type, sizeof type, msg, sizeof msg), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_parse_error(NULL, type, sizeof type, msg, sizeof msg),
+			-EINVAL);
 	CU_ASSERT_EQUAL(
-	    envol_kms_client_parse_error("{\"__type\":7}", type, sizeof type, msg, sizeof msg), -EINVAL);
+	    envol_kms_client_parse_error("{\"__type\":7}", type, sizeof type, msg, sizeof msg),
+	    -EINVAL);
 }
 
 static void test_errno_map(void)
@@ -75,16 +78,18 @@ static void test_find_string(void)
 	CU_ASSERT_EQUAL(envol_kms_client_json_find_string(doc, "Plain", &v, &n), -ENOENT);
 	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{}", "Plaintext", &v, &n), -ENOENT);
 	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("[]", "Plaintext", &v, &n), -EINVAL);
-	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"Plaintext\":\"AA", "Plaintext", &v, &n),
-			-EINVAL);
+	CU_ASSERT_EQUAL(
+	    envol_kms_client_json_find_string("{\"Plaintext\":\"AA", "Plaintext", &v, &n), -EINVAL);
 	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"Plaintext\":5}", "Plaintext", &v, &n),
 			-EINVAL);
 	CU_ASSERT_EQUAL(
-	    envol_kms_client_json_find_string("{\"Plaintext\":\"A\\/B\"}", "Plaintext", &v, &n), -EINVAL);
-	CU_ASSERT_EQUAL(
-	    envol_kms_client_json_find_string("{\"a\":\"b\" \"Plaintext\":\"x\"}", "Plaintext", &v, &n),
+	    envol_kms_client_json_find_string("{\"Plaintext\":\"A\\/B\"}", "Plaintext", &v, &n),
 	    -EINVAL);
-	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"a\":[1,}", "Plaintext", &v, &n), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"a\":\"b\" \"Plaintext\":\"x\"}",
+							  "Plaintext", &v, &n),
+			-EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"a\":[1,}", "Plaintext", &v, &n),
+			-EINVAL);
 }
 
 static void base_config(struct envol_config *cfg, char *sock)
@@ -144,9 +149,9 @@ static void test_unreachable(void)
 	CU_ASSERT_EQUAL(envol_kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
 			-ENOENT);
 	CU_ASSERT_PTR_NULL(body);
-	CU_ASSERT_EQUAL(
-	    envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err, sizeof err),
-	    -EHOSTDOWN);
+	CU_ASSERT_EQUAL(envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err,
+						     sizeof err),
+			-EHOSTDOWN);
 	CU_ASSERT_EQUAL(strncmp(err, "KMS unreachable at ", 19), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, sock));
 	CU_ASSERT_EQUAL(dek, (uint8_t *)0x1); /* outputs untouched on failure */
@@ -159,9 +164,9 @@ static void test_unreachable(void)
 	close(fd);
 	CU_ASSERT_EQUAL(envol_kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
 			-ECONNREFUSED);
-	CU_ASSERT_EQUAL(
-	    envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err, sizeof err),
-	    -EHOSTDOWN);
+	CU_ASSERT_EQUAL(envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err,
+						     sizeof err),
+			-EHOSTDOWN);
 	envol_kms_client_free(c);
 	unlink(sock);
 	rmdir(dir);
