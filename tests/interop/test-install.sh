@@ -177,8 +177,14 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
+# A sanitizer build's library needs its runtime first in the program (ENVOL_SANITIZE=ON).
+san=
+if LC_ALL=C readelf -d "$libdir/libenvol.so.0" | grep -q 'NEEDED.*libasan'; then
+    san=-fsanitize=address,undefined
+fi
 # shellcheck disable=SC2086 # word splitting of the pkg-config flags is wanted
-cc -Wall -Werror -o "$T/client" "$T/client.c" $flags >"$T/cc.log" 2>&1 || { cat "$T/cc.log"; fail "cannot build against the installed envol"; }
+cc -Wall -Werror $san -o "$T/client" "$T/client.c" $flags >"$T/cc.log" 2>&1 ||
+    { cat "$T/cc.log"; fail "cannot build against the installed envol"; }
 deps=$(LD_LIBRARY_PATH=$libdir ldd "$T/client")
 grep -q "libenvol.so.0 => $libdir/libenvol.so.0" <<<"$deps" ||
     fail "the program does not load the installed libenvol.so.0: $deps"
@@ -187,7 +193,9 @@ write_config
 BIN=$P/sbin start_kmsd
 "$P/bin/envolctl" -c "$CONF" volume create inst --size 8M >/dev/null
 vol=$T/state/volumes/inst.vol
-LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" "$vol" >"$T/client.out" 2>&1 || { cat "$T/client.out"; fail "the program failed ($?)"; }
+rc=0
+LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" "$vol" >"$T/client.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/client.out"; fail "the program failed (exit $rc)"; }
 cat "$T/client.out"
 grep -q "wrote and read back 4096 bytes" "$T/client.out" || fail "the program did not report its I/O"
 n=$(grep -c -a -F "envol install test" "$vol" || true)
