@@ -26,7 +26,7 @@ struct table;
 struct ctl {
 	const char *config_path; /* NULL: the default */
 	struct envol_config *cfg;
-	struct kms_client *kms; /* made on first use */
+	struct envol_kms_client *kms; /* made on first use */
 	bool json;
 	bool verbose;
 	const char *key_hint; /* the KEY the user gave, named in advice */

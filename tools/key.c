@@ -637,13 +637,13 @@ static int key_decrypt(struct ctl *c, int argc, char **argv)
 	if (ctl_kms_call_raw(c, "Decrypt", req, &body, NULL) < 0)
 		return EXIT_ERROR;
 	/* The answer holds the plaintext: read it in place, never through a parser. */
-	if (kms_client_json_find_string(body, "Plaintext", &p64, &p64_len) < 0 ||
+	if (envol_kms_client_json_find_string(body, "Plaintext", &p64, &p64_len) < 0 ||
 	    envol_base64_decode(p64, p64_len, &decoded, &decoded_len) < 0) {
 		ctl_free_wiped(body);
 		ctl_error("KMS Decrypt answer has no valid Plaintext");
 		return EXIT_ERROR;
 	}
-	if (kms_client_json_find_string(body, "KeyId", &kid, &kid_len) == 0 &&
+	if (envol_kms_client_json_find_string(body, "KeyId", &kid, &kid_len) == 0 &&
 	    kid_len < sizeof key_id)
 		memcpy(key_id, kid, kid_len);
 	ctl_free_wiped(body);

@@ -711,7 +711,7 @@ int sigv4_verify(const struct sigv4_request *r, const struct sigv4_credential *c
 			      a.signed_headers, payload, sig);
 	if (k == -ENOMEM)
 		return k;
-	if (k < 0 || envol_memeq_consttime(sig, a.signature, 64) != 0)
+	if (k < 0 || !envol_memequal_consttime(sig, a.signature, 64))
 		return verdict(ret, SIGV4_BAD_SIGNATURE,
 			       "The request signature we calculated does not match the signature "
 			       "you provided. Check your AWS Secret Access Key and signing method. "

@@ -359,9 +359,9 @@ int kms_grant_token_check(const uint8_t key[KMS_GRANT_TOKEN_KEY_LEN], const char
 	r = envol_hmac_sha256(key, KMS_GRANT_TOKEN_KEY_LEN, t, TOKEN_BODY_LEN, mac);
 	if (r < 0)
 		return r;
-	r = envol_memeq_consttime(mac, t + TOKEN_BODY_LEN, TOKEN_TAG_LEN);
+	bool same = envol_memequal_consttime(mac, t + TOKEN_BODY_LEN, TOKEN_TAG_LEN);
 	envol_wipe(mac, sizeof(mac));
-	if (r != 0)
+	if (!same)
 		return -EBADMSG;
 	memcpy(ret_key_id, t + 1, 16);
 	memcpy(ret_grant_id, t + 17, KMS_GRANT_ID_LEN);
