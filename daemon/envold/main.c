@@ -23,6 +23,10 @@
 #include "util/secure_mem.h"
 
 #define MAX_LISTENERS 16
+/* Logged at every start with a TCP listener, until NBD over TCP has TLS. */
+#define TCP_WARNING                                                                                \
+	"NBD over TCP on %s has no authentication and no encryption: anyone who can reach it "     \
+	"reads and writes every volume in plaintext (use the Unix socket: server.listen = \"\")"
 
 struct listener {
 	int fd;
@@ -147,6 +151,7 @@ static int listen_tcp(const char *spec)
 	if (n == 0)
 		return log_error_errno(r < 0 ? r : -EADDRNOTAVAIL, "server.listen '%s': %m", spec);
 	log_info("listening on %s", spec);
+	log_warning(TCP_WARNING, spec);
 	return 0;
 }
 
@@ -169,6 +174,8 @@ static int setup_listeners(const struct envol_config *cfg)
 			r = add_listener(fd, tcp);
 			if (r < 0)
 				return r;
+			if (tcp)
+				log_warning(TCP_WARNING, "a socket passed by systemd");
 		}
 		log_info("using %d socket(s) from systemd", n);
 		return 0;
