@@ -10,6 +10,7 @@ requires curl jq base64 cmp
 [ -x "$AWS" ] || { echo "$0: skipped: $AWS is not installed"; exit 77; }
 
 envol_tmpdir
+use_test_clock
 KMS_LISTEN=127.0.0.1:$(free_port)
 write_config "$KMS_LISTEN"
 # The installed botocore predates RotateKeyOnDemand/ListKeyRotations: give the CLI the newer model.

@@ -9,6 +9,7 @@ source "$(dirname "$0")/functions.sh"
 requires curl jq setpriv
 
 envol_tmpdir
+use_test_clock
 PORT=$(free_port)
 KMS_LISTEN=localhost:$PORT
 write_config "$KMS_LISTEN"
