@@ -2,9 +2,10 @@
 /*
  * transfer.c — "envolctl volume import|export": moves a raw image into a new volume, or a
  * volume out to a file, through envold over NBD (libnbd on server.socket), so no plaintext
- * key ever exists in envolctl.  1 MiB requests, several in flight; zero blocks are skipped
- * (a fresh volume reads as zeros; an exported regular file stays sparse); a progress bar on
- * stderr when stdout is a terminal.
+ * key ever exists in envolctl.  An import writes a temporary volume that becomes NAME only when
+ * complete (volume.c); an export never follows a symbolic link at its target.  1 MiB requests,
+ * several in flight; zero blocks are skipped (a fresh volume reads as zeros; an exported regular
+ * file stays sparse); a progress bar on stderr when stdout is a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -286,6 +287,7 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	    {"size", required_argument, NULL, 's'}, {"from-image", required_argument, NULL, 'i'},
 	    {"read-only", no_argument, NULL, 'r'},  {}};
 	const char *key = NULL, *size_text = NULL, *file = NULL, *name;
+	_cleanup_free_ char *import_name = NULL;
 	struct xfer x = {.import = true};
 	_cleanup_close_ int fd = -1;
 	uint32_t sector_size = 512;
@@ -362,13 +364,16 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 			  c->cfg->server.socket);
 		return EXIT_ERROR;
 	}
-	if (ctl_volume_make(c, name, x.size, key, sector_size, false, uuid, sizeof uuid) < 0)
+	/* written under a temporary name that nobody attaches as name, renamed when complete */
+	if (ctl_volume_import_begin(c, name, x.size, key, sector_size, &import_name, uuid,
+				    sizeof uuid) < 0)
 		return EXIT_ERROR;
-	if (nbd_open(c, name, &x.h) < 0)
-		goto incomplete;
-	r = xfer_finish(&x, fd, name);
-	if (r < 0)
-		goto incomplete;
+	if (nbd_open(c, import_name, &x.h) < 0 || xfer_finish(&x, fd, name) < 0) {
+		ctl_volume_import_abandon(c, name, import_name);
+		return EXIT_ERROR;
+	}
+	if (ctl_volume_import_finish(c, name, import_name) < 0)
+		return EXIT_ERROR;
 	if (c->json) {
 		json_t *j = json_pack("{s:s,s:s,s:I,s:I}", "name", name, "volume_id", uuid, "size",
 				      (json_int_t)x.size, "imported_bytes", (json_int_t)x.src_size);
@@ -378,11 +383,6 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		printf("%s\n", uuid);
 	}
 	return EXIT_OK;
-incomplete:
-	ctl_error("volume %s was created but the import did not finish; remove it with envolctl "
-		  "volume delete %s",
-		  name, name);
-	return EXIT_ERROR;
 }
 
 /* Where an export writes: a new file, a temporary file renamed over the target, or a device. */
