@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Helpers sourced by tests/interop/test-*.sh (in the manner of nbdkit's tests/functions.sh).
 #   requires CMD…        exit 77 (skip) unless every command exists
+#   wait_until SECS WHAT CMD…  poll CMD until it succeeds, fail after SECS
 #   cleanup_fn CMD…      run CMD at exit, last registered first
 #   envol_tmpdir         make $T, a temporary state dir removed at exit
 #   write_config         write $T/envol.conf (state and runtime under $T); extra libconfig text
@@ -37,6 +38,19 @@ requires() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# wait_until SECONDS WHAT CMD… — run CMD every 0.05 s until it succeeds; fail saying that WHAT
+# did not happen once SECONDS (a fraction is fine) have passed.  Tests wait on a real signal
+# (a socket, a log line, a client's answer) this way, never with a bare sleep.
+wait_until() {
+    local secs=$1 what=$2 end
+    shift 2
+    end=$((${EPOCHREALTIME/./} + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000000 }')))
+    until "$@"; do
+        ((${EPOCHREALTIME/./} < end)) || fail "$what: not within $secs s"
+        sleep 0.05
+    done
+}
 
 envol_tmpdir() {
     T=$(mktemp -d /tmp/envol-test.XXXXXX)
