@@ -48,7 +48,7 @@ static const char usage_text[] =
     "  volume rekey NAME [--key KEY]\n"
     "  volume import FILE NAME [--key KEY] [--sector-size 512|4096] [--size SIZE]\n"
     "  volume import NAME --from-image FILE [same options]\n"
-    "  volume export NAME FILE\n"
+    "  volume export NAME FILE [--force]\n"
     "\n"
     "KEY is a key id, key ARN, alias name (alias/NAME) or alias ARN. SIZE takes K, M, G, T\n"
     "(powers of 1024).\n"

@@ -26,6 +26,10 @@
 
 #define MAX_LISTENERS 16
 #define STATUS_PERIOD_MS 1000 /* how often STATUS= may change (and the watchdog is pinged) */
+/* Logged at every start with a TCP listener, until NBD over TCP has TLS. */
+#define TCP_WARNING                                                                                \
+	"NBD over TCP on %s has no authentication and no encryption: anyone who can reach it "     \
+	"reads and writes every volume in plaintext (use the Unix socket: server.listen = \"\")"
 
 static struct daemon_listener listeners[MAX_LISTENERS];
 static size_t n_listeners;
@@ -91,6 +95,7 @@ static int listen_tcp(const char *spec)
 		return log_error_errno(r < 0 ? r : -EADDRNOTAVAIL, "%s",
 				       err[0] ? err : "server.listen: no address to listen on");
 	log_info("listening on %s", spec);
+	log_warning(TCP_WARNING, spec);
 	return 0;
 }
 
@@ -106,6 +111,9 @@ static int setup_listeners(const struct envol_config *cfg)
 	}
 	if (n > 0) {
 		n_listeners = (size_t)n;
+		for (size_t i = 0; i < n_listeners; i++)
+			if (listeners[i].tcp)
+				log_warning(TCP_WARNING, "a socket passed by systemd");
 		log_info("using %d socket(s) from systemd", n);
 		return 0;
 	}

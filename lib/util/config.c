@@ -419,7 +419,7 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_principals(&c->kms.admins, &c->kms.n_admins, c->kms.account_id, "root");
 	r |= default_principals(&c->kms.services, &c->kms.n_services, c->kms.account_id, "envol");
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
-	r |= default_str(&c->server.listen, "127.0.0.1:10809");
+	r |= default_str(&c->server.listen, "%s", ""); /* Unix socket only */
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
