@@ -38,8 +38,8 @@ preserve = yes
 copy_extensions = copy
 default_crl_days = 30
 [ anything ]
-commonName = supplied
 organizationName = optional
+commonName = supplied
 [ server_ext ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
