@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crypto/seal.h"
 #include "util/macros.h"
 #include "util/encoding.h"
 #include "kms/blob.h"
@@ -199,11 +200,15 @@ int kms_store_seal(const uint8_t *root, const uint8_t key_id[16], uint32_t versi
 {
 	uint8_t aad[20];
 
+	int r;
+
 	material_aad(key_id, version, aad);
-	if (RAND_bytes(sealed, 12) != 1)
-		return -EIO;
-	return kms_gcm_seal(root, sealed, aad, sizeof aad, NULL, 0, material, KMS_KEY_LEN,
-			    sealed + 12, sealed + 12 + KMS_KEY_LEN);
+	r = envol_seal_nonce(sealed);
+	if (r < 0)
+		return r;
+	return envol_seal(root, sealed, &(struct envol_seal_aad){aad, sizeof aad}, 1, material,
+			  KMS_KEY_LEN, sealed + ENVOL_SEAL_NONCE_SIZE,
+			  sealed + ENVOL_SEAL_NONCE_SIZE + KMS_KEY_LEN);
 }
 
 int kms_store_unseal(const uint8_t *root, const uint8_t key_id[16], uint32_t version,
@@ -214,8 +219,9 @@ int kms_store_unseal(const uint8_t *root, const uint8_t key_id[16], uint32_t ver
 	if (sealed_len != KMS_SEALED_LEN)
 		return -EBADMSG;
 	material_aad(key_id, version, aad);
-	return kms_gcm_open(root, sealed, aad, sizeof aad, NULL, 0, sealed + 12, KMS_KEY_LEN,
-			    sealed + 12 + KMS_KEY_LEN, material);
+	return envol_seal_open(root, sealed, &(struct envol_seal_aad){aad, sizeof aad}, 1,
+			       sealed + ENVOL_SEAL_NONCE_SIZE, KMS_KEY_LEN,
+			       sealed + ENVOL_SEAL_NONCE_SIZE + KMS_KEY_LEN, material);
 }
 
 int kms_store_add_material(sqlite3 *db, const uint8_t *root, const char *key_id_text,

@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KMS_SEALED_LEN (12 + 32 + 16)
+#include "crypto/seal.h"
+
+#define KMS_SEALED_LEN (ENVOL_SEAL_NONCE_SIZE + 32 + ENVOL_SEAL_TAG_SIZE)
 
 /*
  * Loads the root key into a new secure buffer (32 bytes): $CREDENTIALS_DIRECTORY/root.key
