@@ -9,10 +9,7 @@
 #include "util/macros.h"
 #include "util/secure_mem.h"
 
-static void evp_ctx_freep(EVP_CIPHER_CTX **c)
-{
-	EVP_CIPHER_CTX_free(*c);
-}
+static void evp_ctx_freep(EVP_CIPHER_CTX **c) { EVP_CIPHER_CTX_free(*c); }
 
 int envol_seal_nonce(uint8_t nonce[ENVOL_SEAL_NONCE_SIZE])
 {

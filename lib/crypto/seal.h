@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENVOL_SEAL_KEY_SIZE 32	/* AES-256 */
+#define ENVOL_SEAL_KEY_SIZE 32	 /* AES-256 */
 #define ENVOL_SEAL_NONCE_SIZE 12 /* 96-bit GCM nonce */
-#define ENVOL_SEAL_TAG_SIZE 16	/* full 128-bit tag */
+#define ENVOL_SEAL_TAG_SIZE 16	 /* full 128-bit tag */
 
 /* One part of the additional authenticated data; the parts are authenticated in order. */
 struct envol_seal_aad {

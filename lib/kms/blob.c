@@ -4,7 +4,7 @@
 
 #include "crypto/seal.h"
 #include "kms/blob.h"
-#include "kms/json.h"
+#include "kms/request.h"
 #include "util/macros.h"
 
 static const uint8_t blob_magic[3] = {'E', 'V', 'K'};
@@ -64,8 +64,9 @@ int kms_blob_seal(const uint8_t *key, const uint8_t key_id[16], uint32_t key_ver
 		canon = empty_context;
 		canon_len = sizeof empty_context;
 	}
-	r = envol_seal(key, b + 24, (struct envol_seal_aad[]){{b, KMS_BLOB_HEADER_LEN}, {canon, canon_len}},
-		       2, pt, pt_len, b + KMS_BLOB_HEADER_LEN, b + len - ENVOL_SEAL_TAG_SIZE);
+	r = envol_seal(key, b + 24,
+		       (struct envol_seal_aad[]){{b, KMS_BLOB_HEADER_LEN}, {canon, canon_len}}, 2,
+		       pt, pt_len, b + KMS_BLOB_HEADER_LEN, b + len - ENVOL_SEAL_TAG_SIZE);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(b);
@@ -80,8 +81,8 @@ int kms_blob_open(const uint8_t *key, const struct kms_blob *b, const uint8_t *c
 		canon = empty_context;
 		canon_len = sizeof empty_context;
 	}
-	return envol_seal_open(key, b->nonce,
-			       (struct envol_seal_aad[]){{b->header, KMS_BLOB_HEADER_LEN},
-							 {canon, canon_len}},
-			       2, b->ciphertext, b->ciphertext_len, b->tag, out);
+	return envol_seal_open(
+	    key, b->nonce,
+	    (struct envol_seal_aad[]){{b->header, KMS_BLOB_HEADER_LEN}, {canon, canon_len}}, 2,
+	    b->ciphertext, b->ciphertext_len, b->tag, out);
 }

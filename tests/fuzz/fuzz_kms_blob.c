@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kms/blob.h"
-#include "kms/json.h"
+#include "kms/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

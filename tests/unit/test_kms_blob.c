@@ -6,9 +6,10 @@
  */
 #include <string.h>
 
+#include "crypto/seal.h"
 #include "kms/blob.h"
-#include "kms/json.h"
-#include "kms/store.h"
+#include "kms/request.h"
+#include "kms/root_key.h"
 #include "unit.h"
 
 static size_t unhex(const char *h, uint8_t *out)
@@ -139,12 +140,12 @@ static void test_root_sealing(void)
 	key32(root);
 	memset(want, 0x55, sizeof want);
 	CU_ASSERT_EQUAL_FATAL(n, KMS_SEALED_LEN);
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 2, sealed, n, m), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 2, sealed, n, m), 0);
 	CU_ASSERT_EQUAL(memcmp(m, want, 32), 0);
 	/* AAD binds id and version */
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 3, sealed, n, m), -EBADMSG);
-	CU_ASSERT_EQUAL(kms_store_seal(root, id_bin, 4, want, sealed), 0);
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 4, sealed, n, m), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 3, sealed, n, m), -EBADMSG);
+	CU_ASSERT_EQUAL(kms_root_key_seal(root, id_bin, 4, want, sealed), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 4, sealed, n, m), 0);
 	CU_ASSERT_EQUAL(memcmp(m, want, 32), 0);
 	(void)id_text;
 }

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "crypto/seal.h"
-#include "util/encoding.h"
 #include "unit.h"
+#include "util/encoding.h"
 
 static const char key_hex[] = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
 static const char pt_hex[] =
@@ -32,7 +32,8 @@ static void load_vector(void)
 	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(key_hex, strlen(key_hex), key, sizeof key), 0);
 	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(pt_hex, strlen(pt_hex), pt, sizeof pt), 0);
 	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(aad_hex, strlen(aad_hex), aad, sizeof aad), 0);
-	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce), 0);
+	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof nonce),
+			      0);
 	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(ct_hex, strlen(ct_hex), ct, sizeof ct), 0);
 	CU_ASSERT_EQUAL_FATAL(envol_hex_decode(tag_hex, strlen(tag_hex), tag, sizeof tag), 0);
 }
@@ -99,8 +100,8 @@ static void test_tamper(void)
 	CU_ASSERT_EQUAL(open_wiped(key, nonce, one, 1, ct, t2), -EBADMSG);
 	memcpy(a2, aad, AAD_LEN);
 	a2[0] ^= 1;
-	CU_ASSERT_EQUAL(open_wiped(key, nonce, (struct envol_seal_aad[]){{a2, AAD_LEN}}, 1, ct, tag),
-			-EBADMSG);
+	CU_ASSERT_EQUAL(
+	    open_wiped(key, nonce, (struct envol_seal_aad[]){{a2, AAD_LEN}}, 1, ct, tag), -EBADMSG);
 	CU_ASSERT_EQUAL(open_wiped(key, nonce, NULL, 0, ct, tag), -EBADMSG); /* AAD dropped */
 }
 
