@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * response.c — typed results into AWS KMS JSON 1.1 response bodies, and the error body
- * (response.h).  Non-secret members go through jansson; the base64 members of the
- * cryptographic answers are written by hand into a buffer that is wiped as it grows, because
- * jansson would leave copies of the plaintext in freed heap memory.
+ * response.c — typed results into AWS KMS JSON 1.1 response bodies, the error body, and the
+ * pages of the List* answers (response.h).  Answers go through jansson, but for the
+ * cryptographic ones, which are written by hand into a buffer that is wiped as it grows:
+ * jansson would leave copies of the plaintext in freed heap memory (and they are the hot path).
  */
 #include <jansson.h>
 #include <string.h>
@@ -189,17 +189,7 @@ static json_t *members(const struct kms *k, const struct kms_result *r)
 		if (r->page.truncated && r->page.next_marker)
 			set(o, "NextMarker", json_string(r->page.next_marker), &ok);
 		break;
-	case KMS_RESULT_CRYPTO:
-		if (r->crypto.source_key_id[0])
-			set(o, "SourceKeyId", json_string(r->crypto.source_key_id), &ok);
-		if (r->key_id[0])
-			set(o, "KeyId", json_string(r->key_id), &ok);
-		if (r->crypto.algorithm)
-			set(o, "EncryptionAlgorithm", json_string(ALGORITHM), &ok);
-		if (r->crypto.source_destination_algorithms) {
-			set(o, "SourceEncryptionAlgorithm", json_string(ALGORITHM), &ok);
-			set(o, "DestinationEncryptionAlgorithm", json_string(ALGORITHM), &ok);
-		}
+	case KMS_RESULT_CRYPTO: /* encode_crypto() */
 		break;
 	}
 	if (!ok) {
@@ -209,52 +199,102 @@ static json_t *members(const struct kms *k, const struct kms_result *r)
 	return o;
 }
 
-/*
- * Appends ,"name":"<base64>" (without the comma for the first member), leaving no unwiped copy
- * of the base64 text behind.
- */
-static int append_base64(struct envol_buffer *b, const char *name, const uint8_t *data, size_t len)
+/* Appends ,"name": (no comma before the first member). */
+static void member_name(struct envol_buffer *b, const char *name)
+{
+	if (b->len > 1)
+		(void)envol_buffer_append_char(b, ',');
+	(void)envol_buffer_append_char(b, '"');
+	(void)envol_buffer_append_str(b, name);
+	(void)envol_buffer_append(b, "\":", 2);
+}
+
+/* Appends ,"name":"value" with value escaped as JSON requires. */
+static void member_string(struct envol_buffer *b, const char *name, const char *value)
+{
+	const char *p = value, *run = value;
+
+	member_name(b, name);
+	(void)envol_buffer_append_char(b, '"');
+	for (; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch != '"' && ch != '\\' && ch >= 0x20)
+			continue;
+		(void)envol_buffer_append(b, run, (size_t)(p - run));
+		if (ch < 0x20)
+			(void)envol_buffer_printf(b, "\\u%04x", ch);
+		else
+			(void)envol_buffer_printf(b, "\\%c", ch);
+		run = p + 1;
+	}
+	(void)envol_buffer_append(b, run, (size_t)(p - run));
+	(void)envol_buffer_append_char(b, '"');
+}
+
+/* Appends ,"name":"<base64>", leaving no unwiped copy of the base64 text behind. */
+static int member_base64(struct envol_buffer *b, const char *name, const uint8_t *data, size_t len)
 {
 	char *text = envol_base64_encode(data, len);
-	int r;
+	size_t n;
 
 	if (!text)
 		return -ENOMEM;
-	r = envol_buffer_printf(b, "%s\"%s\":\"%s\"", b->len > 1 ? "," : "", name, text);
-	envol_wipe(text, strlen(text));
+	n = strlen(text);
+	member_name(b, name);
+	(void)envol_buffer_append_char(b, '"');
+	(void)envol_buffer_append(b, text, n);
+	(void)envol_buffer_append_char(b, '"');
+	envol_wipe(text, n);
 	free(text);
-	return r;
+	return 0;
+}
+
+/*
+ * The cryptographic answers, by hand into a buffer that is wiped as it grows (jansson would
+ * leave copies of the plaintext in freed heap memory), members in AWS's order.
+ */
+static int encode_crypto(const struct kms_result *r, char **ret)
+{
+	const struct kms_crypto_result *c = &r->crypto;
+	_cleanup_buffer_ struct envol_buffer b = {.wipe = true};
+
+	(void)envol_buffer_append_char(&b, '{');
+	if (c->ciphertext_blob &&
+	    member_base64(&b, "CiphertextBlob", c->ciphertext_blob, c->ciphertext_blob_len) < 0)
+		return -ENOMEM;
+	if (c->plaintext && member_base64(&b, "Plaintext", c->plaintext, c->plaintext_len) < 0)
+		return -ENOMEM;
+	if (c->source_key_id[0])
+		member_string(&b, "SourceKeyId", c->source_key_id);
+	if (r->key_id[0])
+		member_string(&b, "KeyId", r->key_id);
+	if (c->algorithm)
+		member_string(&b, "EncryptionAlgorithm", ALGORITHM);
+	if (c->source_destination_algorithms) {
+		member_string(&b, "SourceEncryptionAlgorithm", ALGORITHM);
+		member_string(&b, "DestinationEncryptionAlgorithm", ALGORITHM);
+	}
+	(void)envol_buffer_append_char(&b, '}');
+	return envol_buffer_take(&b, ret, NULL);
 }
 
 int kms_response_encode(const struct kms *k, const struct kms_result *r, char **ret)
 {
-	_cleanup_buffer_ struct envol_buffer b = {.wipe = true};
-	_cleanup_free_ char *rest = NULL;
-	json_t *o = members(k, r);
+	json_t *o;
+	char *s;
 
+	if (r->type == KMS_RESULT_CRYPTO)
+		return encode_crypto(r, ret);
+	o = members(k, r);
 	if (!o)
 		return -ENOMEM;
-	rest = json_dumps(o, JSON_COMPACT);
+	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!rest || rest[0] != '{')
+	if (!s)
 		return -ENOMEM;
-	if (r->type != KMS_RESULT_CRYPTO) {
-		*ret = TAKE_PTR(rest);
-		return 0;
-	}
-	/* {"CiphertextBlob":"…","Plaintext":"…", then the members of rest */
-	(void)envol_buffer_append_char(&b, '{');
-	if (r->crypto.ciphertext_blob &&
-	    append_base64(&b, "CiphertextBlob", r->crypto.ciphertext_blob,
-			  r->crypto.ciphertext_blob_len) < 0)
-		return -ENOMEM;
-	if (r->crypto.plaintext &&
-	    append_base64(&b, "Plaintext", r->crypto.plaintext, r->crypto.plaintext_len) < 0)
-		return -ENOMEM;
-	if (strcmp(rest, "{}") != 0 && b.len > 1)
-		(void)envol_buffer_append_char(&b, ',');
-	(void)envol_buffer_append_str(&b, rest + 1);
-	return envol_buffer_take(&b, ret, NULL);
+	*ret = s;
+	return 0;
 }
 
 int64_t kms_page_limit(struct kms_call *c, int64_t dflt, int64_t max)
