@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * internal.h — what the files of lib/kms share: the KMS object, one request in flight (struct
- * kms_call), and the functions each file offers the others, in a section per file.  The pure
- * modules have their own headers: request.h (decoding), context.h, blob.h, response.h
- * (typed results and their encoding), store.h (all SQL), root_key.h, cache.h, audit.h.
+ * kms_call), and the functions each file offers the others, in a section per file.  Modules
+ * with an interface of their own have their own header: op.h, request.h (decoding),
+ * context.h, blob.h, response.h (typed results, encoding), store.h (all SQL), root_key.h,
+ * cache.h, audit.h.
  *
  * How a request flows (kms.c): kms_op_from_name() → kms_request_decode() → kms_authorize()
  * (authz.c, the one decision point) → the operation's handler (keys.c, aliases.c,
@@ -24,8 +25,6 @@
 #include "kms/response.h"
 #include "kms/store.h"
 #include "util/macros.h"
-
-#define KMS_DAY 86400
 
 struct kms_authz;
 

@@ -10,7 +10,6 @@
 #include "kms/internal.h"
 #include "util/clock.h"
 
-#define DEFAULT_ROTATION_DAYS 365
 #define MAX_ON_DEMAND_ROTATIONS 10
 
 static int set_rotation(struct kms_call *c, bool enabled, int64_t days)
@@ -33,7 +32,7 @@ int kms_op_enable_key_rotation(struct kms_call *c)
 {
 	return set_rotation(c, true,
 			    c->req.rotation_period_in_days ? c->req.rotation_period_in_days
-							   : DEFAULT_ROTATION_DAYS);
+							   : KMS_DEFAULT_ROTATION_DAYS);
 }
 
 int kms_op_disable_key_rotation(struct kms_call *c) { return set_rotation(c, false, 0); }

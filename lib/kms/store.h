@@ -24,7 +24,9 @@
 #include "kms/request.h"
 #include "util/macros.h"
 
-#define KMS_KEY_ID_SIZE 37 /* a key id: a UUID in text form, NUL-terminated */
+#define KMS_KEY_ID_SIZE 37	      /* a key id: a UUID in text form, NUL-terminated */
+#define KMS_DAY 86400		      /* dates are whole epoch seconds */
+#define KMS_DEFAULT_ROTATION_DAYS 365 /* and the managed key's yearly rotation */
 
 struct kms_store;
 

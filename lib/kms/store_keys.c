@@ -12,8 +12,6 @@
 #include "util/macros.h"
 #include "util/secure_mem.h"
 
-#define MANAGED_ROTATION_DAYS 365
-#define DAY 86400
 #define MAX_VERSIONS 100000 /* more material versions than this: a corrupt row */
 
 /* A state column: anything but Disabled and PendingDeletion reads as Enabled. */
@@ -116,9 +114,9 @@ static int insert_key(struct kms_store *s, const char *id, int64_t now, const ch
 	kms_sql_bind_text(st, 3, description ? description : "");
 	kms_sql_bind_text(st, 4, managed ? "AWS" : "CUSTOMER");
 	sqlite3_bind_int64(st, 5, managed ? 1 : 0);
-	sqlite3_bind_int64(st, 6, MANAGED_ROTATION_DAYS);
+	sqlite3_bind_int64(st, 6, KMS_DEFAULT_ROTATION_DAYS);
 	if (managed)
-		sqlite3_bind_int64(st, 7, now + (int64_t)MANAGED_ROTATION_DAYS * DAY);
+		sqlite3_bind_int64(st, 7, now + (int64_t)KMS_DEFAULT_ROTATION_DAYS * KMS_DAY);
 	else
 		sqlite3_bind_null(st, 7);
 	r = kms_sql_step_done(s, st);
