@@ -3,12 +3,12 @@
  * xts-speed.c — the crypto ceiling: envol_xts_encrypt/decrypt throughput on one core for
  * 512- and 4096-byte sectors, one sector per call (what `openssl speed -evp aes-256-xts
  * -bytes N` measures) and 128 KiB per call (a typical NBD request), ~1 s per cell.
- * MB/s are 10^6 bytes per second, like openssl speed's "1000s of bytes".  IMPL picks the
- * implementation (xts.h): auto (default, what envold uses), evp or dispatch.  Time is the wall
+ * MB/s are 10^6 bytes per second, like openssl speed's "1000s of bytes".  BACKEND picks the
+ * backend (xts.h): auto (default, what envold uses) or a backend name.  Time is the wall
  * clock (compare with `openssl speed -elapsed`), or with --cpu this process's CPU time, which is
  * what plain `openssl speed` divides by and is far less disturbed by a busy machine.
  *
- *   xts-speed [--cpu] [SECONDS_PER_CELL [auto|evp|dispatch]]
+ *   xts-speed [--cpu] [SECONDS_PER_CELL [auto|BACKEND]]
  */
 #include <openssl/rand.h>
 #include <stdbool.h>
@@ -63,12 +63,9 @@ static double run(struct envol_xts *x, int enc, uint8_t *buf, size_t call_len, d
 int main(int argc, char **argv)
 {
 	static const unsigned sizes[] = { 512, 4096 };
-	static const enum envol_xts_impl impls[] = { ENVOL_XTS_IMPL_AUTO, ENVOL_XTS_IMPL_EVP,
-						      ENVOL_XTS_IMPL_DISPATCH };
 	bool cpu = argc > 1 && strcmp(argv[1], "--cpu") == 0;
 	double seconds;
-	enum envol_xts_impl impl = ENVOL_XTS_IMPL_AUTO;
-	bool impl_ok;
+	enum envol_xts_backend backend = ENVOL_XTS_BACKEND_AUTO;
 	uint8_t key[ENVOL_XTS_KEY_SIZE];
 	uint8_t *buf = aligned_alloc(64, BIG_CALL);
 
@@ -78,22 +75,17 @@ int main(int argc, char **argv)
 		argv++;
 	}
 	seconds = argc > 1 ? atof(argv[1]) : 1.0;
-	impl_ok = argc <= 2;
-	for (size_t i = 0; argc > 2 && i < ARRAY_SIZE(impls); i++) {
-		if (strcmp(argv[2], envol_xts_impl_name(impls[i])) == 0) {
-			impl = impls[i];
-			impl_ok = true;
-		}
-	}
-	if (!buf || seconds <= 0 || argc > 3 || !impl_ok || RAND_bytes(key, sizeof(key)) != 1) {
-		fprintf(stderr, "usage: xts-speed [--cpu] [SECONDS_PER_CELL [auto|evp|dispatch]]\n");
+	if (argc > 2)
+		backend = envol_xts_backend_from_string(argv[2]);
+	if (!buf || seconds <= 0 || argc > 3 || backend < 0 || RAND_bytes(key, sizeof(key)) != 1) {
+		fprintf(stderr, "usage: xts-speed [--cpu] [SECONDS_PER_CELL [auto|BACKEND]]\n");
 		return 2;
 	}
 	memset(buf, 0xa5, BIG_CALL);
 	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		size_t calls[] = { sizes[s], BIG_CALL };
 		struct envol_xts *x = NULL;
-		int r = envol_xts_new_impl(key, sizeof(key), sizes[s], impl, &x);
+		int r = envol_xts_new_backend(key, sizeof(key), sizes[s], backend, &x);
 
 		if (r < 0) {
 			fprintf(stderr, "envol_xts_new: %s\n", strerror(-r));
@@ -102,7 +94,7 @@ int main(int argc, char **argv)
 		if (s == 0) {
 			printf("AES-256-XTS via envol_xts (%s), one core, %g %s s per cell, "
 			       "MB/s (10^6 bytes/s)\n",
-			       envol_xts_impl_name(envol_xts_get_impl(x)), seconds,
+			       envol_xts_backend_to_string(envol_xts_get_backend(x)), seconds,
 			       cpu ? "CPU" : "wall");
 			printf("%-12s %-10s %12s %12s\n", "sector size", "per call", "encrypt",
 			       "decrypt");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto/xts.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/secure_mem.h"
@@ -117,6 +118,11 @@ static int check_endpoint(const char *v)
 	if (!v[0])
 		return 0;
 	return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0 ? 0 : -1;
+}
+
+static int check_cipher_backend(const char *v)
+{
+	return envol_xts_backend_from_string(v) >= 0 ? 0 : -1;
 }
 
 static int load_string(struct loader *l, config_setting_t *s, char **dst, check_fn check,
@@ -274,6 +280,8 @@ static const struct field server_fields[] = {
 	F("listen", STR, server.listen, check_listen, "\"\" or HOST:PORT"),
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
 	F("threads", INT, server.threads, NULL, NULL),
+	F("cipher_backend", STR, server.cipher_backend, check_cipher_backend,
+	  "a sector cipher backend (auto, openssl, dispatch, gcrypt)"),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
@@ -421,6 +429,7 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
 	r |= default_str(&c->server.listen, "127.0.0.1:10809");
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
+	r |= default_str(&c->server.cipher_backend, "auto");
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");
@@ -464,6 +473,7 @@ struct envol_config *envol_config_free(struct envol_config *c)
 	free(c->server.socket);
 	free(c->server.listen);
 	free(c->server.volume_dir);
+	free(c->server.cipher_backend);
 	free(c->client.kms_socket);
 	free(c->client.endpoint);
 	free(c->client.access_key_id);

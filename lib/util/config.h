@@ -42,6 +42,7 @@ struct envol_config {
 		char *listen; /* "" = no TCP listener */
 		char *volume_dir;
 		int threads; /* 0 = one per core */
+		char *cipher_backend; /* "auto" or a sector-cipher backend name (crypto/xts.h) */
 	} server;
 	struct {
 		char *kms_socket;
