@@ -53,12 +53,7 @@ struct sector_cipher_ops {
 };
 
 extern const struct sector_cipher_ops sector_cipher_openssl;
-extern const struct sector_cipher_ops sector_cipher_dispatch;
 extern const struct sector_cipher_ops sector_cipher_gcrypt;
-
-/* xts-openssl.c: the process's fetched "AES-256-XTS" (shared with xts-dispatch.c), or NULL. */
-struct evp_cipher_st;
-const struct evp_cipher_st *xts_openssl_cipher(void);
 
 /*
  * The start-up self-test of one backend (xts-selftest.c), run before the backend is used:

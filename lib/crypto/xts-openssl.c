@@ -37,7 +37,7 @@ static void ossl_setup(void)
 		 OpenSSL_version(OPENSSL_VERSION_STRING), prov ? prov : "?");
 }
 
-const EVP_CIPHER *xts_openssl_cipher(void)
+static const EVP_CIPHER *xts_openssl_cipher(void)
 {
 	if (pthread_once(&ossl_once, ossl_setup) != 0)
 		return NULL;

@@ -24,7 +24,6 @@
 
 static const struct sector_cipher_ops *const xts_backends[ENVOL_XTS_BACKEND_MAX] = {
 	[ENVOL_XTS_BACKEND_OPENSSL] = &sector_cipher_openssl,
-	[ENVOL_XTS_BACKEND_DISPATCH] = &sector_cipher_dispatch,
 	[ENVOL_XTS_BACKEND_GCRYPT] = &sector_cipher_gcrypt,
 };
 
@@ -34,7 +33,6 @@ static const struct sector_cipher_ops *const xts_backends[ENVOL_XTS_BACKEND_MAX]
  */
 static const enum envol_xts_backend xts_preference[] = {
 	ENVOL_XTS_BACKEND_GCRYPT,
-	ENVOL_XTS_BACKEND_DISPATCH,
 	ENVOL_XTS_BACKEND_OPENSSL,
 };
 

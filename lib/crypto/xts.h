@@ -46,13 +46,12 @@ int envol_xts_decrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t
 enum envol_xts_backend {
 	ENVOL_XTS_BACKEND_AUTO = 0, /* the fastest one that passes its self-test */
 	ENVOL_XTS_BACKEND_OPENSSL,  /* OpenSSL 3 EVP: portable, the one to use under FIPS */
-	ENVOL_XTS_BACKEND_DISPATCH, /* OpenSSL's default provider called directly, skipping EVP */
 	ENVOL_XTS_BACKEND_GCRYPT,   /* libgcrypt (VAES/AVX2 where the CPU has it) */
 	ENVOL_XTS_BACKEND_MAX,
 	ENVOL_XTS_BACKEND_INVALID = -EINVAL,
 };
 
-/* "auto", "openssl", "dispatch", "gcrypt" (the server.cipher_backend names); NULL if out of range. */
+/* "auto", "openssl", "gcrypt" (the server.cipher_backend names); NULL if out of range. */
 const char *envol_xts_backend_to_string(enum envol_xts_backend b);
 /* The inverse; ENVOL_XTS_BACKEND_INVALID for an unknown name or NULL. */
 enum envol_xts_backend envol_xts_backend_from_string(const char *s);

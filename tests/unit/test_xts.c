@@ -154,7 +154,6 @@ static int suite_auto(void)
 		return 0;                                                                          \
 	}
 SUITE_INIT(openssl, OPENSSL)
-SUITE_INIT(dispatch, DISPATCH)
 SUITE_INIT(gcrypt, GCRYPT)
 
 static size_t hex_decode(const char *hex, uint8_t *out, size_t max)
@@ -494,7 +493,7 @@ static size_t usable_backends(enum envol_xts_backend out[ENVOL_XTS_BACKEND_MAX])
 static void test_backends_agree(void)
 {
 	static const unsigned sizes[] = { 512, 4096 };
-	/* An odd count: multi-sector calls end with an unpaired sector on paired paths. */
+	/* An odd count: multi-sector calls end with a partial group on batched paths. */
 	enum { N = 33 };
 	static const uint64_t firsts[] = { 0, UINT64_C(0xfffffff0), UINT64_MAX - (N - 1) };
 	enum envol_xts_backend bs[ENVOL_XTS_BACKEND_MAX];
@@ -553,7 +552,7 @@ static void test_backends_agree(void)
 /* Names round-trip; out-of-range backends are refused; what each backend reports here. */
 static void test_backend_names(void)
 {
-	static const char *const names[] = { "auto", "openssl", "dispatch", "gcrypt" };
+	static const char *const names[] = { "auto", "openssl", "gcrypt" };
 	uint8_t key[ENVOL_XTS_KEY_SIZE];
 	struct envol_xts *x = NULL;
 	char why[256];
@@ -705,7 +704,7 @@ static void test_select_in_child(void)
 #ifdef ENVOL_HAVE_GCRYPT
 	CU_ASSERT_STRING_EQUAL(line, "0 gcrypt gcrypt 1c3b3a102f770386e4836c99e370cf9b\n");
 #else
-	CU_ASSERT_STRING_EQUAL(line, "0 dispatch dispatch 1c3b3a102f770386e4836c99e370cf9b\n");
+	CU_ASSERT_STRING_EQUAL(line, "0 openssl openssl 1c3b3a102f770386e4836c99e370cf9b\n");
 #endif
 	/* An unknown name: -EINVAL, nothing selected, the first envol_xts_new() takes auto. */
 	run_child("aes-ni", line, sizeof(line));
@@ -744,7 +743,6 @@ int main(int argc, char **argv)
 		CU_InitializeFunc init;
 	} per_backend[] = {
 		{ ENVOL_XTS_BACKEND_OPENSSL, "xts (openssl)", suite_openssl },
-		{ ENVOL_XTS_BACKEND_DISPATCH, "xts (dispatch)", suite_dispatch },
 		{ ENVOL_XTS_BACKEND_GCRYPT, "xts (gcrypt)", suite_gcrypt },
 	};
 	CU_SuiteInfo suites[ARRAY_SIZE(per_backend) + 3] = {

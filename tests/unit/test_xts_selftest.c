@@ -109,7 +109,6 @@ static const struct sector_cipher_ops broken = {
 static void test_real_backends_pass(void)
 {
 	const struct sector_cipher_ops *const ops[] = { &sector_cipher_openssl,
-							&sector_cipher_dispatch,
 							&sector_cipher_gcrypt };
 	char why[256];
 
@@ -186,17 +185,15 @@ static void test_reference(void)
 #define NA (-EOPNOTSUPP)
 #define BAD (-EIO)
 
-static int choose(enum envol_xts_backend want, int openssl, int dispatch, int gcrypt, bool fips,
-		  char *why, size_t len)
+static int choose(enum envol_xts_backend want, int openssl, int gcrypt, bool fips, char *why,
+		  size_t len)
 {
 	int status[ENVOL_XTS_BACKEND_MAX] = { 0 };
 	const char *whys[ENVOL_XTS_BACKEND_MAX] = { 0 };
 
 	status[ENVOL_XTS_BACKEND_OPENSSL] = openssl;
-	status[ENVOL_XTS_BACKEND_DISPATCH] = dispatch;
 	status[ENVOL_XTS_BACKEND_GCRYPT] = gcrypt;
 	whys[ENVOL_XTS_BACKEND_OPENSSL] = openssl == OK ? "OpenSSL EVP" : "openssl reason";
-	whys[ENVOL_XTS_BACKEND_DISPATCH] = dispatch == OK ? "provider fns" : "dispatch reason";
 	whys[ENVOL_XTS_BACKEND_GCRYPT] = gcrypt == OK ? "libgcrypt" : "gcrypt reason";
 	return sector_cipher_choose(want, status, whys, fips, why, len);
 }
@@ -204,42 +201,43 @@ static int choose(enum envol_xts_backend want, int openssl, int dispatch, int gc
 static void test_choose(void)
 {
 	const enum envol_xts_backend A = ENVOL_XTS_BACKEND_AUTO, O = ENVOL_XTS_BACKEND_OPENSSL,
-				     D = ENVOL_XTS_BACKEND_DISPATCH, G = ENVOL_XTS_BACKEND_GCRYPT;
+				     G = ENVOL_XTS_BACKEND_GCRYPT;
 	char why[512];
 
-	/* auto: the first of gcrypt, dispatch, openssl that passed. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, why, sizeof why), G);
+	/* auto: the first of gcrypt, openssl that passed. */
+	CU_ASSERT_EQUAL(choose(A, OK, OK, false, why, sizeof why), G);
 	CU_ASSERT_STRING_EQUAL(why, "sector cipher gcrypt (libgcrypt): auto: the first of gcrypt, "
-				    "dispatch, openssl that passed; self-tests: gcrypt passed, "
-				    "dispatch passed, openssl passed");
-	CU_ASSERT_EQUAL(choose(A, OK, OK, NA, false, why, sizeof why), D);
+				    "openssl that passed; self-tests: gcrypt passed, openssl passed");
+	CU_ASSERT_EQUAL(choose(A, OK, NA, false, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt not usable (gcrypt reason)"));
-	CU_ASSERT_EQUAL(choose(A, OK, BAD, BAD, false, why, sizeof why), O);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt FAILED (gcrypt reason), dispatch FAILED"));
+	CU_ASSERT_EQUAL(choose(A, OK, BAD, false, why, sizeof why), O);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt FAILED (gcrypt reason), openssl passed"));
 	/* As configured when it passed. */
-	CU_ASSERT_EQUAL(choose(O, OK, OK, OK, false, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(O, OK, OK, false, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "sector cipher openssl (OpenSSL EVP): as configured"));
-	CU_ASSERT_EQUAL(choose(D, OK, OK, OK, false, why, sizeof why), D);
+	CU_ASSERT_EQUAL(choose(G, OK, OK, false, why, sizeof why), G);
 	/* A configured backend that failed falls back, and says why. */
-	CU_ASSERT_EQUAL(choose(G, OK, OK, BAD, false, why, sizeof why), D);
+	CU_ASSERT_EQUAL(choose(G, OK, BAD, false, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt failed its self-test (gcrypt reason), falling "
-					   "back to the first of gcrypt, dispatch, openssl"));
-	CU_ASSERT_EQUAL(choose(G, OK, NA, NA, false, why, sizeof why), O);
+					   "back to the first of gcrypt, openssl"));
+	CU_ASSERT_EQUAL(choose(G, OK, NA, false, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt is not usable here (gcrypt reason)"));
+	CU_ASSERT_EQUAL(choose(O, BAD, OK, false, why, sizeof why), G);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "openssl failed its self-test (openssl reason)"));
 	/* FIPS: openssl only, whatever was asked. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, true, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, true, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "FIPS mode: only openssl may be used;"));
-	CU_ASSERT_EQUAL(choose(G, OK, OK, OK, true, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(G, OK, OK, true, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "(server.cipher_backend ignored)"));
-	CU_ASSERT_EQUAL(choose(A, BAD, OK, OK, true, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(A, BAD, OK, true, why, sizeof why), -EIO);
 	/* Nothing passed. */
-	CU_ASSERT_EQUAL(choose(A, BAD, NA, BAD, false, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(A, BAD, NA, false, why, sizeof why), -EIO);
 	CU_ASSERT_EQUAL(strncmp(why, "no sector cipher backend can be used", 36), 0);
-	CU_ASSERT_EQUAL(choose(O, BAD, NA, NA, false, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(O, BAD, BAD, false, why, sizeof why), -EIO);
 	/* A short or absent why buffer is fine. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, why, 8), G);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, false, why, 8), G);
 	CU_ASSERT_EQUAL(strlen(why), 7);
-	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, NULL, 0), G);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, false, NULL, 0), G);
 }
 
 /* Loads a config file holding `text`; returns envol_config_load()'s result. */
@@ -258,7 +256,7 @@ static int load_conf(const char *text, struct envol_config **ret, char *err, siz
 
 static void test_config_setting(void)
 {
-	static const char *const good[] = { "auto", "openssl", "dispatch", "gcrypt" };
+	static const char *const good[] = { "auto", "openssl", "gcrypt" };
 	struct envol_config *c = NULL;
 	char text[256], err[512];
 
