@@ -54,6 +54,7 @@ struct sector_cipher_ops {
 
 extern const struct sector_cipher_ops sector_cipher_openssl;
 extern const struct sector_cipher_ops sector_cipher_gcrypt;
+extern const struct sector_cipher_ops sector_cipher_vaes;
 
 /*
  * The start-up self-test of one backend (xts-selftest.c), run before the backend is used:

@@ -25,6 +25,7 @@
 static const struct sector_cipher_ops *const xts_backends[ENVOL_XTS_BACKEND_MAX] = {
 	[ENVOL_XTS_BACKEND_OPENSSL] = &sector_cipher_openssl,
 	[ENVOL_XTS_BACKEND_GCRYPT] = &sector_cipher_gcrypt,
+	[ENVOL_XTS_BACKEND_VAES] = &sector_cipher_vaes,
 };
 
 /*
@@ -32,6 +33,7 @@ static const struct sector_cipher_ops *const xts_backends[ENVOL_XTS_BACKEND_MAX]
  * backend that fails its self-test falls back in.  openssl, the portable one, comes last.
  */
 static const enum envol_xts_backend xts_preference[] = {
+	ENVOL_XTS_BACKEND_VAES,
 	ENVOL_XTS_BACKEND_GCRYPT,
 	ENVOL_XTS_BACKEND_OPENSSL,
 };

@@ -47,11 +47,12 @@ enum envol_xts_backend {
 	ENVOL_XTS_BACKEND_AUTO = 0, /* the fastest one that passes its self-test */
 	ENVOL_XTS_BACKEND_OPENSSL,  /* OpenSSL 3 EVP: portable, the one to use under FIPS */
 	ENVOL_XTS_BACKEND_GCRYPT,   /* libgcrypt (VAES/AVX2 where the CPU has it) */
+	ENVOL_XTS_BACKEND_VAES,     /* ours: VAES + VPCLMULQDQ + AVX-512 intrinsics, many sectors */
 	ENVOL_XTS_BACKEND_MAX,
 	ENVOL_XTS_BACKEND_INVALID = -EINVAL,
 };
 
-/* "auto", "openssl", "gcrypt" (the server.cipher_backend names); NULL if out of range. */
+/* "auto", "openssl", "gcrypt", "vaes" (server.cipher_backend names); NULL if out of range. */
 const char *envol_xts_backend_to_string(enum envol_xts_backend b);
 /* The inverse; ENVOL_XTS_BACKEND_INVALID for an unknown name or NULL. */
 enum envol_xts_backend envol_xts_backend_from_string(const char *s);

@@ -281,7 +281,7 @@ static const struct field server_fields[] = {
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
 	F("threads", INT, server.threads, NULL, NULL),
 	F("cipher_backend", STR, server.cipher_backend, check_cipher_backend,
-	  "a sector cipher backend (auto, openssl, gcrypt)"),
+	  "a sector cipher backend (auto, openssl, gcrypt, vaes)"),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),

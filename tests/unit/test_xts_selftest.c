@@ -109,7 +109,7 @@ static const struct sector_cipher_ops broken = {
 static void test_real_backends_pass(void)
 {
 	const struct sector_cipher_ops *const ops[] = { &sector_cipher_openssl,
-							&sector_cipher_gcrypt };
+							&sector_cipher_gcrypt, &sector_cipher_vaes };
 	char why[256];
 
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
@@ -121,6 +121,12 @@ static void test_real_backends_pass(void)
 			continue;
 		}
 #endif
+		/* vaes needs AVX-512 and VAES; where the CPU lacks them the probe says so. */
+		if (ops[i] == &sector_cipher_vaes && r == -EOPNOTSUPP) {
+			printf("\n    vaes not usable here: %s\n", why);
+			CU_ASSERT_PTR_NOT_NULL(strstr(why, "CPU"));
+			continue;
+		}
 		CU_ASSERT_EQUAL(r, 0);
 		CU_ASSERT_STRING_EQUAL(why, "");
 	}
@@ -185,59 +191,65 @@ static void test_reference(void)
 #define NA (-EOPNOTSUPP)
 #define BAD (-EIO)
 
-static int choose(enum envol_xts_backend want, int openssl, int gcrypt, bool fips, char *why,
-		  size_t len)
+static int choose(enum envol_xts_backend want, int openssl, int gcrypt, int vaes, bool fips,
+		  char *why, size_t len)
 {
 	int status[ENVOL_XTS_BACKEND_MAX] = { 0 };
 	const char *whys[ENVOL_XTS_BACKEND_MAX] = { 0 };
 
 	status[ENVOL_XTS_BACKEND_OPENSSL] = openssl;
 	status[ENVOL_XTS_BACKEND_GCRYPT] = gcrypt;
+	status[ENVOL_XTS_BACKEND_VAES] = vaes;
 	whys[ENVOL_XTS_BACKEND_OPENSSL] = openssl == OK ? "OpenSSL EVP" : "openssl reason";
 	whys[ENVOL_XTS_BACKEND_GCRYPT] = gcrypt == OK ? "libgcrypt" : "gcrypt reason";
+	whys[ENVOL_XTS_BACKEND_VAES] = vaes == OK ? "VAES" : "vaes reason";
 	return sector_cipher_choose(want, status, whys, fips, why, len);
 }
 
 static void test_choose(void)
 {
 	const enum envol_xts_backend A = ENVOL_XTS_BACKEND_AUTO, O = ENVOL_XTS_BACKEND_OPENSSL,
-				     G = ENVOL_XTS_BACKEND_GCRYPT;
+				     G = ENVOL_XTS_BACKEND_GCRYPT, V = ENVOL_XTS_BACKEND_VAES;
 	char why[512];
 
-	/* auto: the first of gcrypt, openssl that passed. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, false, why, sizeof why), G);
-	CU_ASSERT_STRING_EQUAL(why, "sector cipher gcrypt (libgcrypt): auto: the first of gcrypt, "
-				    "openssl that passed; self-tests: gcrypt passed, openssl passed");
-	CU_ASSERT_EQUAL(choose(A, OK, NA, false, why, sizeof why), O);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt not usable (gcrypt reason)"));
-	CU_ASSERT_EQUAL(choose(A, OK, BAD, false, why, sizeof why), O);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt FAILED (gcrypt reason), openssl passed"));
+	/* auto: the first of vaes, gcrypt, openssl that passed. */
+	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, why, sizeof why), V);
+	CU_ASSERT_STRING_EQUAL(why, "sector cipher vaes (VAES): auto: the first of vaes, gcrypt, "
+				    "openssl that passed; self-tests: vaes passed, gcrypt passed, "
+				    "openssl passed");
+	CU_ASSERT_EQUAL(choose(A, OK, OK, NA, false, why, sizeof why), G);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "vaes not usable (vaes reason), gcrypt passed"));
+	CU_ASSERT_EQUAL(choose(A, OK, NA, NA, false, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(A, OK, BAD, BAD, false, why, sizeof why), O);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "vaes FAILED (vaes reason), gcrypt FAILED (gcrypt "
+					   "reason), openssl passed"));
 	/* As configured when it passed. */
-	CU_ASSERT_EQUAL(choose(O, OK, OK, false, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(O, OK, OK, OK, false, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "sector cipher openssl (OpenSSL EVP): as configured"));
-	CU_ASSERT_EQUAL(choose(G, OK, OK, false, why, sizeof why), G);
+	CU_ASSERT_EQUAL(choose(G, OK, OK, OK, false, why, sizeof why), G);
 	/* A configured backend that failed falls back, and says why. */
-	CU_ASSERT_EQUAL(choose(G, OK, BAD, false, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(G, OK, BAD, OK, false, why, sizeof why), V);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt failed its self-test (gcrypt reason), falling "
-					   "back to the first of gcrypt, openssl"));
-	CU_ASSERT_EQUAL(choose(G, OK, NA, false, why, sizeof why), O);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "gcrypt is not usable here (gcrypt reason)"));
-	CU_ASSERT_EQUAL(choose(O, BAD, OK, false, why, sizeof why), G);
+					   "back to the first of vaes, gcrypt, openssl"));
+	CU_ASSERT_EQUAL(choose(V, OK, OK, BAD, false, why, sizeof why), G);
+	CU_ASSERT_EQUAL(choose(V, OK, NA, NA, false, why, sizeof why), O);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "vaes is not usable here (vaes reason)"));
+	CU_ASSERT_EQUAL(choose(O, BAD, OK, NA, false, why, sizeof why), G);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "openssl failed its self-test (openssl reason)"));
 	/* FIPS: openssl only, whatever was asked. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, true, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, true, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "FIPS mode: only openssl may be used;"));
-	CU_ASSERT_EQUAL(choose(G, OK, OK, true, why, sizeof why), O);
+	CU_ASSERT_EQUAL(choose(V, OK, OK, OK, true, why, sizeof why), O);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "(server.cipher_backend ignored)"));
-	CU_ASSERT_EQUAL(choose(A, BAD, OK, true, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(A, BAD, OK, OK, true, why, sizeof why), -EIO);
 	/* Nothing passed. */
-	CU_ASSERT_EQUAL(choose(A, BAD, NA, false, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(A, BAD, NA, BAD, false, why, sizeof why), -EIO);
 	CU_ASSERT_EQUAL(strncmp(why, "no sector cipher backend can be used", 36), 0);
-	CU_ASSERT_EQUAL(choose(O, BAD, BAD, false, why, sizeof why), -EIO);
+	CU_ASSERT_EQUAL(choose(O, BAD, BAD, NA, false, why, sizeof why), -EIO);
 	/* A short or absent why buffer is fine. */
-	CU_ASSERT_EQUAL(choose(A, OK, OK, false, why, 8), G);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, why, 8), V);
 	CU_ASSERT_EQUAL(strlen(why), 7);
-	CU_ASSERT_EQUAL(choose(A, OK, OK, false, NULL, 0), G);
+	CU_ASSERT_EQUAL(choose(A, OK, OK, OK, false, NULL, 0), V);
 }
 
 /* Loads a config file holding `text`; returns envol_config_load()'s result. */
@@ -256,7 +268,7 @@ static int load_conf(const char *text, struct envol_config **ret, char *err, siz
 
 static void test_config_setting(void)
 {
-	static const char *const good[] = { "auto", "openssl", "gcrypt" };
+	static const char *const good[] = { "auto", "openssl", "gcrypt", "vaes" };
 	struct envol_config *c = NULL;
 	char text[256], err[512];
 
