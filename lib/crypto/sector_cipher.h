@@ -52,6 +52,33 @@ struct sector_cipher_ops {
 		     size_t n);
 };
 
+/*
+ * A backend compiled out of this build (library or instruction set missing): its probe says
+ * why, and nothing else is ever called.  The stubs are in xts.c.
+ */
+int sector_cipher_stub_new(const uint8_t key[ENVOL_XTS_KEY_SIZE], void **ret);
+void sector_cipher_stub_free(void *state);
+int sector_cipher_stub_crypt(void *state, bool enc, uint64_t sector, unsigned sector_shift,
+			     uint8_t *buf, size_t n);
+#define SECTOR_CIPHER_UNAVAILABLE(var, backend_name, why_text)                                      \
+	static int var##_probe(const char **ret_why)                                               \
+	{                                                                                          \
+		*ret_why = why_text;                                                               \
+		return -EOPNOTSUPP;                                                                \
+	}                                                                                          \
+	static const char *var##_describe(void)                                                    \
+	{                                                                                          \
+		return backend_name " (not built)";                                                \
+	}                                                                                          \
+	const struct sector_cipher_ops var = {                                                     \
+		.name = backend_name,                                                              \
+		.probe = var##_probe,                                                              \
+		.describe = var##_describe,                                                        \
+		.new_state = sector_cipher_stub_new,                                               \
+		.free_state = sector_cipher_stub_free,                                             \
+		.crypt = sector_cipher_stub_crypt,                                                 \
+	}
+
 extern const struct sector_cipher_ops sector_cipher_openssl;
 extern const struct sector_cipher_ops sector_cipher_gcrypt;
 extern const struct sector_cipher_ops sector_cipher_vaes;

@@ -117,36 +117,6 @@ static int gc_crypt(void *state, bool enc, uint64_t sector, unsigned sector_shif
 	return 0;
 }
 
-#else /* !ENVOL_HAVE_GCRYPT */
-
-static int gc_probe(const char **ret_why)
-{
-	*ret_why = "built without libgcrypt";
-	return -EOPNOTSUPP;
-}
-
-static const char *gc_describe(void)
-{
-	return "libgcrypt (not built)";
-}
-
-static int gc_new(const uint8_t key[ENVOL_XTS_KEY_SIZE], void **ret)
-{
-	return -EIO;
-}
-
-static void gc_free(void *state)
-{
-}
-
-static int gc_crypt(void *state, bool enc, uint64_t sector, unsigned sector_shift, uint8_t *buf,
-		    size_t n)
-{
-	return -EIO;
-}
-
-#endif
-
 const struct sector_cipher_ops sector_cipher_gcrypt = {
 	.name = "gcrypt",
 	.probe = gc_probe,
@@ -155,3 +125,9 @@ const struct sector_cipher_ops sector_cipher_gcrypt = {
 	.free_state = gc_free,
 	.crypt = gc_crypt,
 };
+
+#else /* !ENVOL_HAVE_GCRYPT */
+
+SECTOR_CIPHER_UNAVAILABLE(sector_cipher_gcrypt, "gcrypt", "built without libgcrypt");
+
+#endif

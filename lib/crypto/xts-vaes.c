@@ -348,36 +348,6 @@ static const char *vaes_describe(void)
 	return "VAES/VPCLMULQDQ AVX-512 intrinsics, 4 sector tweaks and 32 blocks per pass";
 }
 
-#else /* not x86-64 with a GCC-compatible compiler */
-
-static int vaes_probe(const char **ret_why)
-{
-	*ret_why = "not an x86-64 build";
-	return -EOPNOTSUPP;
-}
-
-static const char *vaes_describe(void)
-{
-	return "VAES (not built)";
-}
-
-static int vaes_new(const uint8_t key[ENVOL_XTS_KEY_SIZE], void **ret)
-{
-	return -EIO;
-}
-
-static void vaes_free(void *state)
-{
-}
-
-static int vaes_crypt(void *state, bool enc, uint64_t sector, unsigned sector_shift, uint8_t *buf,
-		      size_t n)
-{
-	return -EIO;
-}
-
-#endif
-
 const struct sector_cipher_ops sector_cipher_vaes = {
 	.name = "vaes",
 	.probe = vaes_probe,
@@ -386,3 +356,9 @@ const struct sector_cipher_ops sector_cipher_vaes = {
 	.free_state = vaes_free,
 	.crypt = vaes_crypt,
 };
+
+#else /* not x86-64 with a GCC-compatible compiler */
+
+SECTOR_CIPHER_UNAVAILABLE(sector_cipher_vaes, "vaes", "not an x86-64 build");
+
+#endif
