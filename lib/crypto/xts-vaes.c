@@ -195,7 +195,7 @@ VAES_INLINE void pass32(const __m512i *rk, const __m512i t[VAES_VECS], uint8_t *
 }
 
 /* One sector of `passes` x 512 bytes whose encrypted tweak is T. */
-VAES_INLINE void crypt_sector(const __m512i *rk, __m128i T, uint8_t *p,
+VAES_INLINE void vaes_crypt_sector(const __m512i *rk, __m128i T, uint8_t *p,
 					    unsigned passes, bool enc)
 {
 	__m512i t[VAES_VECS];
@@ -217,7 +217,7 @@ VAES_INLINE void crypt_sector(const __m512i *rk, __m128i T, uint8_t *p,
  * through AES-256 under K2 together; then each sector is processed with its lane.  In the last
  * group, lanes past n encrypt tweaks that are never used.
  */
-VAES_INLINE void crypt_sectors(const struct vaes_keys *k, bool enc, uint64_t sector,
+VAES_INLINE void vaes_crypt_sectors(const struct vaes_keys *k, bool enc, uint64_t sector,
 					     unsigned shift, uint8_t *p, size_t n)
 {
 	const __m512i *rk = enc ? k->enc1 : k->dec1;
@@ -238,7 +238,7 @@ VAES_INLINE void crypt_sectors(const struct vaes_keys *k, bool enc, uint64_t sec
 
 		_mm512_store_si512(T, tw);
 		for (size_t i = 0; i < g; i++, p += ss)
-			crypt_sector(rk, T[i], p, passes, enc);
+			vaes_crypt_sector(rk, T[i], p, passes, enc);
 		sector += g;
 		n -= g;
 	}
@@ -248,16 +248,16 @@ VAES_INLINE void crypt_sectors(const struct vaes_keys *k, bool enc, uint64_t sec
 }
 
 /* Two copies, so that `enc` is a constant inside each and the branches go. */
-VAES_TARGET static void encrypt_sectors(const struct vaes_keys *k, uint64_t sector, unsigned shift,
+VAES_TARGET static void vaes_encrypt_sectors(const struct vaes_keys *k, uint64_t sector, unsigned shift,
 					uint8_t *p, size_t n)
 {
-	crypt_sectors(k, true, sector, shift, p, n);
+	vaes_crypt_sectors(k, true, sector, shift, p, n);
 }
 
-VAES_TARGET static void decrypt_sectors(const struct vaes_keys *k, uint64_t sector, unsigned shift,
+VAES_TARGET static void vaes_decrypt_sectors(const struct vaes_keys *k, uint64_t sector, unsigned shift,
 					uint8_t *p, size_t n)
 {
-	crypt_sectors(k, false, sector, shift, p, n);
+	vaes_crypt_sectors(k, false, sector, shift, p, n);
 }
 
 /* ---- the backend --------------------------------------------------------------------------- */
@@ -337,9 +337,9 @@ static int vaes_crypt(void *state, bool enc, uint64_t sector, unsigned sector_sh
 	struct vaes_state *s = state;
 
 	if (enc)
-		encrypt_sectors(s->k, sector, sector_shift, buf, n);
+		vaes_encrypt_sectors(s->k, sector, sector_shift, buf, n);
 	else
-		decrypt_sectors(s->k, sector, sector_shift, buf, n);
+		vaes_decrypt_sectors(s->k, sector, sector_shift, buf, n);
 	return 0;
 }
 
