@@ -21,6 +21,7 @@
 #include "common/listen.h"
 #include "common/notify.h"
 #include "common/signals.h"
+#include "crypto/xts.h"
 #include "envold.h"
 #include "tls.h"
 #include "util/log.h"
@@ -308,6 +309,10 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	r = envol_xts_select(cfg->server.cipher_backend, err, sizeof err);
+	(void)envol_log_errno(r < 0 ? LOG_ERR : r > 0 ? LOG_WARNING : LOG_INFO, 0, "%s", err);
+	if (r < 0)
+		goto fail;
 
 	/* signals are read from a signalfd by the main loop; every thread inherits the mask */
 	daemon_signals_block(&mask);

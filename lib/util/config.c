@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto/xts.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -117,6 +118,11 @@ static int check_endpoint(const char *v)
 	if (!v[0])
 		return 0;
 	return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0 ? 0 : -1;
+}
+
+static int check_cipher_backend(const char *v)
+{
+	return envol_xts_backend_from_string(v) >= 0 ? 0 : -1;
 }
 
 static int load_string(struct loader *l, config_setting_t *s, char **dst, check_fn check,
@@ -331,6 +337,8 @@ static const struct field server_fields[] = {
 	F("tls_verify_peer", BOOL, server.tls_verify_peer, NULL, NULL),
 	F("tls_psk_file", PATH, server.tls_psk_file, check_absolute_path, "an absolute path"),
 	F("allow_plain_tcp", BOOL, server.allow_plain_tcp, NULL, NULL),
+	F("cipher_backend", STR, server.cipher_backend, check_cipher_backend,
+	  "a sector cipher backend (auto, openssl, gcrypt, vaes)"),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
@@ -500,6 +508,7 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->client.tls_ca, "%s", "");
 	r |= default_str(&c->client.tls_cert, "%s", "");
 	r |= default_str(&c->client.tls_key, "%s", "");
+	r |= default_str(&c->server.cipher_backend, "auto");
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");
@@ -552,6 +561,7 @@ struct envol_config *envol_config_free(struct envol_config *c)
 		free(c->server.tls_identities[i].principal);
 	}
 	free(c->server.tls_identities);
+	free(c->server.cipher_backend);
 	free(c->client.kms_socket);
 	free(c->client.endpoint);
 	free(c->client.access_key_id);

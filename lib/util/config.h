@@ -57,6 +57,7 @@ struct envol_config {
 		bool allow_plain_tcp;
 		struct envol_tls_identity *tls_identities;
 		size_t n_tls_identities;
+		char *cipher_backend; /* "auto" or a sector-cipher backend name (crypto/xts.h) */
 	} server;
 	struct {
 		char *kms_socket;
