@@ -246,13 +246,16 @@ struct field {
 	size_t count_offset; /* ARRAY: where the element count goes */
 	check_fn check;
 	const char *what;
+	int min, max; /* INT: the range (both 0: 0–1024) */
 };
 
 #define F(name, kind, member, check, what)                                                         \
-	{ name, kind, offsetof(struct envol_config, member), 0, check, what }
+	{ name, kind, offsetof(struct envol_config, member), 0, check, what, 0, 0 }
 #define FA(name, member, count)                                                                    \
 	{ name, ARRAY, offsetof(struct envol_config, member),                                      \
-	  offsetof(struct envol_config, count), NULL, NULL }
+	  offsetof(struct envol_config, count), NULL, NULL, 0, 0 }
+#define FI(name, member, lo, hi)                                                                   \
+	{ name, INT, offsetof(struct envol_config, member), 0, NULL, NULL, lo, hi }
 
 static const struct field root_fields[] = {
 	F("state_dir", PATH, state_dir, check_absolute_path, "an absolute path"),
@@ -274,12 +277,16 @@ static const struct field server_fields[] = {
 	F("listen", STR, server.listen, check_listen, "\"\" or HOST:PORT"),
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
 	F("threads", INT, server.threads, NULL, NULL),
+	FI("max_connections", server.max_connections, 1, 65536),
+	FI("max_inflight_mib", server.max_inflight_mib, 64, 1048576),
+	FI("handshake_timeout", server.handshake_timeout, 1, 3600),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
 	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// URL"),
 	F("access_key_id", STR, client.access_key_id, NULL, NULL),
 	F("secret_access_key", SECRET, client.secret_access_key, NULL, NULL),
+	FI("kms_timeout", client.kms_timeout, 1, 600),
 };
 
 static int load_field(struct loader *l, struct envol_config *c, const struct field *f,
@@ -296,15 +303,18 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 		return load_secret(l, s, dst);
 	case ARRAY:
 		return load_string_array(l, s, dst, (size_t *)((char *)c + f->count_offset));
-	case INT:
+	case INT: {
+		int lo = f->min, hi = f->max ? f->max : 1024;
+
 		setting_path(s, path, sizeof path);
 		if (config_setting_type(s) != CONFIG_TYPE_INT)
 			return fail(l, s, "%s: must be an integer", path);
-		if (config_setting_get_int(s) < 0 || config_setting_get_int(s) > 1024)
-			return fail(l, s, "%s: %d is out of range 0–1024", path,
-				    config_setting_get_int(s));
+		if (config_setting_get_int(s) < lo || config_setting_get_int(s) > hi)
+			return fail(l, s, "%s: %d is out of range %d–%d", path,
+				    config_setting_get_int(s), lo, hi);
 		*(int *)dst = config_setting_get_int(s);
 		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -421,6 +431,14 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
 	r |= default_str(&c->server.listen, "%s", ""); /* Unix socket only */
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
+	if (c->server.max_connections == 0)
+		c->server.max_connections = ENVOL_DEFAULT_MAX_CONNECTIONS;
+	if (c->server.max_inflight_mib == 0)
+		c->server.max_inflight_mib = ENVOL_DEFAULT_MAX_INFLIGHT_MIB;
+	if (c->server.handshake_timeout == 0)
+		c->server.handshake_timeout = ENVOL_DEFAULT_HANDSHAKE_TIMEOUT;
+	if (c->client.kms_timeout == 0)
+		c->client.kms_timeout = ENVOL_DEFAULT_KMS_TIMEOUT;
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");

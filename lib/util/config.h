@@ -11,6 +11,11 @@
 #include <stddef.h>
 
 #define ENVOL_CONFIG_DEFAULT_PATH "/etc/envol/envol.conf"
+/* Defaults of the limits (docs/operations.md "Limits"). */
+#define ENVOL_DEFAULT_MAX_CONNECTIONS 256
+#define ENVOL_DEFAULT_MAX_INFLIGHT_MIB 1024
+#define ENVOL_DEFAULT_HANDSHAKE_TIMEOUT 30 /* seconds */
+#define ENVOL_DEFAULT_KMS_TIMEOUT 10	   /* seconds */
 
 struct envol_credential {
 	char *access_key_id;
@@ -41,13 +46,17 @@ struct envol_config {
 		char *socket;
 		char *listen; /* "" = no TCP listener */
 		char *volume_dir;
-		int threads; /* 0 = one per core */
+		int threads;		/* 0 = one per core */
+		int max_connections;	/* more are closed at accept */
+		int max_inflight_mib;	/* request payload buffered by all connections */
+		int handshake_timeout;	/* seconds a client may take to choose an export */
 	} server;
 	struct {
 		char *kms_socket;
 		char *endpoint; /* "" = use kms_socket */
 		char *access_key_id;
 		char *secret_access_key; /* in secure memory */
+		int kms_timeout;	 /* seconds for one KMS call, connecting included */
 	} client;
 };
 
