@@ -29,13 +29,22 @@
 
 /* ---- exports.c ---- */
 
+enum export_state {
+	EXPORT_ATTACHING, /* the first connection opens it and asks the KMS, without the lock */
+	EXPORT_ATTACHED,
+	EXPORT_FAILED, /* off the registry; waiters take attach_error and attach_err */
+};
+
 struct export
 {
 	char name[ENVOL_VOLUME_NAME_MAX + 1];
+	enum export_state state; /* under the registry lock */
 	struct envol_volume *vol;
 	const struct envol_volume_info *info;
 	bool read_only;
-	unsigned refs; /* connections in transmission (under the registry lock) */
+	unsigned refs; /* connections using or waiting for it (under the registry lock) */
+	int attach_error;
+	char attach_err[ENVOLD_ERR_TEXT];
 	struct export *next;
 };
 

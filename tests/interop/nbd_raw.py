@@ -72,7 +72,7 @@ def connect(path, name, go=True, block_size=False, timeout=30):
         if rtype == REP_INFO and struct.unpack(">H", data[:2])[0] == 0:
             size = struct.unpack(">Q", data[2:10])[0]
         elif rtype & 0x80000000:
-            raise Error("GO refused (%#x): %s" % (rtype, data[4:].decode(errors="replace")))
+            raise Error("GO refused (%#x): %s" % (rtype, data.decode(errors="replace")))
 
 
 def send_request(s, cmd, offset, length, cookie, data=b"", flags=0):
