@@ -37,6 +37,7 @@
 
 #include "envold.h"
 #include "nbd/handshake.h"
+#include "tls.h"
 #include "util/log.h"
 
 #define JOB_KEEP_CAP (UINT32_C(4) << 20) /* bigger job buffers are freed when done */
@@ -51,11 +52,13 @@ struct conn {
 	bool tcp;
 	const struct nbd_server_ops *ops; /* where the handshake finds exports */
 	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
+	struct tls_session *tls;	  /* after NBD_OPT_STARTTLS: all I/O goes through it */
 	/* handshake */
 	struct timespec hs_deadline; /* CLOCK_MONOTONIC */
 	struct export *exp;
 	struct nbd_export_limits lim;
 	atomic_bool transmitting; /* the handshake is over (conns_stop_all() looks) */
+	atomic_bool tls_up;	  /* ... over TLS */
 	/* replies: the queue and the writer thread draining it */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;
@@ -145,6 +148,8 @@ static int read_full(struct conn *c, void *buf, size_t n, const struct timespec 
 {
 	uint8_t *p = buf;
 
+	if (c->tls) /* the handshake deadline is SO_RCVTIMEO's then (serve()) */
+		return tls_read_full(c->tls, buf, n);
 	while (n > 0) {
 		ssize_t k;
 
@@ -199,7 +204,13 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 		if (n >= RBUF_SIZE / 2)
 			return read_full(c, p, n, NULL); /* big payload: straight into place */
 		c->rpos = c->rlen = 0;
-		k = sock_recv(c, c->rbuf, RBUF_SIZE, 0);
+		if (c->tls) {
+			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
+			if (k < 0)
+				return (int)k;
+		} else {
+			k = sock_recv(c, c->rbuf, RBUF_SIZE, 0);
+		}
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -228,6 +239,16 @@ static int wait_request(struct conn *c)
 			return 1;
 		if (atomic_load_explicit(&stopping, memory_order_relaxed))
 			return 0;
+		if (c->tls) {
+			/* records may wait decrypted in the session: read; the stop ends it with
+			 * SHUT_RD (conns_stop_all()) */
+			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
+			if (k < 0)
+				return (int)k;
+			c->rpos = 0;
+			c->rlen = (size_t)k;
+			return 1;
+		}
 		k = sock_recv(c, c->rbuf, RBUF_SIZE, MSG_DONTWAIT);
 		if (k > 0) {
 			c->rpos = 0;
@@ -272,6 +293,8 @@ static int send_blocking(struct conn *c, const void *buf, size_t len)
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
+	if (c->tls)
+		return tls_sendv(c->tls, &iov, 1);
 	while (iov.iov_len > 0) {
 		ssize_t k = sock_send(c, &msg, 0);
 
@@ -289,6 +312,16 @@ static int send_blocking(struct conn *c, const void *buf, size_t len)
 /* Sends what is left of j's reply (header, then data): 1 done, 0 not all (EAGAIN), -errno. */
 static int send_job(struct conn *c, struct job *j, int flags)
 {
+	if (c->tls) { /* blocking, all at once: only the writer calls it (conn_queue_reply()) */
+		struct iovec iov[2] = {{.iov_base = j->rhdr, .iov_len = j->rhdr_len},
+				       {.iov_base = j->buf, .iov_len = j->rdata_len}};
+		int r = tls_sendv(c->tls, iov, j->rdata_len ? 2 : 1);
+
+		if (r < 0)
+			return r;
+		j->rsent = j->rhdr_len + j->rdata_len;
+		return 1;
+	}
 	for (;;) {
 		struct iovec iov[2];
 		struct msghdr msg = {.msg_iov = iov};
@@ -332,8 +365,8 @@ void conn_queue_reply(struct conn *c, struct job *j)
 	pthread_mutex_lock(&c->wlock);
 	if (c->dead)
 		goto done;
-	if (!c->rq_head) {
-		/* nothing queued: try at once, without blocking */
+	if (!c->rq_head && !c->tls) {
+		/* nothing queued: try at once, without blocking (TLS: always the writer) */
 		r = send_job(c, j, MSG_DONTWAIT);
 		if (r < 0)
 			mark_dead_locked(c);
@@ -492,9 +525,14 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 	struct export *e;
 	int r;
 
+	struct conn *c = opaque;
+
 	r = exports_attach(name, &e, err, err_cap(errlen));
 	if (r < 0)
 		return r;
+	if (c->tls)
+		log_info("attach %s: TLS client '%s' as principal %s", name,
+			 tls_session_identity(c->tls), conn_principal(c) ? conn_principal(c) : "(none)");
 	attached_facts(e, &f);
 	export_info(&f, ret);
 	*ret_export = e;
@@ -503,11 +541,45 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 
 static void registry_release(void *opaque, void *export) { exports_release(export); }
 
+static enum nbd_tls_mode conn_tls_mode(void *opaque)
+{
+	struct conn *c = opaque;
+
+	return tls_mode_for(c->tcp);
+}
+
+/* NBD_OPT_STARTTLS acknowledged: the TLS handshake, then the client identity. */
+static int conn_starttls(void *opaque, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	int r;
+
+	r = tls_session_start(c->fd, tls_mode_for(c->tcp) == NBD_TLS_REQUIRE, &c->tls, err,
+			      err_cap(errlen));
+	if (r < 0 && !c->tls) {
+		log_warning("NBD client refused: %s", err);
+		return r;
+	}
+	if (r < 0)
+		log_warning("NBD client refused: %s", err);
+	else
+		log_debug("TLS up: client '%s', principal %s", tls_session_identity(c->tls),
+			  conn_principal(c) ? conn_principal(c) : "(none)");
+	return r;
+}
+
+const char *conn_principal(struct conn *c)
+{
+	return c->tls ? tls_session_principal(c->tls) : NULL;
+}
+
 static const struct nbd_server_ops registry_ops = {
     .list = registry_list,
     .describe = registry_describe,
     .open = registry_open,
     .release = registry_release,
+    .tls_mode = conn_tls_mode,
+    .starttls = conn_starttls,
 };
 
 /* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
@@ -844,6 +916,7 @@ static void conn_free(struct conn *c)
 		free(j);
 	}
 	free(c->rbuf);
+	tls_session_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->wlock);
@@ -851,6 +924,13 @@ static void conn_free(struct conn *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);
+}
+
+static void set_recv_timeout(int fd, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 static void set_send_timeout(int fd, int seconds)
@@ -917,11 +997,14 @@ static void serve(struct conn *c)
 	clock_gettime(CLOCK_MONOTONIC, &c->hs_deadline);
 	c->hs_deadline.tv_sec += timeout;
 	set_send_timeout(c->fd, timeout);
+	set_recv_timeout(c->fd, timeout); /* bounds the TLS reads, which do not poll */
 	if (handshake(c)) {
 		set_send_timeout(c->fd, 0); /* the writer waits on a slow reader as long as needed */
+		set_recv_timeout(c->fd, 0); /* an attached client may idle as long as it likes */
 		if (writer_start(c) < 0)
 			log_error("cannot start a connection's writer thread: disconnecting");
 		else {
+			atomic_store(&c->tls_up, c->tls != NULL);
 			atomic_store(&c->transmitting, true);
 			transmission(c);
 		}
@@ -1064,6 +1147,8 @@ void conns_stop_all(void)
 	for (struct conn *c = conns; c; c = c->next)
 		if (!atomic_load(&c->transmitting))
 			(void)shutdown(c->fd, SHUT_RDWR);
+		else if (atomic_load(&c->tls_up)) /* its reader waits in tls_recv(): EOF */
+			(void)shutdown(c->fd, SHUT_RD);
 	pthread_mutex_unlock(&conns_lock);
 	if (n > 0)
 		log_info("stopping %u connection(s): new requests get NBD_ESHUTDOWN, each closes "

@@ -8,6 +8,7 @@
  *                 queue; the limits (server.max_connections, in-flight budgets, handshake
  *                 timeout) and the stop (NBD_ESHUTDOWN, then disconnect)
  *   workers.c     the worker pool executing requests and queueing their replies
+ *   tls.c         NBD over TLS: credentials, the session after NBD_OPT_STARTTLS, identities
  */
 #ifndef ENVOLD_H
 #define ENVOLD_H
@@ -128,6 +129,9 @@ void workers_execute(struct job *j);
 /* Provided by connection.c for the workers. */
 struct export *conn_export(struct conn *c);
 bool conn_structured(struct conn *c);
+/* The principal the connection's TLS client identity maps to (server.tls_identities), or NULL
+ * (no TLS, or an unmapped identity): what the attach is authorized as. */
+const char *conn_principal(struct conn *c);
 /*
  * Queues j's reply (rhdr_len bytes of rhdr, then rdata_len bytes of buf) on c and never blocks:
  * sent at once when the socket takes it, else by c's writer thread.  j is handed back
