@@ -2,9 +2,10 @@
 /*
  * main.c — envold: options, configuration, listeners (Unix socket server.socket, TCP
  * server.listen, or sockets passed by systemd; made by daemon/common/listen.c), the accept
- * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker) and the
- * orderly stop on SIGTERM/SIGINT: stop accepting, drain the requests in flight, flush every
- * attached volume, close them (wiping the keys), exit 0.
+ * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker), SIGHUP
+ * (reload the limits) and the orderly stop on SIGTERM/SIGINT: stop accepting, answer new
+ * requests NBD_ESHUTDOWN, drain the requests in flight, flush every attached volume, close
+ * them (wiping the keys), exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -204,7 +205,27 @@ static void accept_one(const struct daemon_listener *l)
 		log_error_errno(r, "cannot start a connection thread: %m");
 }
 
-static int serve(int sfd)
+/* SIGHUP: the limits of the configuration file apply to new requests and connections. */
+static void reload(const char *config_path)
+{
+	struct envol_config *cfg = NULL;
+	char err[1024] = "";
+	int r;
+
+	r = envol_config_load(config_path, &cfg, err, sizeof err);
+	if (r < 0) {
+		log_error("SIGHUP: configuration not reloaded, keeping the old one: %s", err);
+		return;
+	}
+	conns_configure(cfg);
+	log_info("SIGHUP: limits reloaded (server.max_connections %d, server.max_inflight_mib %d, "
+		 "server.handshake_timeout %d s); other settings take effect at a restart",
+		 cfg->server.max_connections, cfg->server.max_inflight_mib,
+		 cfg->server.handshake_timeout);
+	envol_config_free(cfg);
+}
+
+static int serve(int sfd, const char *config_path)
 {
 	struct pollfd pfd[MAX_LISTENERS + 1];
 
@@ -225,6 +246,7 @@ static int serve(int sfd)
 			if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
 				continue;
 			if (si.ssi_signo == SIGHUP) {
+				reload(config_path);
 				if (tls_reload(err, sizeof err) < 0)
 					log_error("SIGHUP: TLS credentials not reloaded: %s", err);
 				else
@@ -247,7 +269,7 @@ static void stop(void)
 	conns_stop_all();
 	if (!conns_wait_all(30000)) {
 		log_warning("%u connection(s) still busy after 30 s: cutting them", conns_count());
-		conns_stop_all();
+		conns_cut_all();
 		(void)conns_wait_all(5000);
 	}
 	exports_flush_all();
@@ -316,7 +338,7 @@ int main(int argc, char **argv)
 
 	/* signals are read from a signalfd by the main loop; every thread inherits the mask */
 	daemon_signals_block(&mask);
-	sigaddset(&mask, SIGHUP); /* reloads the TLS credentials */
+	sigaddset(&mask, SIGHUP); /* reloads the limits and the TLS credentials */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
@@ -334,6 +356,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	exports_init(cfg, read_only);
+	conns_configure(cfg);
 	r = workers_start((unsigned)threads);
 	if (r < 0) {
 		log_error_errno(r, "cannot start %ld worker threads: %m", threads);
@@ -353,7 +376,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_error_errno(r, "cannot start the status thread: %m");
 	} else {
-		r = serve(sfd);
+		r = serve(sfd, config_path);
 		daemon_ticker_stop(&ticker);
 	}
 	stop();

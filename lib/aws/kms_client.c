@@ -123,8 +123,16 @@ int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client
 
 	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, KMS_CLIENT_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, KMS_CLIENT_TOTAL_TIMEOUT_MS);
+	{
+		/* client.kms_timeout bounds the whole call, connecting included */
+		long total = cfg->client.kms_timeout > 0 ? cfg->client.kms_timeout * 1000L
+							 : KMS_CLIENT_TOTAL_TIMEOUT_MS;
+
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+				 total < KMS_CLIENT_CONNECT_TIMEOUT_MS ? total
+								       : KMS_CLIENT_CONNECT_TIMEOUT_MS);
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, total);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c->curl, CURLOPT_PROXY, "");

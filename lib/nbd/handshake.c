@@ -39,6 +39,7 @@ struct hs {
 	char meta_export[NBD_MAX_STRING + 1]; /* ... for this export name */
 	void *export;			      /* open()ed; released unless we reach transmission */
 	struct nbd_export_limits limits;
+	bool block_size_asked; /* the NBD_OPT_GO chosen listed NBD_INFO_BLOCK_SIZE */
 	/* the option being answered */
 	int emit_error; /* a NBD_REP_SERVER reply could not be sent */
 	char name[NBD_MAX_STRING + 1];
@@ -113,7 +114,9 @@ static void enter_transmission(struct hs *h)
 {
 	h->limits = (struct nbd_export_limits){
 	    .size = h->info.size,
-	    .min_block = h->info.min_block,
+	    /* block sizes bind only a client that asked for them (NBD spec, "Block size
+	     * constraints"); any other may send byte-granular requests */
+	    .min_block = h->block_size_asked ? h->info.min_block : 1,
 	    .max_payload = h->info.max_block,
 	    .transmission_flags = h->info.transmission_flags,
 	    .structured = h->structured,
@@ -127,6 +130,7 @@ static enum hs_state opt_export_name(struct hs *h, uint32_t len)
 
 	if (copy_name(h->opt, len, h->name, sizeof h->name) < 0)
 		return fail(h, -EPROTO);
+	h->block_size_asked = false;
 	reset_answer(h);
 	r = h->ops->open(h->opaque, h->name, &h->info, &h->export, h->err, sizeof h->err);
 	if (r < 0)
@@ -208,6 +212,10 @@ static enum hs_state opt_info_go(struct hs *h, uint32_t opt, uint32_t len)
 		return fail(h, r);
 	if (opt == NBD_OPT_INFO)
 		return HS_OPTION;
+	h->block_size_asked = false;
+	for (uint16_t i = 0; i < req.n_info; i++)
+		if (req.info[i] == NBD_INFO_BLOCK_SIZE)
+			h->block_size_asked = true;
 	enter_transmission(h);
 	return HS_TRANSMISSION;
 }

@@ -301,13 +301,16 @@ struct field {
 	size_t count_offset; /* ARRAY: where the element count goes */
 	check_fn check;
 	const char *what;
+	int min, max; /* INT: the range (both 0: 0–1024) */
 };
 
 #define F(name, kind, member, check, what)                                                         \
-	{ name, kind, offsetof(struct envol_config, member), 0, check, what }
+	{ name, kind, offsetof(struct envol_config, member), 0, check, what, 0, 0 }
 #define FA(name, member, count)                                                                    \
 	{ name, ARRAY, offsetof(struct envol_config, member),                                      \
-	  offsetof(struct envol_config, count), NULL, NULL }
+	  offsetof(struct envol_config, count), NULL, NULL, 0, 0 }
+#define FI(name, member, lo, hi)                                                                   \
+	{ name, INT, offsetof(struct envol_config, member), 0, NULL, NULL, lo, hi }
 
 static const struct field root_fields[] = {
 	F("state_dir", PATH, state_dir, check_absolute_path, "an absolute path"),
@@ -339,6 +342,9 @@ static const struct field server_fields[] = {
 	F("allow_plain_tcp", BOOL, server.allow_plain_tcp, NULL, NULL),
 	F("cipher_backend", STR, server.cipher_backend, check_cipher_backend,
 	  "a sector cipher backend (auto, openssl, gcrypt, vaes)"),
+	FI("max_connections", server.max_connections, 1, 65536),
+	FI("max_inflight_mib", server.max_inflight_mib, 64, 1048576),
+	FI("handshake_timeout", server.handshake_timeout, 1, 3600),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
@@ -348,6 +354,7 @@ static const struct field client_fields[] = {
 	F("tls_ca", PATH, client.tls_ca, check_absolute_path, "an absolute path"),
 	F("tls_cert", PATH, client.tls_cert, check_absolute_path, "an absolute path"),
 	F("tls_key", PATH, client.tls_key, check_absolute_path, "an absolute path"),
+	FI("kms_timeout", client.kms_timeout, 1, 600),
 };
 
 static int load_field(struct loader *l, struct envol_config *c, const struct field *f,
@@ -364,13 +371,15 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 		return load_secret(l, s, dst);
 	case ARRAY:
 		return load_string_array(l, s, dst, (size_t *)((char *)c + f->count_offset));
-	case INT:
+	case INT: {
+		int lo = f->min, hi = f->max ? f->max : 1024;
+
 		setting_path(s, path, sizeof path);
 		if (config_setting_type(s) != CONFIG_TYPE_INT)
 			return fail(l, s, "%s: must be an integer", path);
-		if (config_setting_get_int(s) < 0 || config_setting_get_int(s) > 1024)
-			return fail(l, s, "%s: %d is out of range 0–1024", path,
-				    config_setting_get_int(s));
+		if (config_setting_get_int(s) < lo || config_setting_get_int(s) > hi)
+			return fail(l, s, "%s: %d is out of range %d–%d", path,
+				    config_setting_get_int(s), lo, hi);
 		*(int *)dst = config_setting_get_int(s);
 		return 0;
 	case BOOL:
@@ -379,6 +388,7 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 			return fail(l, s, "%s: must be true or false", path);
 		*(bool *)dst = config_setting_get_bool(s) != 0;
 		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -509,6 +519,14 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->client.tls_cert, "%s", "");
 	r |= default_str(&c->client.tls_key, "%s", "");
 	r |= default_str(&c->server.cipher_backend, "auto");
+	if (c->server.max_connections == 0)
+		c->server.max_connections = ENVOL_DEFAULT_MAX_CONNECTIONS;
+	if (c->server.max_inflight_mib == 0)
+		c->server.max_inflight_mib = ENVOL_DEFAULT_MAX_INFLIGHT_MIB;
+	if (c->server.handshake_timeout == 0)
+		c->server.handshake_timeout = ENVOL_DEFAULT_HANDSHAKE_TIMEOUT;
+	if (c->client.kms_timeout == 0)
+		c->client.kms_timeout = ENVOL_DEFAULT_KMS_TIMEOUT;
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");

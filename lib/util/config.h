@@ -11,6 +11,11 @@
 #include <stddef.h>
 
 #define ENVOL_CONFIG_DEFAULT_PATH "/etc/envol/envol.conf"
+/* Defaults of the limits (docs/operations.md "Limits"). */
+#define ENVOL_DEFAULT_MAX_CONNECTIONS 256
+#define ENVOL_DEFAULT_MAX_INFLIGHT_MIB 1024
+#define ENVOL_DEFAULT_HANDSHAKE_TIMEOUT 30 /* seconds */
+#define ENVOL_DEFAULT_KMS_TIMEOUT 10	   /* seconds */
 
 struct envol_credential {
 	char *access_key_id;
@@ -49,7 +54,6 @@ struct envol_config {
 		char *socket;
 		char *listen; /* "" = no TCP listener */
 		char *volume_dir;
-		int threads; /* 0 = one per core */
 		char *tls;		/* "off" | "on" | "require"; "" = require on TCP, off on Unix */
 		char *tls_certificates; /* DIR with ca-cert.pem, server-cert.pem, server-key.pem */
 		bool tls_verify_peer;
@@ -58,6 +62,10 @@ struct envol_config {
 		struct envol_tls_identity *tls_identities;
 		size_t n_tls_identities;
 		char *cipher_backend; /* "auto" or a sector-cipher backend name (crypto/xts.h) */
+		int threads; /* 0 = one per core */
+		int max_connections;	/* more are closed at accept */
+		int max_inflight_mib;	/* request payload buffered by all connections */
+		int handshake_timeout;	/* seconds a client may take to choose an export */
 	} server;
 	struct {
 		char *kms_socket;
@@ -67,6 +75,7 @@ struct envol_config {
 		char *tls_ca;		 /* CA file or directory for https:// endpoints; "" = system */
 		char *tls_cert;		 /* client certificate (PEM); "" = none */
 		char *tls_key;		 /* its key (PEM) */
+		int kms_timeout;	 /* seconds for one KMS call, connecting included */
 	} client;
 };
 
