@@ -3,7 +3,7 @@
 # test-tls-kms.sh — HTTPS for envol-kmsd's TCP listener (kms.tls_certificates, certificates made
 # now by make-certs.sh): the aws CLI with --ca-bundle and boto3 with verify= sign with SigV4
 # over https://127.0.0.1:PORT; envolctl over https with client.tls_ca as a file and as a
-# directory.  Refused: a TCP listener without TLS unless kms.allow_plain_http = true, plain HTTP
+# directory, and with --ca (overriding client.tls_ca), --cert and --tls-key.  Refused: a TCP listener without TLS unless kms.allow_plain_http = true, plain HTTP
 # against the HTTPS listener, and clients trusting another CA (aws CLI, boto3, envolctl).
 source "$(dirname "$0")/functions.sh"
 requires openssl curl jq
@@ -112,7 +112,19 @@ tls_client_conf "$T/other.conf" "$C/otherca/ca-cert.pem"
 rc=0; "$BIN/envolctl" -c "$T/other.conf" key list >/dev/null 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] || { cat "$T/err"; fail "envolctl with another CA: exit $rc"; }
 grep -qi "certificate\|SSL\|TLS" "$T/err" || { cat "$T/err"; fail "envolctl: wrong CA, no TLS error"; }
-echo "envolctl client.tls_ca (file, directory): served; another CA: refused"
+"$BIN/envolctl" -c "$T/other.conf" --ca "$C/server/ca-cert.pem" key list | grep -q "^$kid " ||
+    fail "envolctl --ca does not override client.tls_ca"
+rc=0; "$BIN/envolctl" -c "$T/file.conf" key list --ca "$C/otherca/ca-cert.pem" >/dev/null \
+    2>/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "envolctl --ca (another CA, after the command): exit $rc"
+"$BIN/envolctl" -c "$T/file.conf" --cert "$C/client/client-cert.pem" \
+    --tls-key "$C/client/client-key.pem" key list | grep -q "^$kid " ||
+    fail "envolctl --cert/--tls-key"
+rc=0; "$BIN/envolctl" -c "$T/file.conf" --cert "$C/client/client-cert.pem" key list \
+    >/dev/null 2>"$T/err2" || rc=$?
+[ "$rc" = 1 ] && grep -q "client.tls_cert and client.tls_key go together" "$T/err2" ||
+    { cat "$T/err2"; fail "envolctl --cert without a key: exit $rc"; }
+echo "envolctl client.tls_ca (file, directory), --ca, --cert/--tls-key: served; another CA: refused"
 cat "$T/err"
 
 tls_client_conf "$T/http.conf" "$C/server/ca-cert.pem" "http://$KMS_LISTEN"
