@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -399,23 +400,82 @@ _printf_(2, 0) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
+/* Reads PATH (a PEM file, at most 1 MiB) into secure memory as a NUL-terminated string. */
+static int read_pem(const char *path, char **ret, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_(envol_secure_freep) char *buf = NULL;
+	size_t n = 0, cap = 1024 * 1024;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return envol_fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+	buf = envol_secure_alloc(cap + 1);
+	if (!buf)
+		return envol_fail(-ENOMEM, err, errlen, "%s: out of memory", path);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return envol_fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap)
+			return envol_fail(-EFBIG, err, errlen, "%s: larger than 1 MiB", path);
+	}
+	buf[n] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int kmsd_http_start(struct kmsd *k, struct kmsd_listener *l, char *err, size_t errlen)
 {
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	const char *dir = k->cfg->kms.tls_certificates;
+	_cleanup_(envol_secure_freep) char *cert = NULL;
+	_cleanup_(envol_secure_freep) char *key = NULL;
+	bool tls = l->sock.tcp && dir && dir[0];
+	int r;
+
+	if (tls) {
+		char path[4096];
+
+		snprintf(path, sizeof path, "%s/server-cert.pem", dir);
+		r = read_pem(path, &cert, err, errlen);
+		if (r < 0)
+			return r;
+		snprintf(path, sizeof path, "%s/server-key.pem", dir);
+		r = read_pem(path, &key, err, errlen);
+		if (r < 0)
+			return r;
+		flags |= MHD_USE_TLS;
+	}
 
 	l->kmsd = k;
+	/* libmicrohttpd hands the PEM strings to GnuTLS, which copies them at start. */
 	l->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->sock.fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)k->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)KMSD_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KMSD_CONNECTION_TIMEOUT,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_NOTIFY_COMPLETED,
-	    request_completed, l, MHD_OPTION_END);
+	    request_completed, l, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+	if (!l->mhd && tls)
+		return envol_fail(-EIO, err, errlen,
+				  "%s: libmicrohttpd could not start an HTTPS server with the "
+				  "certificate and key in %s",
+				  l->sock.name, dir);
 	if (!l->mhd)
 		return envol_fail(-EIO, err, errlen,
 				  "%s: libmicrohttpd could not start a server on this socket",
 				  l->sock.name);
+	if (tls)
+		log_info("%s: HTTPS with the certificate in %s", l->sock.name, dir);
 	return 0;
 }
 

@@ -183,6 +183,20 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	/* Plain HTTP over TCP carries SigV4-signed plaintext keys: only when asked for. */
+	for (size_t i = 0; i < k.n_listeners; i++) {
+		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0] &&
+		    !cfg->kms.allow_plain_http) {
+			log_error("%s: a TCP listener without TLS: set kms.tls_certificates, or "
+				  "kms.allow_plain_http = true",
+				  k.listeners[i].sock.name);
+			goto out;
+		}
+		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0])
+			log_warning("%s: plain HTTP over TCP (kms.allow_plain_http = true): requests "
+				    "and answers travel unencrypted",
+				    k.listeners[i].sock.name);
+	}
 
 	/* Create missing state directories (shared with envold's volumes/: 0755; the files in
 	 * them are 0600). */

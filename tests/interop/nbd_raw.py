@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # nbd_raw.py — a minimal NBD client on a raw socket for the interop tests: it does exactly what
 # a test asks (an export chosen with NBD_OPT_EXPORT_NAME or NBD_OPT_GO with or without
-# NBD_INFO_BLOCK_SIZE, requests sent without reading replies), which libnbd will not.
+# NBD_INFO_BLOCK_SIZE, requests sent without reading replies, options before STARTTLS,
+# STARTTLS twice, unknown options), which libnbd will not.  PYTHONPATH=tests/interop.
 import socket
 import struct
+import sys
 
 OPT_MAGIC = 0x49484156454F5054
 REP_MAGIC = 0x3E889045565A9
@@ -30,20 +32,39 @@ def recvall(s, n):
     return bytes(b)
 
 
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def greet_socket(s):
+    """Reads the newstyle greeting on a connected s and answers FIXED_NEWSTYLE | NO_ZEROES."""
+    g = recvall(s, 18)
+    if g[:16] != b"NBDMAGICIHAVEOPT" or struct.unpack(">H", g[16:])[0] != 3:
+        raise Error("bad greeting %r" % g)
+    s.sendall(struct.pack(">I", 3))
+    return s
+
+
 def greet(path, timeout=30):
-    """Connects and reads the greeting; returns the socket before the client flags."""
+    """Connects to the Unix socket path and does the greeting; returns the socket."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(timeout)
     s.connect(path)
-    g = recvall(s, 18)
-    if g[:16] != b"NBDMAGICIHAVEOPT":
-        raise Error("bad greeting %r" % g)
-    s.sendall(struct.pack(">I", 3))  # FIXED_NEWSTYLE | NO_ZEROES
-    return s
+    return greet_socket(s)
 
 
 def send_option(s, opt, data=b""):
     s.sendall(struct.pack(">QII", OPT_MAGIC, opt, len(data)) + data)
+
+
+def option(s, opt, data=b""):
+    """Sends option opt with data; returns (reply type, reply data) of its first reply."""
+    send_option(s, opt, data)
+    magic, o, typ, ln = struct.unpack(">QIII", recvall(s, 20))
+    if magic != REP_MAGIC or o != opt:
+        fail("option reply header %x %d" % (magic, o))
+    return typ, recvall(s, ln)
 
 
 def read_option_reply(s):

@@ -99,28 +99,11 @@ grep -q "TLS client identity 'bob' is not mapped to a principal" "$T/out" ||
     { tail -20 "$T/out"; fail "no reason sent to bob"; }
 
 # ---- a raw client: options before STARTTLS, STARTTLS twice ----
-$PY - "$port" "$C" <<'PY'
+PYTHONPATH=$ENVOL_SOURCE_DIR/tests/interop $PY - "$port" "$C" <<'PY'
 import socket, ssl, struct, sys
+from nbd_raw import fail, greet_socket, option
 port, certs = int(sys.argv[1]), sys.argv[2]
-def fail(m): print("FAIL:", m, file=sys.stderr); sys.exit(1)
-def recvall(s, n):
-    b = b""
-    while len(b) < n:
-        k = s.recv(n - len(b))
-        if not k:
-            raise EOFError("closed after %d of %d bytes" % (len(b), n))
-        b += k
-    return b
-def option(s, opt, data=b""):
-    s.sendall(b"IHAVEOPT" + struct.pack(">II", opt, len(data)) + data)
-    magic, o, typ, ln = struct.unpack(">QIII", recvall(s, 20))
-    if magic != 0x3e889045565a9 or o != opt:
-        fail("option reply header %x %d" % (magic, o))
-    return typ, recvall(s, ln)
-s = socket.create_connection(("127.0.0.1", port))
-if recvall(s, 18)[:16] != b"NBDMAGICIHAVEOPT":
-    fail("greeting")
-s.sendall(struct.pack(">I", 3))
+s = greet_socket(socket.create_connection(("127.0.0.1", port)))
 go = struct.pack(">I", 2) + b"v1" + struct.pack(">H", 0)
 for opt, data in ((3, b""), (6, go), (7, go), (8, b"")):   # LIST INFO GO STRUCTURED_REPLY
     typ, text = option(s, opt, data)
