@@ -32,7 +32,7 @@ struct kms_options {
 
 /* Who is calling: principal ARN (already authenticated by the transport) and where from. */
 struct kms_caller {
-	const char *principal; /* "arn:aws:iam::000000000000:user/root" */
+	const char *principal; /* "arn:aws:iam::000000000000:user/unix/root" */
 	const char *source;    /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
 };
 

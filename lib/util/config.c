@@ -394,7 +394,7 @@ static int default_principals(char ***dst, size_t *n, const char *account, const
 	if (*dst)
 		return 0;
 	*dst = calloc(2, sizeof(**dst));
-	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/%s", account, user) < 0) {
+	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/unix/%s", account, user) < 0) {
 		free(*dst);
 		*dst = NULL;
 		return -ENOMEM;

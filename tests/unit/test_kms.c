@@ -23,8 +23,8 @@
 #define ACCOUNT "000000000000"
 #define ARN_PREFIX "arn:aws:kms:local:" ACCOUNT ":"
 
-static const struct kms_caller ADMIN = {"arn:aws:iam::000000000000:user/root", "test:admin"};
-static const struct kms_caller SERVICE = {"arn:aws:iam::000000000000:user/envol", "test:service"};
+static const struct kms_caller ADMIN = {"arn:aws:iam::000000000000:user/unix/root", "test:admin"};
+static const struct kms_caller SERVICE = {"arn:aws:iam::000000000000:user/unix/envol", "test:service"};
 static const struct kms_caller STRANGER = {"arn:aws:iam::000000000000:user/mallory",
 					   "test:stranger"};
 
@@ -47,8 +47,8 @@ static void advance_days(double days) { set_clock(clock_offset + (int64_t)(days 
 
 static int open_kms(void)
 {
-	static char *admins[] = {"arn:aws:iam::000000000000:user/root"};
-	static char *services[] = {"arn:aws:iam::000000000000:user/envol"};
+	static char *admins[] = {"arn:aws:iam::000000000000:user/unix/root"};
+	static char *services[] = {"arn:aws:iam::000000000000:user/unix/envol"};
 	struct kms_options o = {
 	    .database = db_path,
 	    .root_key_file = root_path,
