@@ -12,6 +12,12 @@
 
 #define ENVOL_CONFIG_DEFAULT_PATH "/etc/envol/envol.conf"
 
+/* kms.identity_policies: an IAM JSON document (file) attached to a principal ARN. */
+struct envol_identity_policy {
+	char *principal;
+	char *file; /* absolute path */
+};
+
 struct envol_credential {
 	char *access_key_id;
 	char *secret_access_key; /* in secure memory */
@@ -36,6 +42,8 @@ struct envol_config {
 		size_t n_services;
 		struct envol_credential *credentials;
 		size_t n_credentials;
+		struct envol_identity_policy *identity_policies;
+		size_t n_identity_policies;
 	} kms;
 	struct {
 		char *socket;
