@@ -227,7 +227,7 @@ mine = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Deny", "Principal": {"AWS": ME}, "Action": "kms:Encrypt", "Resource": "*",
      "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "forbidden"}}}]}
 kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(mine))
-check(json.loads(kms.get_key_policy(KeyId=key)["Policy"]) == mine, "GetKeyPolicy after Put")
+check(json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]) == mine, "GetKeyPolicy after Put")
 kms.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"purpose": "fine"})
 code, _ = error_of(kms.encrypt, KeyId=key, Plaintext=b"x",
                    EncryptionContext={"purpose": "forbidden"})
