@@ -26,11 +26,25 @@ static enum kms_key_state state_from_text(const unsigned char *t)
 	return KMS_KEY_ENABLED;
 }
 
+/* Steps a statement that returns one row: 0 (a row), -ENOENT (none) or -EIO. */
+static int step_row(sqlite3_stmt *st)
+{
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_DONE:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
 int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct kms_key key = {0};
 	const char *t;
+	int r;
 
 	st = kms_sql_prepare(
 	    s, "SELECT created, description, state, deletion_date, pending_days, manager, "
@@ -39,14 +53,9 @@ int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret)
 	if (!st)
 		return -EIO;
 	kms_sql_bind_text(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		break;
-	case SQLITE_DONE:
-		return -ENOENT;
-	default:
-		return -EIO;
-	}
+	r = step_row(st);
+	if (r < 0)
+		return r;
 	snprintf(key.id, sizeof key.id, "%s", id);
 	if (envol_uuid_parse(id, key.uuid) < 0)
 		return -EBADMSG;
@@ -150,18 +159,14 @@ int kms_store_key_policy_get(struct kms_store *s, const char *id, char **ret)
 	_cleanup_stmt_ sqlite3_stmt *st = kms_sql_prepare(s, "SELECT policy FROM keys WHERE id = ?");
 	const char *t;
 	char *p = NULL;
+	int r;
 
 	if (!st)
 		return -EIO;
 	kms_sql_bind_text(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		break;
-	case SQLITE_DONE:
-		return -ENOENT;
-	default:
-		return -EIO;
-	}
+	r = step_row(st);
+	if (r < 0)
+		return r;
 	t = (const char *)sqlite3_column_text(st, 0);
 	if (t) {
 		p = strdup(t);
