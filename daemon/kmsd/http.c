@@ -67,10 +67,10 @@ static void fill_unix_peer(struct conn_info *ci, struct MHD_Connection *c, const
 		 (unsigned)cred.uid);
 	if (getpwuid_r(cred.uid, &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name &&
 	    res->pw_name[0])
-		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/%s", account,
+		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/unix/%s", account,
 			 res->pw_name);
 	else
-		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/%u", account,
+		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/unix/%u", account,
 			 (unsigned)cred.uid);
 	ci->have_principal = true;
 }

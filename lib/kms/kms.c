@@ -38,11 +38,14 @@ static const struct {
     [KMS_OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT] = {"GenerateDataKeyWithoutPlaintext",
 						    kms_op_generate_data_key, true},
     [KMS_OP_GENERATE_RANDOM] = {"GenerateRandom", kms_op_generate_random, true},
+    [KMS_OP_GET_KEY_POLICY] = {"GetKeyPolicy", kms_op_get_key_policy, false},
     [KMS_OP_GET_KEY_ROTATION_STATUS] = {"GetKeyRotationStatus", kms_op_get_key_rotation_status,
 					false},
     [KMS_OP_LIST_ALIASES] = {"ListAliases", kms_op_list_aliases, false},
     [KMS_OP_LIST_KEY_ROTATIONS] = {"ListKeyRotations", kms_op_list_key_rotations, false},
     [KMS_OP_LIST_KEYS] = {"ListKeys", kms_op_list_keys, false},
+    [KMS_OP_LIST_KEY_POLICIES] = {"ListKeyPolicies", kms_op_list_key_policies, false},
+    [KMS_OP_PUT_KEY_POLICY] = {"PutKeyPolicy", kms_op_put_key_policy, false},
     [KMS_OP_LIST_RESOURCE_TAGS] = {"ListResourceTags", kms_op_list_resource_tags, false},
     [KMS_OP_RE_ENCRYPT] = {"ReEncrypt", kms_op_re_encrypt, true},
     [KMS_OP_ROTATE_KEY_ON_DEMAND] = {"RotateKeyOnDemand", kms_op_rotate_key_on_demand, false},
@@ -68,14 +71,11 @@ static const char *const unsupported_ops[] = {
     "GenerateDataKeyPairWithoutPlaintext",
     "GenerateMac",
     "GetKeyLastUsage",
-    "GetKeyPolicy",
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
     "ListGrants",
-    "ListKeyPolicies",
     "ListRetirableGrants",
-    "PutKeyPolicy",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
@@ -149,15 +149,20 @@ static void dispatch(struct kms_call *c, const char *operation, const char *opna
 		c->error = q;
 		return;
 	}
-	if (kms_authorize(k->authz, c) < 0)
+	if (kms_authorize(c) < 0)
 		return;
 	if (operations[op].crypto) {
 		(void)operations[op].run(c);
-		return;
+	} else {
+		kms_store_lock(k->store);
+		(void)operations[op].run(c);
+		kms_store_unlock(k->store);
 	}
-	kms_store_lock(k->store);
-	(void)operations[op].run(c);
-	kms_store_unlock(k->store);
+	/* Fail closed: an operation that never asked for a decision does not answer. */
+	if (!c->error && !c->authorized) {
+		kms_result_done(&c->result);
+		(void)kms_fail_internal(c, -EACCES, "no authorization decision");
+	}
 }
 
 int kms_handle(struct kms *k, const struct kms_caller *caller, const char *operation,
@@ -248,10 +253,14 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 	atomic_store(&k->next_deletion, INT64_MAX);
 	k->region = strdup(o->region);
 	k->account_id = strdup(o->account_id);
-	if (!k->region || !k->account_id || kms_authz_new(o, &k->authz) < 0 ||
-	    kms_cache_new(&k->cache) < 0) {
+	if (!k->region || !k->account_id || kms_cache_new(&k->cache) < 0) {
 		kms_close(k);
 		return -ENOMEM;
+	}
+	r = kms_authz_new(o, &k->authz, err, errlen);
+	if (r < 0) {
+		kms_close(k);
+		return r;
 	}
 	snprintf(k->arn_prefix, sizeof k->arn_prefix, "arn:aws:kms:%s:%s:", o->region,
 		 o->account_id);

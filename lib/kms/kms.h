@@ -26,13 +26,21 @@ struct kms_options {
 	const char *account_id;    /* "000000000000" */
 	char *const *admins;       /* principal ARNs with full access */
 	size_t n_admins;
-	char *const *services; /* principal ARNs that may unwrap volume keys */
+	char *const *services; /* service principals (envold): see authz.c */
 	size_t n_services;
+	/* Identity policies: IAM JSON documents read from file, attached to principal. */
+	const struct kms_identity_policy_file {
+		const char *principal, *file;
+	} *identity_policies;
+	size_t n_identity_policies;
+	char *const *principals; /* other principals that exist (SigV4 credentials'), for the
+				    key policy check of unknown principals */
+	size_t n_principals;
 };
 
 /* Who is calling: principal ARN (already authenticated by the transport) and where from. */
 struct kms_caller {
-	const char *principal; /* "arn:aws:iam::000000000000:user/root" */
+	const char *principal; /* "arn:aws:iam::000000000000:user/unix/root" */
 	const char *source;    /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
 };
 
@@ -56,6 +64,13 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 int kms_reject(struct kms *k, const struct kms_caller *caller, const char *operation,
 	       const char *request_id, const char *error_type, int http_status,
 	       const char *message, char **ret_body);
+
+/*
+ * Re-reads the access settings of o (admins, services, identity policies, principals) and
+ * swaps them in atomically (SIGHUP); requests in flight finish under the old ones.  Returns 0,
+ * or -errno with err set and nothing changed.
+ */
+int kms_reload_access(struct kms *k, const struct kms_options *o, char *err, size_t errlen);
 
 /* Rotates keys whose rotation is due and destroys keys whose deletion window is over, by
  * envol_clock_now().  Returns the number of keys changed, or -errno. */
@@ -90,6 +105,11 @@ enum kms_error {
 	KMS_ERR_TAG,                   /* TagException, 400 */
 	KMS_ERR_LIMIT_EXCEEDED,        /* LimitExceededException, 400 */
 	KMS_ERR_INVALID_KEY_USAGE,     /* InvalidKeyUsageException, 400 */
+	KMS_ERR_MALFORMED_POLICY,      /* MalformedPolicyDocumentException, 400 */
+	KMS_ERR_NOT_AUTHORIZED,        /* NotAuthorizedException, 400 */
+	KMS_ERR_INVALID_GRANT_ID,      /* InvalidGrantIdException, 400 */
+	KMS_ERR_INVALID_GRANT_TOKEN,   /* InvalidGrantTokenException, 400 */
+	KMS_ERR_DRY_RUN,               /* DryRunOperationException, 412 */
 	KMS_ERR_INTERNAL,              /* KMSInternalException, 500 */
 	KMS_ERR_MAX,
 };

@@ -166,7 +166,8 @@ static const char schema[] =
     " rotation_enabled INTEGER NOT NULL DEFAULT 0,"
     " rotation_period INTEGER NOT NULL DEFAULT 365,"
     " next_rotation INTEGER,"
-    " current_version INTEGER NOT NULL);"
+    " current_version INTEGER NOT NULL,"
+    " policy TEXT);" /* the key policy; NULL: the default policy */
     "CREATE TABLE IF NOT EXISTS key_material ("
     " key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
     " version INTEGER NOT NULL,"
@@ -190,7 +191,54 @@ static const char schema[] =
     " tag_key TEXT NOT NULL,"
     " tag_value TEXT NOT NULL,"
     " PRIMARY KEY (key_id, tag_key));"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS grants ("
+    " grant_id TEXT PRIMARY KEY,"
+    " key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
+    " name TEXT,"
+    " grantee TEXT NOT NULL,"
+    " retiring TEXT,"
+    " operations INTEGER NOT NULL,"
+    " constraints TEXT,"
+    " issuing TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS grants_key ON grants(key_id, grant_id);"
+    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring);";
+
+/* Schema version 1 had no key policies: add the column. */
+static const char upgrade_1_2[] = "ALTER TABLE keys ADD COLUMN policy TEXT;";
+
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version;", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Creates the schema, or brings an older one up to date (inside the caller's transaction). */
+static int create_schema(sqlite3 *db)
+{
+	int v = schema_version(db);
+	bool has_keys;
+	sqlite3_stmt *st = NULL;
+
+	if (v < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'keys';", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	has_keys = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has_keys && v < 2 && kms_sql_exec(db, upgrade_1_2) < 0)
+		return -EIO;
+	if (kms_sql_exec(db, schema) < 0)
+		return -EIO;
+	return kms_sql_exec(db, "PRAGMA user_version = 2;");
+}
 
 static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
@@ -219,7 +267,7 @@ static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 		sqlite3_close(db);
 		return -EIO;
 	}
-	if (kms_sql_exec(db, schema) < 0 || kms_sql_exec(db, "COMMIT;") < 0) {
+	if (create_schema(db) < 0 || kms_sql_exec(db, "COMMIT;") < 0) {
 		envol_set_error(err, errlen, "cannot create the schema in %s: %s", path,
 				sqlite3_errmsg(db));
 		sqlite3_close(db);

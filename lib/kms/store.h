@@ -106,11 +106,15 @@ void kms_store_unlock(struct kms_store *s);
 int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret);
 /*
  * Creates a key with fresh material version 1, its tags and, if alias is not NULL, an alias for
- * it, in one transaction.  managed: KeyManager AWS with yearly automatic rotation.
+ * it, in one transaction.  managed: KeyManager AWS with yearly automatic rotation.  policy:
+ * the key policy text, NULL for the default policy.
  */
 int kms_store_key_create(struct kms_store *s, const char *id, int64_t now, const char *description,
-			 bool managed, const struct kms_tag *tags, size_t n_tags,
-			 const char *alias);
+			 bool managed, const char *policy, const struct kms_tag *tags,
+			 size_t n_tags, const char *alias);
+/* The key policy text in a new string, or NULL in *ret when the key has the default policy. */
+int kms_store_key_policy_get(struct kms_store *s, const char *id, char **ret);
+int kms_store_key_policy_put(struct kms_store *s, const char *id, const char *policy);
 int kms_store_key_set_description(struct kms_store *s, const char *id, const char *description);
 /* Enabled or Disabled (clears nothing else). */
 int kms_store_key_set_state(struct kms_store *s, const char *id, enum kms_key_state state);

@@ -31,6 +31,7 @@ int kms_sweep_deletions(struct kms *k, bool force)
 		if (r < 0)
 			break;
 		kms_cache_drop_id(k->cache, ids.id[i]);
+		kms_authz_policy_changed(k->authz, ids.id[i]);
 		kms_key_arn(k, ids.id[i], arn);
 		log_debug("kms: destroyed key %s (deletion window over)", ids.id[i]);
 		(void)kms_audit_system(k->audit, "DeleteKey", arn);

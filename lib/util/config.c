@@ -287,6 +287,49 @@ static int load_identities(struct loader *l, struct envol_config *c, config_sett
 	return 0;
 }
 
+static int load_identity_policies(struct loader *l, struct envol_config *c, config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s,
+			    "kms.identity_policies: must be a list of groups ( { principal = …; "
+			    "file = …; }, … )");
+	n = config_setting_length(s);
+	c->kms.identity_policies = calloc((size_t)n + 1, sizeof(*c->kms.identity_policies));
+	if (!c->kms.identity_policies)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *m;
+		struct envol_identity_policy *ip = &c->kms.identity_policies[i];
+		int r;
+
+		c->kms.n_identity_policies = (size_t)i + 1;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(l, g, "kms.identity_policies[%d]: must be a group { … }", i);
+		for (int j = 0; (m = config_setting_get_elem(g, (unsigned)j)); j++) {
+			const char *name = config_setting_name(m);
+
+			if (strcmp(name, "principal") == 0)
+				r = load_string(l, m, &ip->principal, NULL, NULL);
+			else if (strcmp(name, "file") == 0)
+				r = load_string(l, m, &ip->file, check_absolute_path,
+						"an absolute path");
+			else
+				r = fail(l, m, "kms.identity_policies[%d].%s: unknown setting", i,
+					 name);
+			if (r < 0)
+				return r;
+		}
+		if (!ip->principal || !ip->file)
+			return fail(l, g, "kms.identity_policies[%d]: needs principal and file", i);
+		if (strncmp(ip->principal, "arn:", 4) != 0)
+			return fail(l, g,
+				    "kms.identity_policies[%d].principal: must be a principal ARN", i);
+	}
+	return 0;
+}
+
 static int check_tls_mode(const char *v)
 {
 	return strcmp(v, "off") == 0 || strcmp(v, "on") == 0 || strcmp(v, "require") == 0 ? 0 : -1;
@@ -419,6 +462,12 @@ static int load_group(struct loader *l, struct envol_config *c, config_setting_t
 				return r;
 			continue;
 		}
+		if (strcmp(group, "kms") == 0 && strcmp(name, "identity_policies") == 0) {
+			r = load_identity_policies(l, c, s);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (strcmp(group, "server") == 0 && strcmp(name, "tls_identities") == 0) {
 			r = load_identities(l, c, s);
 			if (r < 0)
@@ -484,7 +533,7 @@ static int default_principals(char ***dst, size_t *n, const char *account, const
 	if (*dst)
 		return 0;
 	*dst = calloc(2, sizeof(**dst));
-	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/%s", account, user) < 0) {
+	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/unix/%s", account, user) < 0) {
 		free(*dst);
 		*dst = NULL;
 		return -ENOMEM;
@@ -567,6 +616,11 @@ struct envol_config *envol_config_free(struct envol_config *c)
 		free(c->kms.credentials[i].principal);
 	}
 	free(c->kms.credentials);
+	for (size_t i = 0; i < c->kms.n_identity_policies; i++) {
+		free(c->kms.identity_policies[i].principal);
+		free(c->kms.identity_policies[i].file);
+	}
+	free(c->kms.identity_policies);
 	free(c->kms.tls_certificates);
 	free(c->server.socket);
 	free(c->server.listen);

@@ -17,6 +17,12 @@
 #define ENVOL_DEFAULT_HANDSHAKE_TIMEOUT 30 /* seconds */
 #define ENVOL_DEFAULT_KMS_TIMEOUT 10	   /* seconds */
 
+/* kms.identity_policies: an IAM JSON document (file) attached to a principal ARN. */
+struct envol_identity_policy {
+	char *principal;
+	char *file; /* absolute path */
+};
+
 struct envol_credential {
 	char *access_key_id;
 	char *secret_access_key; /* in secure memory */
@@ -47,6 +53,8 @@ struct envol_config {
 		size_t n_services;
 		struct envol_credential *credentials;
 		size_t n_credentials;
+		struct envol_identity_policy *identity_policies;
+		size_t n_identity_policies;
 		char *tls_certificates; /* "" = plain HTTP (TCP only with allow_plain_http) */
 		bool allow_plain_http;
 	} kms;

@@ -23,8 +23,8 @@
 #define ACCOUNT "000000000000"
 #define ARN_PREFIX "arn:aws:kms:local:" ACCOUNT ":"
 
-static const struct kms_caller ADMIN = {"arn:aws:iam::000000000000:user/root", "test:admin"};
-static const struct kms_caller SERVICE = {"arn:aws:iam::000000000000:user/envol", "test:service"};
+static const struct kms_caller ADMIN = {"arn:aws:iam::000000000000:user/unix/root", "test:admin"};
+static const struct kms_caller SERVICE = {"arn:aws:iam::000000000000:user/unix/envol", "test:service"};
 static const struct kms_caller STRANGER = {"arn:aws:iam::000000000000:user/mallory",
 					   "test:stranger"};
 
@@ -47,8 +47,8 @@ static void advance_days(double days) { set_clock(clock_offset + (int64_t)(days 
 
 static int open_kms(void)
 {
-	static char *admins[] = {"arn:aws:iam::000000000000:user/root"};
-	static char *services[] = {"arn:aws:iam::000000000000:user/envol"};
+	static char *admins[] = {"arn:aws:iam::000000000000:user/unix/root"};
+	static char *services[] = {"arn:aws:iam::000000000000:user/unix/envol"};
 	struct kms_options o = {
 	    .database = db_path,
 	    .root_key_file = root_path,
@@ -373,7 +373,7 @@ static void test_create_describe(void)
 	expect_err("UnsupportedOperationException", "CreateKey", "{\"KeySpec\":\"RSA_2048\"}");
 	expect_err("UnsupportedOperationException", "CreateKey", "{\"Origin\":\"EXTERNAL\"}");
 	expect_err("UnsupportedOperationException", "CreateKey", "{\"MultiRegion\":true}");
-	expect_err("UnsupportedOperationException", "CreateKey", "{\"Policy\":\"{}\"}");
+	expect_err("MalformedPolicyDocumentException", "CreateKey", "{\"Policy\":\"{}\"}");
 	expect_err("ValidationException", "CreateKey", "{\"KeySpec\":\"AES_999\"}");
 	expect_err("ValidationException", "CreateKey", "{\"KeyUsage\":\"SIGN_VERIFY\"}");
 	expect_err("ValidationException", "CreateKey",
@@ -534,11 +534,12 @@ static void test_aliases(void)
 		       b));
 	expect_err("AlreadyExistsException", "CreateAlias",
 		   "{\"AliasName\":\"alias/app\",\"TargetKeyId\":\"%s\"}", b);
-	expect_err("InvalidAliasNameException", "CreateAlias",
+	/* as AWS: ValidationException without the prefix, NotAuthorized for reserved names */
+	expect_err("ValidationException", "CreateAlias",
 		   "{\"AliasName\":\"app\",\"TargetKeyId\":\"%s\"}", a);
-	expect_err("InvalidAliasNameException", "CreateAlias",
+	expect_err("NotAuthorizedException", "CreateAlias",
 		   "{\"AliasName\":\"alias/aws/ebs\",\"TargetKeyId\":\"%s\"}", a);
-	expect_err("InvalidAliasNameException", "CreateAlias",
+	expect_err("NotAuthorizedException", "CreateAlias",
 		   "{\"AliasName\":\"alias/envol/mine\",\"TargetKeyId\":\"%s\"}", a);
 	expect_err("ValidationException", "CreateAlias",
 		   "{\"AliasName\":\"alias/sp ace\",\"TargetKeyId\":\"%s\"}", a);
@@ -1236,7 +1237,7 @@ static void test_tags(void)
 static void test_unsupported_and_unknown(void)
 {
 	static const char *const unsupported[] = {"CreateGrant",  "Sign",
-						  "PutKeyPolicy", "GetPublicKey",
+						  "GenerateMac", "GetPublicKey",
 						  "ReplicateKey", "GenerateDataKeyPair"};
 	char *out = NULL;
 	int status = 0;
