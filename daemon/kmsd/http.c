@@ -165,7 +165,7 @@ static enum MHD_Result respond(struct kmsd_listener *l, struct MHD_Connection *c
 		status = 500;
 	} else {
 		resp = MHD_create_response_from_buffer_with_free_callback(strlen(body), body,
-									   body_free);
+									  body_free);
 	}
 	if (!resp) {
 		body_free(body);
@@ -180,6 +180,26 @@ static enum MHD_Result respond(struct kmsd_listener *l, struct MHD_Connection *c
 	return ret;
 }
 
+/* A client's string made safe for one log line: control and non-ASCII bytes as \xNN. */
+static const char *escaped(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; in && *in && o + 5 < outlen; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char audit_failed_body[] = "{\"__type\":\"KMSInternalException\","
+					"\"message\":\"The request could not be audited\"}";
+
 /* Refuses a request before kms_handle: AWS error body and an audit record via kms_reject. */
 static enum MHD_Result reject(struct kmsd_listener *l, struct MHD_Connection *c, struct request *rq,
 			      const struct kms_caller *caller, const char *operation,
@@ -188,14 +208,23 @@ static enum MHD_Result reject(struct kmsd_listener *l, struct MHD_Connection *c,
 	char *body = NULL;
 	int r;
 
+	char esc[512];
+
 	r = kms_reject(l->kmsd->kms, caller, operation ? operation : "", rq->id, type, status,
 		       message, &body);
+	if (r < 0 && r != -ENOMEM) {
+		/* No record, no answer but an internal error (audit.h). */
+		(void)log_error_errno(r, "%s %s: %s: the refusal (%d %s) could not be audited: %m",
+				      caller->source, operation ? operation : "-", rq->id, status,
+				      type);
+		return respond(l, c, rq, 500, strdup(audit_failed_body), close_after);
+	}
 	if (r < 0 || !body) {
 		body_free(body);
 		body = NULL;
 	}
 	log_debug("%s %s: %s %d %s: %s", caller->source, operation ? operation : "-", rq->id,
-		  status, type, message);
+		  status, type, escaped(message, esc, sizeof esc));
 	return respond(l, c, rq, status, body, close_after);
 }
 
@@ -258,8 +287,10 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	char *body = NULL;
 	int status = 0, r;
 
-	if (!ci)
+	if (!ci) {
+		log_error("%s: no connection state (out of memory): 500", rq->id);
 		return respond(l, c, rq, 500, NULL, true);
+	}
 	caller.source = ci->source;
 	if (!l->sock.tcp && ci->have_principal)
 		caller.principal = ci->principal;
@@ -296,8 +327,10 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 					    .body_len = rq->body.len};
 		r = sigv4_verify(&sr, k->creds, k->n_creds, k->cfg->kms.region, "kms",
 				 envol_clock_now(), &res);
-		if (r == -ENOMEM)
+		if (r == -ENOMEM) {
+			log_error("%s: out of memory checking a signature: 500", rq->id);
 			return respond(l, c, rq, 500, NULL, true);
+		}
 		if (r < 0)
 			return reject(l, c, rq, &caller, op, res.error_type, res.http_status,
 				      res.message, false);
@@ -318,11 +351,20 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	r = kms_handle(k->kms, &caller, op, rq->body.data ? rq->body.data : "", rq->body.len,
 		       rq->id, &status, &body);
 	if (r < 0 || !body || status < 100 || status > 599) {
+		(void)log_error_errno(r < 0 ? r : -EIO, "%s %s %s: %s: no response built: %m",
+				      ci->source, caller.principal, op, rq->id);
 		body_free(body);
 		return respond(l, c, rq, 500, NULL, true);
 	}
 	atomic_fetch_add(&k->served, 1);
-	log_debug("%s %s %s: %s %d", ci->source, caller.principal, op, rq->id, status);
+	if (status >= 500) {
+		/* An internal error's body holds only its type and cause, never plaintext. */
+		char esc[1024];
+
+		log_error("%s %s %s: %s %d %s", ci->source, escaped(caller.principal, esc, 256), op,
+			  rq->id, status, escaped(body, esc + 256, sizeof esc - 256));
+	} else
+		log_debug("%s %s %s: %s %d", ci->source, caller.principal, op, rq->id, status);
 	return respond(l, c, rq, status, body, false);
 }
 
