@@ -403,12 +403,29 @@ static int table_has_rows(sqlite3 *db, const char *table)
 int kms_store_holds_state(const char *database)
 {
 	static const char *const tables[] = {"keys", "key_material", "audit_anchor"};
-	sqlite3 *db;
-	int r;
+	_cleanup_free_ char *wal = NULL;
+	sqlite3 *db = NULL;
+	struct stat st;
+	char *uri;
+	int r = 0, rc;
 
-	db = open_readonly(database, &r);
-	if (!db)
-		return r == -ENOENT ? 0 : r;
+	if (access(database, F_OK) < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	/* A write-ahead log left by a crash may hold keys: count it as state, and otherwise read
+	 * the file as immutable, so that not even -wal and -shm files are made. */
+	if (asprintf(&wal, "%s-wal", database) < 0)
+		return -ENOMEM;
+	if (stat(wal, &st) == 0 && st.st_size > 0)
+		return 1;
+	uri = sqlite3_mprintf("file:%q?mode=ro&immutable=1", database);
+	if (!uri)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	sqlite3_free(uri);
+	if (rc != SQLITE_OK) {
+		sqlite3_close(db);
+		return -EIO;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(tables) && r == 0; i++)
 		r = table_has_rows(db, tables[i]);
 	sqlite3_close(db);
