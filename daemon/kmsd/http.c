@@ -34,11 +34,23 @@
 #define TARGET_PREFIX "TrentService."
 
 /* Who is on the other end of a connection; computed once when it is accepted. */
-struct conn_info {
+struct kmsd_conn {
 	char principal[256]; /* Unix socket: from SO_PEERCRED */
 	char source[96];     /* "unix:pid=1,uid=0" / "tcp:127.0.0.1:4711" */
 	bool have_principal;
+	int fd;
+	int64_t deadline_ms; /* monotonic: the next answer is due by then */
+	struct kmsd_conn *prev, *next;
 };
+#define conn_info kmsd_conn
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* One request, from its first callback to its completion. */
 struct request {
@@ -103,8 +115,21 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 	struct kmsd_listener *l = listener_of(cls);
 	struct conn_info *ci;
 
+	const union MHD_ConnectionInfo *fdi;
+
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_context);
+		ci = *socket_context;
+		if (ci) {
+			pthread_mutex_lock(&l->conns_lock);
+			if (ci->prev)
+				ci->prev->next = ci->next;
+			else
+				l->conns = ci->next;
+			if (ci->next)
+				ci->next->prev = ci->prev;
+			pthread_mutex_unlock(&l->conns_lock);
+		}
+		free(ci);
 		*socket_context = NULL;
 		return;
 	}
@@ -115,6 +140,15 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 		fill_unix_peer(ci, c, l->kmsd->cfg->kms.account_id);
 	else
 		fill_tcp_peer(ci, c);
+	fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ci->fd = fdi ? fdi->connect_fd : -1;
+	ci->deadline_ms = monotonic_ms() + KMSD_REQUEST_TIME_LIMIT * 1000;
+	pthread_mutex_lock(&l->conns_lock);
+	ci->next = l->conns;
+	if (l->conns)
+		l->conns->prev = ci;
+	l->conns = ci;
+	pthread_mutex_unlock(&l->conns_lock);
 	*socket_context = ci;
 }
 
@@ -141,6 +175,14 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **req_cl
 	struct kmsd_listener *l = listener_of(cls);
 	struct request *rq = *req_cls;
 
+	struct conn_info *ci = conn_info_of(c);
+
+	if (ci) {
+		/* The next request on this connection has its own time. */
+		pthread_mutex_lock(&l->conns_lock);
+		ci->deadline_ms = monotonic_ms() + KMSD_REQUEST_TIME_LIMIT * 1000;
+		pthread_mutex_unlock(&l->conns_lock);
+	}
 	if (!rq)
 		return;
 	if (rq->counted)
@@ -419,10 +461,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 			return MHD_YES;
 		r = envol_buffer_append(&rq->body, upload_data, n);
 		if (r == -EMSGSIZE) {
-			/* Chunked body over the cap: we cannot answer mid-upload; drop it. */
+			/* Chunked body over the cap: MHD can answer only once the request is in,
+			 * so the rest is read and dropped (within KMSD_REQUEST_TIME_LIMIT), then
+			 * answered 413. */
 			rq->too_big = true;
 			envol_buffer_done(&rq->body);
-			return MHD_NO;
+			return MHD_YES;
 		}
 		return r < 0 ? MHD_NO : MHD_YES;
 	}
@@ -447,11 +491,15 @@ int kmsd_http_start(struct kmsd *k, struct kmsd_listener *l, char *err, size_t e
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
 	l->kmsd = k;
+	l->conns = NULL;
+	pthread_mutex_init(&l->conns_lock, NULL);
+	/* Per-source cap on TCP only (MHD counts by address; every Unix peer has the same). */
 	l->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->sock.fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)k->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)KMSD_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KMSD_CONNECTION_TIMEOUT,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(l->sock.tcp ? KMSD_PER_SOURCE_LIMIT : 0),
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_NOTIFY_COMPLETED,
 	    request_completed, l, MHD_OPTION_END);
 	if (!l->mhd)
@@ -485,5 +533,31 @@ void kmsd_http_stop(struct kmsd *k)
 			MHD_stop_daemon(l->mhd);
 		l->mhd = NULL;
 		l->sock.fd = -1;
+	}
+}
+
+void kmsd_http_reap(struct kmsd *k)
+{
+	int64_t now = monotonic_ms();
+
+	for (size_t i = 0; i < k->n_listeners; i++) {
+		struct kmsd_listener *l = &k->listeners[i];
+		unsigned cut = 0;
+
+		if (!l->mhd)
+			continue;
+		pthread_mutex_lock(&l->conns_lock);
+		for (struct conn_info *ci = l->conns; ci; ci = ci->next)
+			if (ci->fd >= 0 && ci->deadline_ms < now) {
+				/* The server's thread sees the end of the stream and closes it. */
+				(void)shutdown(ci->fd, SHUT_RDWR);
+				ci->deadline_ms = INT64_MAX;
+				cut++;
+			}
+		pthread_mutex_unlock(&l->conns_lock);
+		if (cut)
+			log_warning(
+			    "%s: cut %u connection(s) that took more than %d s for a request",
+			    l->sock.name, cut, KMSD_REQUEST_TIME_LIMIT);
 	}
 }

@@ -2,11 +2,13 @@
 /*
  * main.c — envol-kmsd: options, process hardening, configuration, the KMS core, listeners,
  * key maintenance every second on the daemon/common ticker (kms_tick: rotations and deletions
- * by envol_clock_now(); it also pings the systemd watchdog), sd_notify, and an orderly
- * SIGTERM/SIGINT shutdown that finishes in-flight requests.
+ * by envol_clock_now(); the audit anchor; cutting connections over the request time limit; it
+ * also pings the systemd watchdog), sd_notify, an orderly SIGTERM/SIGINT shutdown that finishes
+ * in-flight requests, and SIGHUP logged and otherwise ignored.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,7 @@ static void usage(FILE *f)
 /* ---- key maintenance, on the daemon/common ticker (which also pings the watchdog) ---- */
 
 struct maintenance {
+	struct kmsd *kmsd;
 	struct kms *kms;
 	bool warned;
 };
@@ -52,7 +55,10 @@ struct maintenance {
 static void maintenance_tick(void *opaque)
 {
 	struct maintenance *m = opaque;
-	int r = kms_tick(m->kms);
+	int r;
+
+	kmsd_http_reap(m->kmsd);
+	r = kms_tick(m->kms);
 
 	if (r > 0)
 		log_info("Key maintenance: %d key(s) rotated or destroyed", r);
@@ -152,6 +158,9 @@ int main(int argc, char **argv)
 
 	/* Signals are handled by sigwait() in this thread; every thread inherits the mask. */
 	daemon_signals_block(&sigs);
+	/* SIGHUP does not stop the daemon (its default would): it is read and logged. */
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	r = envol_config_load(config_path, &cfg, err, sizeof err);
 	if (r < 0) {
@@ -228,6 +237,7 @@ int main(int argc, char **argv)
 	}
 
 	maint.kms = k.kms;
+	maint.kmsd = &k;
 	r = daemon_ticker_start(&ticker, MAINTENANCE_PERIOD_MS, maintenance_tick, &maint);
 	if (r < 0) {
 		(void)log_error_errno(r, "Failed to start the maintenance thread: %m");
@@ -247,8 +257,13 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP)
+			log_notice("Received SIGHUP: envol-kmsd has nothing to reload (a changed "
+				   "configuration needs a restart); still serving");
 	}
 	log_info("Received %s, finishing in-flight requests",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
