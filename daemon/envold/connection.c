@@ -25,6 +25,7 @@
 
 #include "envold.h"
 #include "nbd/handshake.h"
+#include "tls.h"
 #include "util/log.h"
 
 #define HANDSHAKE_TIMEOUT_S 60		 /* a client silent this long in the handshake is dropped */
@@ -39,6 +40,7 @@ struct conn {
 	bool tcp;
 	const struct nbd_server_ops *ops; /* where the handshake finds exports */
 	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
+	struct tls_session *tls;	  /* after NBD_OPT_STARTTLS: all I/O goes through it */
 	/* handshake results */
 	struct export *exp;
 	struct nbd_export_limits lim;
@@ -62,10 +64,13 @@ static pthread_cond_t conns_cond = PTHREAD_COND_INITIALIZER;
 static struct conn *conns;
 static unsigned n_conns;
 
-static int read_full(int fd, void *buf, size_t n)
+static int read_full(struct conn *c, void *buf, size_t n)
 {
 	uint8_t *p = buf;
+	int fd = c->fd;
 
+	if (c->tls)
+		return tls_read_full(c->tls, buf, n);
 	while (n > 0) {
 		ssize_t k = recv(fd, p, n, MSG_WAITALL);
 
@@ -91,7 +96,7 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 	uint8_t *p = buf;
 
 	if (!c->rbuf)
-		return read_full(c->fd, p, n);
+		return read_full(c, p, n);
 	while (n > 0) {
 		size_t avail = c->rlen - c->rpos;
 		ssize_t k;
@@ -106,9 +111,15 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 			continue;
 		}
 		if (n >= RBUF_SIZE / 2)
-			return read_full(c->fd, p, n); /* big payload: straight into place */
+			return read_full(c, p, n); /* big payload: straight into place */
 		c->rpos = c->rlen = 0;
-		k = recv(c->fd, c->rbuf, RBUF_SIZE, 0);
+		if (c->tls) {
+			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
+			if (k < 0)
+				return (int)k;
+		} else {
+			k = recv(c->fd, c->rbuf, RBUF_SIZE, 0);
+		}
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -150,6 +161,14 @@ int conn_send_reply(struct conn *c, const struct iovec *iov_in, int n)
 	pthread_mutex_lock(&c->wlock);
 	if (c->dead) {
 		r = -EPIPE;
+		goto out;
+	}
+	if (c->tls) {
+		r = tls_sendv(c->tls, iov, n);
+		if (r < 0) {
+			c->dead = true;
+			(void)shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
+		}
 		goto out;
 	}
 	while (msg.msg_iovlen > 0) {
@@ -197,7 +216,7 @@ static int hs_read(void *opaque, void *buf, size_t n)
 {
 	struct conn *c = opaque;
 
-	return read_full(c->fd, buf, n);
+	return read_full(c, buf, n);
 }
 
 static int hs_write(void *opaque, const void *buf, size_t n)
@@ -285,9 +304,14 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 	struct export *e;
 	int r;
 
+	struct conn *c = opaque;
+
 	r = exports_attach(name, &e, err, err_cap(errlen));
 	if (r < 0)
 		return r;
+	if (c->tls)
+		log_info("attach %s: TLS client '%s' as principal %s", name,
+			 tls_session_identity(c->tls), conn_principal(c) ? conn_principal(c) : "(none)");
 	attached_facts(e, &f);
 	export_info(&f, ret);
 	*ret_export = e;
@@ -296,11 +320,45 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 
 static void registry_release(void *opaque, void *export) { exports_release(export); }
 
+static enum nbd_tls_mode conn_tls_mode(void *opaque)
+{
+	struct conn *c = opaque;
+
+	return tls_mode_for(c->tcp);
+}
+
+/* NBD_OPT_STARTTLS acknowledged: the TLS handshake, then the client identity. */
+static int conn_starttls(void *opaque, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	int r;
+
+	r = tls_session_start(c->fd, tls_mode_for(c->tcp) == NBD_TLS_REQUIRE, &c->tls, err,
+			      err_cap(errlen));
+	if (r < 0 && !c->tls) {
+		log_warning("NBD client refused: %s", err);
+		return r;
+	}
+	if (r < 0)
+		log_warning("NBD client refused: %s", err);
+	else
+		log_debug("TLS up: client '%s', principal %s", tls_session_identity(c->tls),
+			  conn_principal(c) ? conn_principal(c) : "(none)");
+	return r;
+}
+
+const char *conn_principal(struct conn *c)
+{
+	return c->tls ? tls_session_principal(c->tls) : NULL;
+}
+
 static const struct nbd_server_ops registry_ops = {
     .list = registry_list,
     .describe = registry_describe,
     .open = registry_open,
     .release = registry_release,
+    .tls_mode = conn_tls_mode,
+    .starttls = conn_starttls,
 };
 
 /* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
@@ -536,6 +594,7 @@ static void conn_free(struct conn *c)
 		free(j);
 	}
 	free(c->rbuf);
+	tls_session_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->wlock);

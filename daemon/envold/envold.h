@@ -6,6 +6,7 @@
  *   connection.c  one thread per connection: the handshake of lib/nbd/handshake.c over the
  *                 socket, then the request reader
  *   workers.c     the worker pool executing requests and writing replies
+ *   tls.c         NBD over TLS: credentials, the session after NBD_OPT_STARTTLS, identities
  */
 #ifndef ENVOLD_H
 #define ENVOLD_H
@@ -101,6 +102,9 @@ void workers_execute(struct job *j);
 /* Provided by connection.c for the workers. */
 struct export *conn_export(struct conn *c);
 bool conn_structured(struct conn *c);
+/* The principal the connection's TLS client identity maps to (server.tls_identities), or NULL
+ * (no TLS, or an unmapped identity): what the attach is authorized as. */
+const char *conn_principal(struct conn *c);
 /* Sends iov atomically with respect to other replies on c; marks the connection dead on error. */
 int conn_send_reply(struct conn *c, const struct iovec *iov, int n);
 /* A job is finished: recycle it and wake the reader. */

@@ -237,7 +237,56 @@ static int load_credentials(struct loader *l, struct envol_config *c, config_set
 	return 0;
 }
 
-enum kind { STR, PATH, SECRET, ARRAY, INT };
+static int load_identities(struct loader *l, struct envol_config *c, config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s,
+			    "server.tls_identities: must be a list of groups ( { match = …; "
+			    "principal = …; }, … )");
+	n = config_setting_length(s);
+	c->server.tls_identities = calloc((size_t)n + 1, sizeof(*c->server.tls_identities));
+	if (!c->server.tls_identities)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *m;
+		struct envol_tls_identity *id = &c->server.tls_identities[i];
+		int r;
+
+		c->server.n_tls_identities = (size_t)i + 1;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(l, g, "server.tls_identities[%d]: must be a group { … }", i);
+		for (int j = 0; (m = config_setting_get_elem(g, (unsigned)j)); j++) {
+			const char *name = config_setting_name(m);
+
+			if (strcmp(name, "match") == 0)
+				r = load_string(l, m, &id->match, check_nonempty,
+						"a subject, sha256:<hex> or a PSK username");
+			else if (strcmp(name, "principal") == 0)
+				r = load_string(l, m, &id->principal, check_nonempty,
+						"a principal ARN");
+			else
+				r = fail(l, m, "server.tls_identities[%d].%s: unknown setting", i,
+					 name);
+			if (r < 0)
+				return r;
+		}
+		if (!id->match || !id->principal)
+			return fail(l, g, "server.tls_identities[%d]: needs match and principal", i);
+		if (strncmp(id->principal, "arn:", 4) != 0)
+			return fail(l, g, "server.tls_identities[%d].principal: must be a principal ARN",
+				    i);
+	}
+	return 0;
+}
+
+static int check_tls_mode(const char *v)
+{
+	return strcmp(v, "off") == 0 || strcmp(v, "on") == 0 || strcmp(v, "require") == 0 ? 0 : -1;
+}
+
+enum kind { STR, PATH, SECRET, ARRAY, INT, BOOL };
 
 struct field {
 	const char *name;
@@ -268,18 +317,29 @@ static const struct field kms_fields[] = {
 	F("audit_log", PATH, kms.audit_log, check_absolute_path, "an absolute path"),
 	FA("admins", kms.admins, kms.n_admins),
 	FA("services", kms.services, kms.n_services),
+	F("tls_certificates", PATH, kms.tls_certificates, check_absolute_path, "an absolute path"),
+	F("allow_plain_http", BOOL, kms.allow_plain_http, NULL, NULL),
 };
 static const struct field server_fields[] = {
 	F("socket", PATH, server.socket, check_absolute_path, "an absolute path"),
 	F("listen", STR, server.listen, check_listen, "\"\" or HOST:PORT"),
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
 	F("threads", INT, server.threads, NULL, NULL),
+	F("tls", STR, server.tls, check_tls_mode, "\"off\", \"on\" or \"require\""),
+	F("tls_certificates", PATH, server.tls_certificates, check_absolute_path,
+	  "an absolute path"),
+	F("tls_verify_peer", BOOL, server.tls_verify_peer, NULL, NULL),
+	F("tls_psk_file", PATH, server.tls_psk_file, check_absolute_path, "an absolute path"),
+	F("allow_plain_tcp", BOOL, server.allow_plain_tcp, NULL, NULL),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
-	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// URL"),
+	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// or https:// URL"),
 	F("access_key_id", STR, client.access_key_id, NULL, NULL),
 	F("secret_access_key", SECRET, client.secret_access_key, NULL, NULL),
+	F("tls_ca", PATH, client.tls_ca, check_absolute_path, "an absolute path"),
+	F("tls_cert", PATH, client.tls_cert, check_absolute_path, "an absolute path"),
+	F("tls_key", PATH, client.tls_key, check_absolute_path, "an absolute path"),
 };
 
 static int load_field(struct loader *l, struct envol_config *c, const struct field *f,
@@ -304,6 +364,12 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 			return fail(l, s, "%s: %d is out of range 0–1024", path,
 				    config_setting_get_int(s));
 		*(int *)dst = config_setting_get_int(s);
+		return 0;
+	case BOOL:
+		setting_path(s, path, sizeof path);
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(l, s, "%s: must be true or false", path);
+		*(bool *)dst = config_setting_get_bool(s) != 0;
 		return 0;
 	}
 	return -EINVAL;
@@ -331,6 +397,12 @@ static int load_group(struct loader *l, struct envol_config *c, config_setting_t
 
 		if (strcmp(group, "kms") == 0 && strcmp(name, "credentials") == 0) {
 			r = load_credentials(l, c, s);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (strcmp(group, "server") == 0 && strcmp(name, "tls_identities") == 0) {
+			r = load_identities(l, c, s);
 			if (r < 0)
 				return r;
 			continue;
@@ -421,6 +493,13 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
 	r |= default_str(&c->server.listen, "%s", ""); /* Unix socket only */
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
+	r |= default_str(&c->server.tls, "%s", ""); /* by listener: require on TCP, off on Unix */
+	r |= default_str(&c->server.tls_certificates, "%s", "");
+	r |= default_str(&c->server.tls_psk_file, "%s", "");
+	r |= default_str(&c->kms.tls_certificates, "%s", "");
+	r |= default_str(&c->client.tls_ca, "%s", "");
+	r |= default_str(&c->client.tls_cert, "%s", "");
+	r |= default_str(&c->client.tls_key, "%s", "");
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");
@@ -461,12 +540,24 @@ struct envol_config *envol_config_free(struct envol_config *c)
 		free(c->kms.credentials[i].principal);
 	}
 	free(c->kms.credentials);
+	free(c->kms.tls_certificates);
 	free(c->server.socket);
 	free(c->server.listen);
 	free(c->server.volume_dir);
+	free(c->server.tls);
+	free(c->server.tls_certificates);
+	free(c->server.tls_psk_file);
+	for (size_t i = 0; i < c->server.n_tls_identities; i++) {
+		free(c->server.tls_identities[i].match);
+		free(c->server.tls_identities[i].principal);
+	}
+	free(c->server.tls_identities);
 	free(c->client.kms_socket);
 	free(c->client.endpoint);
 	free(c->client.access_key_id);
+	free(c->client.tls_ca);
+	free(c->client.tls_cert);
+	free(c->client.tls_key);
 	envol_secure_free(c->client.secret_access_key);
 	free(c);
 	return NULL;

@@ -18,6 +18,12 @@ struct envol_credential {
 	char *principal;
 };
 
+/* server.tls_identities: a TLS client identity and the principal it acts as. */
+struct envol_tls_identity {
+	char *match;	 /* "CN=…,O=…" (RFC 4514 subject), "sha256:<hex>", or a PSK username */
+	char *principal; /* arn:… */
+};
+
 struct envol_config {
 	char *path; /* the file read, or NULL when defaults only */
 	char *state_dir;
@@ -36,18 +42,30 @@ struct envol_config {
 		size_t n_services;
 		struct envol_credential *credentials;
 		size_t n_credentials;
+		char *tls_certificates; /* "" = plain HTTP (TCP only with allow_plain_http) */
+		bool allow_plain_http;
 	} kms;
 	struct {
 		char *socket;
 		char *listen; /* "" = no TCP listener */
 		char *volume_dir;
 		int threads; /* 0 = one per core */
+		char *tls;		/* "off" | "on" | "require"; "" = require on TCP, off on Unix */
+		char *tls_certificates; /* DIR with ca-cert.pem, server-cert.pem, server-key.pem */
+		bool tls_verify_peer;
+		char *tls_psk_file; /* psktool format: username:hexkey */
+		bool allow_plain_tcp;
+		struct envol_tls_identity *tls_identities;
+		size_t n_tls_identities;
 	} server;
 	struct {
 		char *kms_socket;
 		char *endpoint; /* "" = use kms_socket */
 		char *access_key_id;
 		char *secret_access_key; /* in secure memory */
+		char *tls_ca;		 /* CA file or directory for https:// endpoints; "" = system */
+		char *tls_cert;		 /* client certificate (PEM); "" = none */
+		char *tls_key;		 /* its key (PEM) */
 	} client;
 };
 

@@ -4,7 +4,7 @@
 # past the end (EINVAL; ENOSPC for writes and zeroes), longer than 32 MiB (EINVAL), unaligned to
 # the 512-byte minimum block size (EINVAL), FAST_ZERO with NO_HOLE (ENOTSUP); libnbd's strict
 # checks are off so the requests reach envold.  Raw clients: STARTTLS is refused with
-# "TLS not supported yet", an unknown option gets ERR_UNSUP, GO on a missing export
+# "TLS is not enabled on this listener" (the Unix socket, TLS off), an unknown option gets ERR_UNSUP, GO on a missing export
 # ERR_UNKNOWN; a client sending garbage (bad option magic, then bad request magic after
 # EXPORT_NAME) is disconnected while another client keeps reading and writing.
 source "$(dirname "$0")/functions.sh"
@@ -100,7 +100,7 @@ def option(s, opt, data=b""):
 
 s = raw()
 typ, text = option(s, 5)                          # STARTTLS
-if typ != 0x80000002 or text != b"TLS not supported yet":
+if typ != 0x80000002 or text != b"TLS is not enabled on this listener":
     fail("STARTTLS: %x %r" % (typ, text))
 typ, text = option(s, 0x4242)
 if typ != 0x80000001:
