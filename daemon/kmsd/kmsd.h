@@ -24,7 +24,7 @@
 #define KMSD_MAX_HEADERS 64	    /* more request headers than this get 400 */
 #define KMSD_CONNECTION_LIMIT 1000  /* per listener; more are closed at accept */
 #define KMSD_CONNECTION_TIMEOUT 15  /* seconds of inactivity before a connection is cut */
-#define KMSD_PER_SOURCE_LIMIT 64    /* TCP connections per client address; more are closed */
+#define KMSD_PER_SOURCE_LIMIT 128   /* TCP connections per client address; more are closed */
 #define KMSD_REQUEST_TIME_LIMIT 30  /* seconds from accept (or the last answer) to an answer */
 #define KMSD_DRAIN_TIMEOUT_MS 10000 /* how long SIGTERM waits for in-flight requests */
 
