@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  key encrypt KEY IN OUT [--context K=V]...\n"
     "  key decrypt IN OUT [--context K=V]...\n"
     "Audit log:\n"
-    "  audit verify [FILE]\n"
+    "  audit verify [--root-key FILE] [FILE]\n"
     "  audit tail [-n N] [FILE]\n"
     "Volumes:\n"
     "  volume create NAME --size SIZE [--key KEY] [--sector-size 512|4096] [--read-only]\n"

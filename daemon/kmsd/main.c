@@ -2,8 +2,9 @@
 /*
  * main.c — envol-kmsd: options, process hardening, configuration, the KMS core, listeners,
  * key maintenance every second on the daemon/common ticker (kms_tick: rotations and deletions
- * by envol_clock_now(); it also pings the systemd watchdog), sd_notify, and an orderly
- * SIGTERM/SIGINT shutdown that finishes in-flight requests; SIGHUP reloads the access settings.
+ * by envol_clock_now(); the audit anchor; cutting connections over the request time limit; it
+ * also pings the systemd watchdog), sd_notify, an orderly SIGTERM/SIGINT shutdown that finishes
+ * in-flight requests; SIGHUP reloads the access settings (and never stops the daemon).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -101,6 +102,7 @@ static void usage(FILE *f)
 /* ---- key maintenance, on the daemon/common ticker (which also pings the watchdog) ---- */
 
 struct maintenance {
+	struct kmsd *kmsd;
 	struct kms *kms;
 	bool warned;
 };
@@ -108,7 +110,10 @@ struct maintenance {
 static void maintenance_tick(void *opaque)
 {
 	struct maintenance *m = opaque;
-	int r = kms_tick(m->kms);
+	int r;
+
+	kmsd_http_reap(m->kmsd);
+	r = kms_tick(m->kms);
 
 	if (r > 0)
 		log_info("Key maintenance: %d key(s) rotated or destroyed", r);
@@ -303,6 +308,7 @@ int main(int argc, char **argv)
 	}
 
 	maint.kms = k.kms;
+	maint.kmsd = &k;
 	r = daemon_ticker_start(&ticker, MAINTENANCE_PERIOD_MS, maintenance_tick, &maint);
 	if (r < 0) {
 		(void)log_error_errno(r, "Failed to start the maintenance thread: %m");

@@ -188,7 +188,19 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	}
 	if (c.error)
 		out = kms_response_error(kms_error_map(c.error, &status), c.msg);
-	(void)kms_audit_call(k->audit, &c, opname, request_id);
+	r = kms_audit_call(k->audit, &c, opname, request_id);
+	if (r < 0) {
+		/* No record, no answer: what was done is not given out (audit.h). */
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "The request could not be audited (audit log: %s)",
+			 strerror(-r));
+		if (out) {
+			envol_wipe(out, strlen(out));
+			free(out);
+		}
+		out = kms_response_error(kms_error_map(KMS_ERR_INTERNAL, &status), msg);
+	}
 
 	kms_result_done(&c.result);
 	kms_request_done(&c.req);
@@ -206,6 +218,7 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	struct kms_audit_record rec = {0};
 	char opname[129], rid[37];
 	char *out;
+	int r;
 
 	if (!k || !ret_body || !error_type)
 		return -EINVAL;
@@ -217,8 +230,17 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	rec.source = caller ? caller->source : NULL;
 	rec.request_id = request_id;
 	rec.error_code = error_type;
-	(void)kms_audit_append(k->audit, &rec);
+	/* Nobody authenticated: aggregated per source and minute, so strangers cannot grow the
+	 * log at will. */
+	if (!caller || !caller->principal || strcmp(caller->principal, "anonymous") == 0)
+		r = kms_audit_unauthenticated(k->audit, &rec);
+	else
+		r = kms_audit_append(k->audit, &rec);
 	(void)http_status;
+	if (r < 0) {
+		free(out);
+		return r;
+	}
 	if (!out)
 		return -ENOMEM;
 	*ret_body = out;
@@ -230,8 +252,8 @@ void kms_close(struct kms *k)
 	if (!k)
 		return;
 	kms_cache_free(k->cache);
+	kms_audit_close(k->audit); /* anchors in the store: before it closes */
 	kms_store_close(k->store);
-	kms_audit_close(k->audit);
 	kms_authz_free(k->authz);
 	free(k->region);
 	free(k->account_id);
@@ -269,12 +291,6 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 	r = kms_store_open(o->database, o->root_key_file, &k->store, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = kms_audit_open(o->audit_log, &k->audit);
-	if (r < 0) {
-		envol_set_error(err, errlen, "cannot open audit log %s: %s", o->audit_log,
-				strerror(-r));
-		goto fail;
-	}
 	kms_store_lock(k->store);
 	r = kms_store_check_root_key(k->store);
 	kms_sweeper_refresh(k);
@@ -286,6 +302,9 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 				o->database);
 		goto fail;
 	}
+	r = kms_audit_open(o->audit_log, k->store, &k->audit, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret = k;
 	return 0;
 fail:

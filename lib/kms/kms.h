@@ -19,9 +19,10 @@ struct kms;
 
 struct kms_options {
 	const char *database;      /* SQLite file, created if missing */
-	const char *root_key_file; /* 32 raw bytes, created with mode 0600 if missing; if
+	const char *root_key_file; /* 32 raw bytes, created with mode 0600 if missing while the
+				      database holds nothing sealed (else kms_open fails); if
 				      $CREDENTIALS_DIRECTORY/root.key exists it is used instead */
-	const char *audit_log;     /* append-only, hash-chained JSON lines */
+	const char *audit_log;     /* append-only JSON lines, chained with a key (audit.h) */
 	const char *region;        /* "local" */
 	const char *account_id;    /* "000000000000" */
 	char *const *admins;       /* principal ARNs with full access */
@@ -77,10 +78,14 @@ int kms_reload_access(struct kms *k, const struct kms_options *o, char *err, siz
 int kms_tick(struct kms *k);
 
 /*
- * Checks the hash chain of an audit log file.  Returns 0 and the number of lines, or -EBADMSG
- * with err naming the first bad line ("line 17: prev hash does not match line 16"), or -errno.
+ * Checks the keyed chain of an audit log file (path, or o->audit_log if NULL) with the chain
+ * key derived from o->root_key_file (read, never created) and the anchor in o->database (opened
+ * read-only).  Returns 0 and the number of lines, or -EBADMSG with err naming the first bad
+ * line ("line 17: prev hash does not match line 16") or the anchor's complaint (records removed
+ * from the end), or -errno.
  */
-int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen);
+int kms_audit_verify(const struct kms_options *o, const char *path, uint64_t *ret_lines,
+		     char *err, size_t errlen);
 
 /*
  * The error kinds of the KMS core (positive numbers; 0 is success).  kms_error_map() is the

@@ -98,6 +98,14 @@ void kms_store_close(struct kms_store *s); /* NULL is fine */
  * sealed material does not unseal, or -errno. */
 int kms_store_check_root_key(struct kms_store *s);
 
+/*
+ * Whether an existing database holds anything sealed under a root key (keys, key material or
+ * an audit anchor), read without changing it: 1, 0 (also when there is no file), or -errno.
+ */
+int kms_store_holds_state(const char *database);
+/* The root key (32 bytes of secure memory owned by the store). */
+const uint8_t *kms_store_root_key(struct kms_store *s);
+
 void kms_store_lock(struct kms_store *s);
 void kms_store_unlock(struct kms_store *s);
 
@@ -183,5 +191,23 @@ int kms_store_tags_delete(struct kms_store *s, const char *id, const char *const
 /* A page of a key's tags with a tag key after `after`. */
 int kms_store_tags_list(struct kms_store *s, const char *id, const char *after, int64_t limit,
 			struct kms_tag_row **ret, size_t *ret_n, bool *ret_more);
+
+/* ---- the audit anchor (audit.h) ---- */
+
+#define KMS_AUDIT_MAC_LEN 32
+
+/* Where the audit chain stood when last anchored (audit.c computes mac and tag). */
+struct kms_audit_anchor {
+	uint64_t seq;			/* the newest record anchored */
+	uint64_t offset;		/* where its line starts in the log file */
+	uint8_t mac[KMS_AUDIT_MAC_LEN]; /* its chain MAC */
+	uint8_t tag[KMS_AUDIT_MAC_LEN]; /* HMAC over seq, offset and mac under the chain key */
+};
+
+/* The anchor: 0, -ENOENT (none yet) or -errno. */
+int kms_store_audit_anchor_get(struct kms_store *s, struct kms_audit_anchor *ret);
+int kms_store_audit_anchor_put(struct kms_store *s, const struct kms_audit_anchor *a);
+/* The same from a database opened read-only for the verifier (envolctl): 0, -ENOENT, -errno. */
+int kms_store_audit_anchor_read(const char *database, struct kms_audit_anchor *ret);
 
 #endif

@@ -79,6 +79,9 @@ int kms_tick(struct kms *k)
 
 	if (!k)
 		return -EINVAL;
+	r = kms_audit_flush(k->audit);
+	if (r < 0)
+		return r;
 	d = kms_sweep_deletions(k, true);
 	if (d < 0)
 		return d;
