@@ -41,8 +41,16 @@ struct envol_config {
 		char *socket;
 		char *listen; /* "" = no TCP listener */
 		char *volume_dir;
-		int threads; /* 0 = one per core */
+		char *backend; /* default backend of new volumes: "file" or "rbd" */
+		int threads;   /* 0 = one per core */
 	} server;
+	struct {
+		char *ceph_conf; /* "" = librados' search ($CEPH_CONF, /etc/ceph/ceph.conf, …) */
+		char *client_id; /* cephx user without "client.": "admin" */
+		char *pool;
+		char *pool_namespace; /* "namespace" in the file; "" = the pool's default namespace */
+		bool enabled;     /* the file has an rbd group, or server.backend = "rbd" */
+	} rbd;
 	struct {
 		char *kms_socket;
 		char *endpoint; /* "" = use kms_socket */

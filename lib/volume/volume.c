@@ -245,6 +245,23 @@ fail:
 	return r;
 }
 
+int envol_volume_remove(const char *location, char *err, size_t errlen)
+{
+	int r;
+
+	if (!location)
+		return -EINVAL;
+	r = envol_backend_type_for(location)->remove(location);
+	if (r < 0)
+		envol_set_error(err, errlen, "cannot remove %s: %s", location, strerror(-r));
+	return r;
+}
+
+const char *envol_volume_backend_name(const char *location)
+{
+	return envol_backend_type_for(location)->name;
+}
+
 int envol_volume_open(const char *location, bool writable, struct envol_volume **ret, char *err,
 		      size_t errlen)
 {
