@@ -48,7 +48,7 @@ static const char usage_text[] =
     "  volume rekey NAME [--key KEY]\n"
     "  volume import FILE NAME [--key KEY] [--sector-size 512|4096] [--size SIZE]\n"
     "  volume import NAME --from-image FILE [same options]\n"
-    "  volume export NAME FILE\n"
+    "  volume export NAME FILE [--force]\n"
     "\n"
     "KEY is a key id, key ARN, alias name (alias/NAME) or alias ARN. SIZE takes K, M, G, T\n"
     "(powers of 1024).\n"
@@ -110,7 +110,7 @@ static int ctl_kms_client(struct ctl *c)
 	r = ctl_config(c);
 	if (r < 0)
 		return r;
-	r = kms_client_new(c->cfg, &c->kms, err, sizeof err);
+	r = envol_kms_client_new(c->cfg, &c->kms, err, sizeof err);
 	if (r < 0)
 		ctl_error("cannot set up the KMS client: %s", err);
 	return r;
@@ -164,18 +164,18 @@ void ctl_kms_report(struct ctl *c, const struct ctl_kms_error *e)
 			ctl_error(
 			    "KMS unreachable at %s: is envol-kmsd running and listening there? "
 			    "(%s)",
-			    c->kms ? kms_client_target(c->kms) : c->cfg->client.endpoint,
+			    c->kms ? envol_kms_client_target(c->kms) : c->cfg->client.endpoint,
 			    e->message);
-		else if (c->kms && access(kms_client_target(c->kms), F_OK) == 0 &&
-			 access(kms_client_target(c->kms), W_OK) < 0 && errno == EACCES)
+		else if (c->kms && access(envol_kms_client_target(c->kms), F_OK) == 0 &&
+			 access(envol_kms_client_target(c->kms), W_OK) < 0 && errno == EACCES)
 			ctl_error(
 			    "cannot connect to the KMS at %s: permission denied (run envolctl "
 			    "as root or as a member of the socket's group)",
-			    kms_client_target(c->kms));
+			    envol_kms_client_target(c->kms));
 		else
 			ctl_error("KMS unreachable at %s: is envol-kmsd running? "
 				  "(systemctl start envol-kmsd)",
-				  c->kms ? kms_client_target(c->kms) : "the KMS socket");
+				  c->kms ? envol_kms_client_target(c->kms) : "the KMS socket");
 		if (c->verbose)
 			ctl_error("%s", e->message);
 		return;
@@ -231,7 +231,8 @@ int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body
 			ctl_error("out of memory");
 		return -ENOMEM;
 	}
-	r = kms_client_call(c->kms, op, request, &status, &body, err->message, sizeof err->message);
+	r = envol_kms_client_call(c->kms, op, request, &status, &body, err->message,
+				  sizeof err->message);
 	ctl_free_wiped(request);
 	if (r < 0) {
 		snprintf(err->type, sizeof err->type, "Unreachable");
@@ -240,8 +241,8 @@ int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body
 		return r;
 	}
 	if (status != 200) {
-		if (kms_client_parse_error(body, err->type, sizeof err->type, err->message,
-					   sizeof err->message) < 0) {
+		if (envol_kms_client_parse_error(body, err->type, sizeof err->type, err->message,
+						 sizeof err->message) < 0) {
 			snprintf(err->type, sizeof err->type, "HTTP%ld", status);
 			snprintf(err->message, sizeof err->message, "KMS answered HTTP %ld to %s",
 				 status, op);
@@ -251,7 +252,7 @@ int ctl_kms_call_raw(struct ctl *c, const char *op, json_t *req, char **ret_body
 		ctl_free_wiped(body);
 		if (!e)
 			ctl_kms_report(c, err);
-		return kms_client_error_errno(err->type);
+		return envol_kms_client_error_errno(err->type);
 	}
 	*ret_body = body;
 	return 0;
@@ -504,7 +505,7 @@ int main(int argc, char **argv)
 	} else
 		r = ctl_usage("unknown command \"%s\"", argv[1]);
 
-	kms_client_free(c.kms);
+	envol_kms_client_free(c.kms);
 	envol_config_free(c.cfg);
 	if (fflush(stdout) != 0 && r == EXIT_OK) {
 		ctl_error("cannot write output: %s", strerror(errno));

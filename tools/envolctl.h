@@ -26,7 +26,7 @@ struct table;
 struct ctl {
 	const char *config_path; /* NULL: the default */
 	struct envol_config *cfg;
-	struct kms_client *kms; /* made on first use */
+	struct envol_kms_client *kms; /* made on first use */
 	bool json;
 	bool verbose;
 	const char *key_hint; /* the KEY the user gave, named in advice */
@@ -86,9 +86,20 @@ int ctl_volume_main(struct ctl *c, int argc, char **argv);
 /* volume import / export (transfer.c) */
 int ctl_volume_import(struct ctl *c, int argc, char **argv);
 int ctl_volume_export(struct ctl *c, int argc, char **argv);
-/* Creates volume name (path) of size bytes under key; used by create and import. */
-int ctl_volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
-		    uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len);
+/*
+ * An import is written into a temporary volume NAME.import-TAG (volume/name.h), which cannot be
+ * attached as NAME and is listed as incomplete, and renamed to NAME only when complete:
+ * begin creates it (refusing an existing NAME or another unfinished import of NAME) and returns
+ * its name; finish waits for envold to close it and renames it without replacing anything;
+ * abandon crypto-erases and removes it after a failure (or says how to).  These print their
+ * errors.  find looks up the unfinished import of NAME, quietly (-ENOENT if none).
+ */
+int ctl_volume_import_begin(struct ctl *c, const char *name, uint64_t size, const char *key,
+			    uint32_t sector_size, char **ret_import_name, char *ret_uuid,
+			    size_t uuid_len);
+int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import_name);
+void ctl_volume_import_abandon(struct ctl *c, const char *name, const char *import_name);
+int ctl_volume_find_import(struct ctl *c, const char *name, char **ret_import_name);
 
 /* Reads a whole small file (at most max bytes); "-" is stdin. */
 int ctl_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);

@@ -19,23 +19,53 @@
 #define KMS_MAX_PLAINTEXT 4096
 #define KMS_MAX_CIPHERTEXT 6144
 
-static const char *jstr(json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
+/* A date for display: "-" when absent, "(invalid)" when not a timestamp. */
 static void jdate(json_t *o, const char *name, char *buf, size_t len)
 {
-	json_t *v = json_object_get(o, name);
+	time_t t;
+	int r = ctl_json_time(o, name, &t);
 
-	if (json_is_number(v))
-		ctl_format_time((time_t)json_number_value(v), buf, len);
-	else if (json_is_string(v))
-		snprintf(buf, len, "%s", json_string_value(v));
+	if (r == 0)
+		ctl_format_time(t, buf, len);
 	else
-		snprintf(buf, len, "-");
+		snprintf(buf, len, "%s", r == -ENOENT ? "-" : "(invalid)");
+}
+
+/*
+ * The non-empty string member name of a KMS answer to op (where says where in the answer,
+ * e.g. "KeyMetadata."); NULL, with an error that names it, when it is missing.
+ */
+static const char *need_str(json_t *o, const char *op, const char *where, const char *name)
+{
+	const char *v = ctl_json_string(o, name);
+
+	if (!v || !*v) {
+		ctl_error("KMS %s answer lacks %s%s; is client.kms_socket or client.endpoint an "
+			  "AWS KMS?",
+			  op, where, name);
+		return NULL;
+	}
+	return v;
+}
+
+/* DescribeKey with the members every answer has (KeyId, Arn, KeyState) checked.  Prints
+ * errors. */
+static int describe(struct ctl *c, const char *key, json_t **ret_md)
+{
+	json_t *md = NULL;
+	int r;
+
+	r = ctl_describe_key(c, key, &md);
+	if (r < 0)
+		return r;
+	if (!need_str(md, "DescribeKey", "KeyMetadata.", "KeyId") ||
+	    !need_str(md, "DescribeKey", "KeyMetadata.", "Arn") ||
+	    !need_str(md, "DescribeKey", "KeyMetadata.", "KeyState")) {
+		json_decref(md);
+		return -EPROTO;
+	}
+	*ret_md = md;
+	return 0;
 }
 
 /* Describe KEY and return its KeyId (malloc'd) and optionally the metadata.  Returns 0,
@@ -51,10 +81,10 @@ static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_m
 		return ctl_usage("\"%s\" is not a key id, key ARN, alias name (alias/NAME) or "
 				 "alias ARN",
 				 key);
-	r = ctl_describe_key(c, key, &md);
+	r = describe(c, key, &md);
 	if (r < 0)
 		return r;
-	id = strdup(jstr(md, "KeyId"));
+	id = strdup(ctl_json_string(md, "KeyId"));
 	if (!id) {
 		json_decref(md);
 		return -ENOMEM;
@@ -69,10 +99,11 @@ static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_m
 
 /*
  * Every page of a paged List call (Limit, Marker, NextMarker, Truncated), optionally for one
- * KeyId: *ret is the array of all the list_name items.  Returns 0 or -errno (printed).
+ * KeyId: *ret is the array of all the list_name items, each an object with the string member
+ * item_id.  Returns 0 or -errno (printed).
  */
-static int list_all(struct ctl *c, const char *op, const char *list_name, int limit,
-		    const char *key_id, json_t **ret)
+static int list_all(struct ctl *c, const char *op, const char *list_name, const char *item_id,
+		    int limit, const char *key_id, json_t **ret)
 {
 	_cleanup_json_ json_t *all = json_array();
 	_cleanup_free_ char *marker = NULL;
@@ -95,11 +126,25 @@ static int list_all(struct ctl *c, const char *op, const char *list_name, int li
 		if (r < 0)
 			return r;
 		list = json_object_get(resp, list_name);
-		if (json_is_array(list))
-			json_array_extend(all, list);
-		next = json_object_get(resp, "NextMarker");
-		if (!json_is_true(json_object_get(resp, "Truncated")) || !json_is_string(next))
+		if (!json_is_array(list)) {
+			ctl_error("KMS %s answer lacks %s", op, list_name);
+			return -EPROTO;
+		}
+		for (size_t i = 0; i < json_array_size(list); i++) {
+			char where[64];
+
+			snprintf(where, sizeof where, "%s[%zu].", list_name, i);
+			if (!need_str(json_array_get(list, i), op, where, item_id))
+				return -EPROTO;
+		}
+		json_array_extend(all, list);
+		if (!json_is_true(json_object_get(resp, "Truncated")))
 			break;
+		next = json_object_get(resp, "NextMarker");
+		if (!json_is_string(next) || !*json_string_value(next)) {
+			ctl_error("KMS %s answer is truncated but lacks NextMarker", op);
+			return -EPROTO;
+		}
 		free(marker);
 		marker = strdup(json_string_value(next));
 		if (!marker)
@@ -112,7 +157,7 @@ static int list_all(struct ctl *c, const char *op, const char *list_name, int li
 /* Aliases of every key (or of key_id): the array of alias objects. */
 static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
 {
-	return list_all(c, "ListAliases", "Aliases", 100, key_id, ret);
+	return list_all(c, "ListAliases", "Aliases", "AliasName", 100, key_id, ret);
 }
 
 /* "alias/a, alias/b" of key_id into a malloc'd string (NULL when none); also a JSON array. */
@@ -124,7 +169,8 @@ static char *aliases_of(json_t *aliases, const char *key_id, json_t *ret_names)
 
 	json_array_foreach(aliases, i, a)
 	{
-		const char *target = jstr(a, "TargetKeyId"), *name = jstr(a, "AliasName");
+		const char *target = ctl_json_string(a, "TargetKeyId");
+		const char *name = ctl_json_string(a, "AliasName");
 		char *n;
 
 		if (!target || !name || strcmp(target, key_id) != 0)
@@ -226,12 +272,10 @@ static int key_create(struct ctl *c, int argc, char **argv)
 	if (r < 0)
 		return EXIT_ERROR;
 	md = json_object_get(resp, "KeyMetadata");
-	id = jstr(md, "KeyId");
-	arn = jstr(md, "Arn");
-	if (!id) {
-		ctl_error("KMS CreateKey answer has no KeyMetadata.KeyId");
+	id = need_str(md, "CreateKey", "KeyMetadata.", "KeyId");
+	arn = id ? need_str(md, "CreateKey", "KeyMetadata.", "Arn") : NULL;
+	if (!arn)
 		return EXIT_ERROR;
-	}
 	if (alias) {
 		_cleanup_json_ json_t *areq =
 		    json_pack("{s:s,s:s}", "AliasName", alias, "TargetKeyId", id);
@@ -253,7 +297,7 @@ static int key_create(struct ctl *c, int argc, char **argv)
 		ctl_print_json(resp);
 		return EXIT_OK;
 	}
-	printf("KeyId: %s\nArn:   %s\n", id, arn ? arn : "-");
+	printf("KeyId: %s\nArn:   %s\n", id, arn);
 	if (alias)
 		printf("Alias: %s\n", alias);
 	return EXIT_OK;
@@ -273,7 +317,7 @@ static int key_list(struct ctl *c, int argc, char **argv)
 		return ctl_usage("key list: unexpected argument \"%s\"", argv[1]);
 	if (!out)
 		return EXIT_ERROR;
-	if (list_all(c, "ListKeys", "Keys", 1000, NULL, &keys) < 0)
+	if (list_all(c, "ListKeys", "Keys", "KeyId", 1000, NULL, &keys) < 0)
 		return EXIT_ERROR;
 	if (list_aliases(c, NULL, &aliases) < 0)
 		return EXIT_ERROR;
@@ -286,28 +330,26 @@ static int key_list(struct ctl *c, int argc, char **argv)
 		_cleanup_json_ json_t *md = NULL;
 		_cleanup_free_ char *al = NULL;
 		json_t *names = json_array();
-		const char *id = jstr(k, "KeyId");
+		const char *id = ctl_json_string(k, "KeyId"); /* checked by list_all */
+		const char *desc;
 		char rot[64];
 
-		if (!id || !names) {
-			json_decref(names);
-			continue;
-		}
-		if (ctl_describe_key(c, id, &md) < 0) {
+		if (!names)
+			goto out;
+		if (describe(c, id, &md) < 0) {
 			json_decref(names);
 			goto out;
 		}
 		al = aliases_of(aliases, id, names);
 		json_object_set_new(md, "Aliases", names);
 		rotation_of(c, id, md, rot, sizeof rot);
+		desc = ctl_json_string(md, "Description");
 		const char *cells[] = {id,
 				       al ? al : "-",
-				       jstr(md, "KeyState"),
-				       jstr(md, "KeyManager"),
+				       ctl_json_string(md, "KeyState"),
+				       ctl_json_string(md, "KeyManager"),
 				       rot,
-				       jstr(md, "Description") && *jstr(md, "Description")
-					   ? jstr(md, "Description")
-					   : "-"};
+				       desc && *desc ? desc : "-"};
 		if (table_add_row(t, cells) < 0)
 			goto out;
 		json_array_append(out, md);
@@ -334,7 +376,7 @@ static int key_show(struct ctl *c, int argc, char **argv)
 	r = resolve(c, argv[1], &kid, &md);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
-	id = jstr(md, "KeyId");
+	id = ctl_json_string(md, "KeyId");
 	if (list_aliases(c, id, &aliases) < 0)
 		return EXIT_ERROR;
 	al = aliases_of(aliases, id, names);
@@ -347,15 +389,15 @@ static int key_show(struct ctl *c, int argc, char **argv)
 	rotation_of(c, id, NULL, rot, sizeof rot);
 	jdate(md, "CreationDate", created, sizeof created);
 	table_print_field(stdout, 12, "KeyId", id);
-	table_print_field(stdout, 12, "Arn", jstr(md, "Arn"));
+	table_print_field(stdout, 12, "Arn", ctl_json_string(md, "Arn"));
 	table_print_field(stdout, 12, "Aliases", al);
-	table_print_field(stdout, 12, "State", jstr(md, "KeyState"));
-	table_print_field(stdout, 12, "Manager", jstr(md, "KeyManager"));
-	table_print_field(stdout, 12, "Description", jstr(md, "Description"));
+	table_print_field(stdout, 12, "State", ctl_json_string(md, "KeyState"));
+	table_print_field(stdout, 12, "Manager", ctl_json_string(md, "KeyManager"));
+	table_print_field(stdout, 12, "Description", ctl_json_string(md, "Description"));
 	table_print_field(stdout, 12, "Created", created);
-	table_print_field(stdout, 12, "KeySpec", jstr(md, "KeySpec"));
-	table_print_field(stdout, 12, "KeyUsage", jstr(md, "KeyUsage"));
-	table_print_field(stdout, 12, "Origin", jstr(md, "Origin"));
+	table_print_field(stdout, 12, "KeySpec", ctl_json_string(md, "KeySpec"));
+	table_print_field(stdout, 12, "KeyUsage", ctl_json_string(md, "KeyUsage"));
+	table_print_field(stdout, 12, "Origin", ctl_json_string(md, "Origin"));
 	table_print_field(stdout, 12, "Rotation", rot);
 	if (json_object_get(md, "DeletionDate")) {
 		jdate(md, "DeletionDate", deletion, sizeof deletion);
@@ -476,6 +518,7 @@ static int key_schedule_delete(struct ctl *c, int argc, char **argv)
 	_cleanup_free_ char *id = NULL;
 	char when[40];
 	long days = 30;
+	time_t t;
 	int o, r;
 
 	ctl_getopt_reset();
@@ -493,11 +536,17 @@ static int key_schedule_delete(struct ctl *c, int argc, char **argv)
 	req = json_pack("{s:s,s:i}", "KeyId", id, "PendingWindowInDays", (int)days);
 	if (!req || ctl_kms_call(c, "ScheduleKeyDeletion", req, &resp, NULL) < 0)
 		return EXIT_ERROR;
+	if (ctl_json_time(resp, "DeletionDate", &t) < 0) {
+		ctl_error("KMS ScheduleKeyDeletion answer lacks a valid DeletionDate; check the "
+			  "key with: envolctl key show %s",
+			  id);
+		return EXIT_ERROR;
+	}
 	if (c->json) {
 		ctl_print_json(resp);
 		return EXIT_OK;
 	}
-	jdate(resp, "DeletionDate", when, sizeof when);
+	ctl_format_time(t, when, sizeof when);
 	printf("key %s is pending deletion; its material will be destroyed on %s (in %ld days)\n"
 	       "undo with: envolctl key cancel-delete %s\n",
 	       id, when, days, id);
@@ -586,11 +635,13 @@ static int key_encrypt(struct ctl *c, int argc, char **argv)
 	}
 	if (r < 0)
 		return EXIT_ERROR;
-	cb = jstr(resp, "CiphertextBlob");
-	if (!cb || envol_base64_decode(cb, strlen(cb), &blob, &blob_len) < 0) {
+	cb = ctl_json_string(resp, "CiphertextBlob");
+	if (!cb || envol_base64_decode(cb, strlen(cb), &blob, &blob_len) < 0 || blob_len == 0) {
 		ctl_error("KMS Encrypt answer has no valid CiphertextBlob");
 		return EXIT_ERROR;
 	}
+	if (!need_str(resp, "Encrypt", "", "KeyId"))
+		return EXIT_ERROR;
 	r = ctl_write_file(argv[optind + 2], blob, blob_len, 0644);
 	if (r < 0) {
 		ctl_error("cannot write %s: %s", argv[optind + 2], strerror(-r));
@@ -600,7 +651,7 @@ static int key_encrypt(struct ctl *c, int argc, char **argv)
 		ctl_print_json(resp);
 	else if (strcmp(argv[optind + 2], "-") != 0)
 		printf("%s: %zu bytes of ciphertext under %s\n", argv[optind + 2], blob_len,
-		       jstr(resp, "KeyId") ? jstr(resp, "KeyId") : id);
+		       ctl_json_string(resp, "KeyId"));
 	return EXIT_OK;
 }
 
@@ -637,15 +688,22 @@ static int key_decrypt(struct ctl *c, int argc, char **argv)
 	if (ctl_kms_call_raw(c, "Decrypt", req, &body, NULL) < 0)
 		return EXIT_ERROR;
 	/* The answer holds the plaintext: read it in place, never through a parser. */
-	if (kms_client_json_find_string(body, "Plaintext", &p64, &p64_len) < 0 ||
+	if (envol_kms_client_json_find_string(body, "Plaintext", &p64, &p64_len) < 0 ||
 	    envol_base64_decode(p64, p64_len, &decoded, &decoded_len) < 0) {
 		ctl_free_wiped(body);
 		ctl_error("KMS Decrypt answer has no valid Plaintext");
 		return EXIT_ERROR;
 	}
-	if (kms_client_json_find_string(body, "KeyId", &kid, &kid_len) == 0 &&
-	    kid_len < sizeof key_id)
-		memcpy(key_id, kid, kid_len);
+	if (envol_kms_client_json_find_string(body, "KeyId", &kid, &kid_len) < 0 || kid_len == 0 ||
+	    kid_len >= sizeof key_id) {
+		ctl_free_wiped(body);
+		envol_wipe(decoded, decoded_len);
+		free(decoded);
+		ctl_error("KMS Decrypt answer lacks KeyId; is client.kms_socket or client.endpoint "
+			  "an AWS KMS?");
+		return EXIT_ERROR;
+	}
+	memcpy(key_id, kid, kid_len);
 	ctl_free_wiped(body);
 	plain = envol_secure_alloc(decoded_len ? decoded_len : 1);
 	if (plain)

@@ -249,3 +249,27 @@ bool ctl_all_zero(const void *p, size_t len)
 			return false;
 	return len <= 16 || memcmp(b, b + 16, len - 16) == 0;
 }
+
+const char *ctl_json_string(const json_t *o, const char *name)
+{
+	const json_t *v = json_is_object(o) ? json_object_get(o, name) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int ctl_json_time(const json_t *o, const char *name, time_t *ret)
+{
+	const json_t *v = json_is_object(o) ? json_object_get(o, name) : NULL;
+	double t;
+
+	if (!v)
+		return -ENOENT;
+	if (!json_is_number(v))
+		return -EINVAL;
+	t = json_number_value(v);
+	/* 9999-12-31T23:59:59Z; also refuses NaN */
+	if (!(t >= 0 && t < 253402300800.0))
+		return -EINVAL;
+	*ret = (time_t)t;
+	return 0;
+}

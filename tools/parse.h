@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * parse.h — pure helpers of envolctl (no I/O, unit-tested): sizes with binary suffixes, key
- * identifier forms, K=V pairs, integers in a range, human sizes and ISO 8601 times.
+ * identifier forms, K=V pairs, integers in a range, human sizes and ISO 8601 times, and the
+ * readers of members of KMS answers.
  */
 #ifndef ENVOLCTL_PARSE_H
 #define ENVOLCTL_PARSE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,5 +54,17 @@ void ctl_format_time(time_t t, char *buf, size_t len);
 
 /* True when len bytes at p are all zero. */
 bool ctl_all_zero(const void *p, size_t len);
+
+/*
+ * Readers of KMS answers, which are hostile input like any other: a member may be missing, of
+ * another type, or out of range.
+ * ctl_json_string: the member's string value; NULL when o is not an object, the member is
+ * absent or not a string.
+ * ctl_json_time: an AWS timestamp member (seconds since the epoch, a JSON number, fractions
+ * dropped) between 1970 and 9999.  Returns 0, -ENOENT when absent, -EINVAL when of another
+ * type or out of range.
+ */
+const char *ctl_json_string(const json_t *o, const char *name);
+int ctl_json_time(const json_t *o, const char *name, time_t *ret);
 
 #endif

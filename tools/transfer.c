@@ -2,9 +2,10 @@
 /*
  * transfer.c — "envolctl volume import|export": moves a raw image into a new volume, or a
  * volume out to a file, through envold over NBD (libnbd on server.socket), so no plaintext
- * key ever exists in envolctl.  1 MiB requests, several in flight; zero blocks are skipped
- * (a fresh volume reads as zeros; an exported regular file stays sparse); a progress bar on
- * stderr when stdout is a terminal.
+ * key ever exists in envolctl.  An import writes a temporary volume that becomes NAME only when
+ * complete (volume.c); an export never follows a symbolic link at its target.  1 MiB requests,
+ * several in flight; zero blocks are skipped (a fresh volume reads as zeros; an exported regular
+ * file stays sparse); a progress bar on stderr when stdout is a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -286,6 +287,7 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	    {"size", required_argument, NULL, 's'}, {"from-image", required_argument, NULL, 'i'},
 	    {"read-only", no_argument, NULL, 'r'},  {}};
 	const char *key = NULL, *size_text = NULL, *file = NULL, *name;
+	_cleanup_free_ char *import_name = NULL;
 	struct xfer x = {.import = true};
 	_cleanup_close_ int fd = -1;
 	uint32_t sector_size = 512;
@@ -362,13 +364,16 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 			  c->cfg->server.socket);
 		return EXIT_ERROR;
 	}
-	if (ctl_volume_make(c, name, x.size, key, sector_size, false, uuid, sizeof uuid) < 0)
+	/* written under a temporary name that nobody attaches as name, renamed when complete */
+	if (ctl_volume_import_begin(c, name, x.size, key, sector_size, &import_name, uuid,
+				    sizeof uuid) < 0)
 		return EXIT_ERROR;
-	if (nbd_open(c, name, &x.h) < 0)
-		goto incomplete;
-	r = xfer_finish(&x, fd, name);
-	if (r < 0)
-		goto incomplete;
+	if (nbd_open(c, import_name, &x.h) < 0 || xfer_finish(&x, fd, name) < 0) {
+		ctl_volume_import_abandon(c, name, import_name);
+		return EXIT_ERROR;
+	}
+	if (ctl_volume_import_finish(c, name, import_name) < 0)
+		return EXIT_ERROR;
 	if (c->json) {
 		json_t *j = json_pack("{s:s,s:s,s:I,s:I}", "name", name, "volume_id", uuid, "size",
 				      (json_int_t)x.size, "imported_bytes", (json_int_t)x.src_size);
@@ -378,26 +383,150 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		printf("%s\n", uuid);
 	}
 	return EXIT_OK;
-incomplete:
-	ctl_error("volume %s was created but the import did not finish; remove it with envolctl "
-		  "volume delete %s",
-		  name, name);
-	return EXIT_ERROR;
+}
+
+/* Where an export writes: a new file, a temporary file renamed over the target, or a device. */
+struct export_target {
+	const char *path;
+	int fd;
+	char *tmp;    /* --force over a regular file: written here, renamed over path at the end */
+	bool created; /* path was created by us (removed again if the export fails) */
+};
+
+/*
+ * Opens the target of an export without ever following a symbolic link at it: "-" is standard
+ * output; a missing file is created 0600 with O_EXCL; an existing one is refused unless force,
+ * and then a regular file is replaced (a new 0600 file renamed over it at the end, so neither
+ * its owner, its mode nor any hard link to it carries over) and a device is written in place.
+ * Prints errors.  Returns 0 or -errno.
+ */
+static int export_target_open(const char *path, bool force, struct export_target *t)
+{
+	const int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+	struct stat st;
+
+	*t = (struct export_target){.path = path, .fd = -1};
+	if (strcmp(path, "-") == 0) {
+		t->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+		if (t->fd < 0) {
+			ctl_error("cannot use standard output: %s", strerror(errno));
+			return negative_errno();
+		}
+		return 0;
+	}
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			ctl_error("cannot check %s: %s", path, strerror(errno));
+			return negative_errno();
+		}
+		t->fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+		if (t->fd < 0) {
+			ctl_error("cannot create %s: %s", path,
+				  errno == EEXIST ? "it appeared meanwhile; try again"
+						  : strerror(errno));
+			return negative_errno();
+		}
+		t->created = true;
+		if (fchmod(t->fd, 0600) < 0) { /* whatever the umask */
+			ctl_error("cannot make %s mode 0600: %s", path, strerror(errno));
+			return negative_errno();
+		}
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		ctl_error("%s is a symbolic link; an export never follows one: give the path it "
+			  "points to, or remove the link",
+			  path);
+		return -ELOOP;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ctl_error("%s is a directory; give a file name", path);
+		return -EISDIR;
+	}
+	if (!force) {
+		ctl_error("%s already exists; add --force to replace it", path);
+		return -EEXIST;
+	}
+	if (S_ISREG(st.st_mode)) {
+		const char *slash = strrchr(path, '/');
+		int dlen = slash ? (int)(slash - path) : 1;
+		const char *dir = slash ? path : ".";
+
+		if (asprintf(&t->tmp, "%.*s/.%s.envolctl-XXXXXX", dlen, dir,
+			     slash ? slash + 1 : path) < 0) {
+			t->tmp = NULL;
+			return -ENOMEM;
+		}
+		t->fd = mkostemp(t->tmp, O_CLOEXEC); /* mode 0600, O_EXCL */
+		if (t->fd < 0) {
+			ctl_error("cannot create a temporary file next to %s: %s", path,
+				  strerror(errno));
+			free(t->tmp);
+			t->tmp = NULL;
+			return negative_errno();
+		}
+		return 0;
+	}
+	/* a block or character device, or a FIFO: written in place */
+	t->fd = open(path, flags);
+	if (t->fd < 0) {
+		ctl_error("cannot open %s: %s", path, strerror(errno));
+		return negative_errno();
+	}
+	if (fstat(t->fd, &st) < 0 || S_ISREG(st.st_mode)) {
+		ctl_error("%s changed while it was opened; try again", path);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Puts a finished export in place (renames the temporary file over the target). */
+static int export_target_commit(struct export_target *t)
+{
+	if (t->tmp && rename(t->tmp, t->path) < 0) {
+		ctl_error("cannot replace %s: %s", t->path, strerror(errno));
+		return negative_errno();
+	}
+	free(t->tmp);
+	t->tmp = NULL;
+	t->created = false;
+	return 0;
+}
+
+/* Closes the target; an unfinished export removes what it created. */
+static void export_target_done(struct export_target *t)
+{
+	if (t->tmp)
+		(void)unlink(t->tmp);
+	else if (t->created)
+		(void)unlink(t->path);
+	free(t->tmp);
+	if (t->fd >= 0)
+		close(t->fd);
+	*t = (struct export_target){.fd = -1};
 }
 
 int ctl_volume_export(struct ctl *c, int argc, char **argv)
 {
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {}};
 	struct xfer x = {.import = false};
-	_cleanup_close_ int fd = -1;
+	struct export_target t = {.fd = -1};
 	const char *name, *file;
+	bool force = false;
 	struct stat st;
 	int64_t size;
-	int r;
+	int o, r, ret = EXIT_ERROR;
 
-	if (argc != 3)
-		return ctl_usage("usage: envolctl volume export NAME FILE");
-	name = argv[1];
-	file = argv[2];
+	ctl_getopt_reset();
+	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o != 'f')
+			return ctl_bad_option("volume", "export", argv);
+		force = true;
+	}
+	if (argc - optind != 2)
+		return ctl_usage("usage: envolctl volume export NAME FILE [--force]");
+	name = argv[optind];
+	file = argv[optind + 1];
 	if (ctl_config(c) < 0)
 		return EXIT_ERROR;
 	if (nbd_open(c, name, &x.h) < 0)
@@ -409,29 +538,21 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	x.size = (uint64_t)size;
-	if (strcmp(file, "-") == 0)
-		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
-	else
-		fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ctl_error("cannot open %s: %s", file, strerror(errno));
+	if (export_target_open(file, force, &t) < 0 || fstat(t.fd, &st) < 0) {
 		nbd_close(x.h);
-		return EXIT_ERROR;
+		goto out;
 	}
 	x.seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 	x.sparse = S_ISREG(st.st_mode);
-	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) {
-		ctl_error("cannot truncate %s: %s", file, strerror(errno));
-		nbd_close(x.h);
-		return EXIT_ERROR;
-	}
-	r = xfer_finish(&x, fd, name);
+	r = xfer_finish(&x, t.fd, name); /* closes x.h */
 	if (r < 0)
-		return EXIT_ERROR;
-	if (S_ISREG(st.st_mode) && (ftruncate(fd, (off_t)x.size) < 0 || fsync(fd) < 0)) {
+		goto out;
+	if (S_ISREG(st.st_mode) && (ftruncate(t.fd, (off_t)x.size) < 0 || fsync(t.fd) < 0)) {
 		ctl_error("cannot finish %s: %s", file, strerror(errno));
-		return EXIT_ERROR;
+		goto out;
 	}
+	if (export_target_commit(&t) < 0)
+		goto out;
 	if (c->json) {
 		json_t *j = json_pack("{s:s,s:s,s:I}", "name", name, "file", file, "size",
 				      (json_int_t)x.size);
@@ -443,5 +564,8 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv)
 		ctl_format_size(x.size, sz, sizeof sz);
 		printf("%s: %s exported from volume %s\n", file, sz, name);
 	}
-	return EXIT_OK;
+	ret = EXIT_OK;
+out:
+	export_target_done(&t);
+	return ret;
 }

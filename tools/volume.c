@@ -2,8 +2,9 @@
 /*
  * volume.c — "envolctl volume create|list|show|delete|rekey": volumes in server.volume_dir,
  * their wrapped keys through the KMS (GenerateDataKeyWithoutPlaintext, ReEncrypt), headers
- * read with the volume header codec (without a lock, so attached volumes can be shown).
- * import and export are in transfer.c.
+ * read with the volume header codec (without a lock, so attached volumes can be shown), and
+ * the temporary volumes of imports (begin, finish, abandon; listed as incomplete).
+ * The transfers of import and export are in transfer.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,8 +82,9 @@ static int read_header(const char *path, struct envol_volume_header **ret, char 
 	return 0;
 }
 
-int ctl_volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
-		    uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len)
+/* Creates volume name (path) of size bytes under key; used by create and import. */
+static int volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
+		       uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len)
 {
 	_cleanup_free_ char *path = NULL, *key_id = NULL;
 	_cleanup_free_ uint8_t *blob = NULL;
@@ -160,6 +163,152 @@ int ctl_volume_make(struct ctl *c, const char *name, uint64_t size, const char *
 	return 0;
 }
 
+/* Refuses NAME.import-TAG as the name of a new volume: that form is an unfinished import. */
+static int refuse_import_name(const char *name)
+{
+	if (!envol_volume_name_is_import(name, NULL))
+		return 0;
+	ctl_error("\"%s\": names ending in \"" ENVOL_VOLUME_IMPORT_INFIX
+		  "\" and %d hex digits are reserved for unfinished imports",
+		  name, ENVOL_VOLUME_IMPORT_TAG_LEN);
+	return -EINVAL;
+}
+
+int ctl_volume_find_import(struct ctl *c, const char *name, char **ret_import_name)
+{
+	char **names = NULL;
+	size_t n = 0, len = 0;
+	int r;
+
+	r = envol_volume_name_list_imports(c->cfg->server.volume_dir, &names, &n);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (size_t i = 0; i < n && r == -ENOENT; i++)
+		if (envol_volume_name_is_import(names[i], &len) && len == strlen(name) &&
+		    strncmp(names[i], name, len) == 0) {
+			*ret_import_name = names[i];
+			names[i] = NULL;
+			r = 0;
+		}
+	envol_volume_name_list_free(names, n);
+	return r;
+}
+
+int ctl_volume_import_begin(struct ctl *c, const char *name, uint64_t size, const char *key,
+			    uint32_t sector_size, char **ret_import_name, char *ret_uuid,
+			    size_t uuid_len)
+{
+	_cleanup_free_ char *path = NULL, *other = NULL, *tmp = NULL;
+	uint8_t tag[ENVOL_VOLUME_IMPORT_TAG_LEN / 2];
+	char hex[ENVOL_VOLUME_IMPORT_TAG_LEN + 1];
+	int r;
+
+	if (refuse_import_name(name) < 0)
+		return -EINVAL;
+	r = volume_path(c, name, &path);
+	if (r < 0)
+		return r;
+	if (access(path, F_OK) == 0) {
+		ctl_error("volume %s already exists (%s); pick another name or delete it first",
+			  name, path);
+		return -EEXIST;
+	}
+	r = ctl_volume_find_import(c, name, &other);
+	if (r == 0) {
+		ctl_error("an unfinished import of volume %s exists (%s); if no import is running, "
+			  "remove it with: envolctl volume delete %s",
+			  name, other, name);
+		return -EEXIST;
+	}
+	if (r != -ENOENT) {
+		ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
+		return r;
+	}
+	if (getrandom(tag, sizeof tag, 0) != (ssize_t)sizeof tag) {
+		ctl_error("cannot get random bytes: %s", strerror(errno));
+		return -EIO;
+	}
+	for (size_t i = 0; i < sizeof tag; i++)
+		snprintf(hex + 2 * i, 3, "%02x", tag[i]);
+	if (asprintf(&tmp, "%s" ENVOL_VOLUME_IMPORT_INFIX "%s", name, hex) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	r = volume_make(c, tmp, size, key, sector_size, false, ret_uuid, uuid_len);
+	if (r < 0)
+		return r;
+	*ret_import_name = TAKE_PTR(tmp);
+	return 0;
+}
+
+/* Waits (up to 30 s) until envold has closed the volume at path.  Returns 0, or -EBUSY. */
+static int wait_released(const char *path)
+{
+	for (int i = 0; i < 600; i++) {
+		bool locked = true;
+		int r = envol_volume_query_lock(path, &locked, NULL, 0);
+
+		if (r < 0)
+			return r;
+		if (!locked)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -EBUSY;
+}
+
+int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import_name)
+{
+	_cleanup_free_ char *path = NULL, *tmp_path = NULL;
+	int r;
+
+	r = volume_path(c, name, &path);
+	if (r < 0)
+		return r;
+	r = volume_path(c, import_name, &tmp_path);
+	if (r < 0)
+		return r;
+	/* envold closes a volume when its last client has gone: rename it only then */
+	r = wait_released(tmp_path);
+	if (r < 0) {
+		ctl_error("envold still has %s open 30 s after the import ended: %s", import_name,
+			  strerror(-r));
+		return r;
+	}
+	r = renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0 ? -errno : 0;
+	if (r == -EINVAL || r == -ENOSYS) /* no RENAME_NOREPLACE here: link() never replaces */
+		r = link(tmp_path, path) < 0 || unlink(tmp_path) < 0 ? -errno : 0;
+	if (r == -EEXIST) {
+		ctl_error("volume %s was created by someone else during the import; the imported "
+			  "data stays in volume %s",
+			  name, import_name);
+		return r;
+	}
+	if (r < 0)
+		ctl_error("cannot rename %s to %s: %s", tmp_path, path, strerror(-r));
+	return r;
+}
+
+void ctl_volume_import_abandon(struct ctl *c, const char *name, const char *import_name)
+{
+	_cleanup_free_ char *tmp_path = NULL;
+	char err[1024] = "";
+	int r;
+
+	r = volume_path(c, import_name, &tmp_path);
+	if (r == 0)
+		r = wait_released(tmp_path);
+	if (r == 0)
+		r = envol_volume_erase(tmp_path, err, sizeof err);
+	if (r == 0)
+		r = unlink(tmp_path) < 0 ? -errno : 0;
+	if (r < 0)
+		ctl_error("the import of volume %s did not finish and its incomplete volume could "
+			  "not be removed (%s); remove it with: envolctl volume delete %s",
+			  name, err[0] ? err : strerror(-r), name);
+}
+
 static int parse_sector_size(const char *text, uint32_t *ret)
 {
 	if (strcmp(text, "512") == 0)
@@ -211,8 +360,9 @@ static int volume_create(struct ctl *c, int argc, char **argv)
 				 "[--sector-size 512|4096] [--read-only]");
 	if (ctl_parse_volume_size(size_text, sector_size, &size, err, sizeof err) < 0)
 		return ctl_usage("--size: %s", err);
-	if (ctl_volume_make(c, argv[optind], size, key, sector_size, read_only, uuid, sizeof uuid) <
-	    0)
+	if (refuse_import_name(argv[optind]) < 0)
+		return EXIT_ERROR;
+	if (volume_make(c, argv[optind], size, key, sector_size, read_only, uuid, sizeof uuid) < 0)
 		return EXIT_ERROR;
 	if (c->json) {
 		_cleanup_json_ json_t *o2 = json_pack("{s:s,s:s,s:I}", "name", argv[optind],
@@ -247,9 +397,12 @@ static const char *key_state(struct ctl *c, json_t *cache, const char *arn)
 	return json_string_value(json_object_get(cache, arn));
 }
 
-/* The "volume show --json" object of one volume; prints errors. */
-static int volume_object(struct ctl *c, const char *name, const char *path, json_t *cache,
-			 json_t **ret)
+/*
+ * The "volume show --json" object of one volume; prints errors.  import_name is the temporary
+ * name of an unfinished import of name (the volume is then incomplete), or NULL.
+ */
+static int volume_object(struct ctl *c, const char *name, const char *import_name, const char *path,
+			 json_t *cache, json_t **ret)
 {
 	_cleanup_free_ struct envol_volume_header *h = NULL;
 	_cleanup_free_ char *blob64 = NULL;
@@ -294,8 +447,60 @@ static int volume_object(struct ctl *c, const char *name, const char *path, json
 		return -ENOMEM;
 	if (locked && holder[0])
 		json_object_set_new(o, "attached_by", json_string(holder));
+	json_object_set_new(o, "complete", json_boolean(!import_name));
+	if (import_name)
+		json_object_set_new(o, "import_name", json_string(import_name));
 	*ret = o;
 	return 0;
+}
+
+/*
+ * NAME -> the file to show or delete: NAME.vol, or else the temporary volume of an unfinished
+ * import of NAME (*ret_import_name set; also when NAME is such a temporary name itself).
+ * Prints errors; -ENOENT when neither exists.
+ */
+static int volume_lookup(struct ctl *c, const char *name, char **ret_path, char **ret_import_name)
+{
+	_cleanup_free_ char *path = NULL, *import_name = NULL;
+	int r;
+
+	r = volume_path(c, name, &path);
+	if (r < 0)
+		return r;
+	if (envol_volume_name_is_import(name, NULL)) {
+		import_name = strdup(name);
+		if (!import_name)
+			return -ENOMEM;
+	} else if (access(path, F_OK) < 0 && errno == ENOENT) {
+		r = ctl_volume_find_import(c, name, &import_name);
+		if (r == 0) {
+			free(path);
+			r = volume_path(c, import_name, &path);
+			if (r < 0)
+				return r;
+		} else if (r != -ENOENT) {
+			ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
+			return r;
+		}
+	}
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		ctl_error("volume %s does not exist (no %s); see envolctl volume list", name, path);
+		return -ENOENT;
+	}
+	*ret_path = TAKE_PTR(path);
+	*ret_import_name = TAKE_PTR(import_name);
+	return 0;
+}
+
+/* The NAME an import's temporary name stands for, into buf. */
+static const char *import_target(const char *import_name, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!envol_volume_name_is_import(import_name, &n))
+		n = strlen(import_name);
+	snprintf(buf, len, "%.*s", (int)n, import_name);
+	return buf;
 }
 
 static const char *ostr(json_t *o, const char *name)
@@ -309,8 +514,8 @@ static int volume_list(struct ctl *c, int argc, char **argv)
 {
 	static const char *const headers[] = {"NAME", "SIZE", "SECTOR", "KEY", "STATE", "ATTACHED"};
 	_cleanup_json_ json_t *cache = json_object(), *out = json_array();
-	char **names = NULL;
-	size_t n = 0;
+	char **names = NULL, **imports = NULL;
+	size_t n = 0, n_imports = 0;
 	struct table *t = NULL;
 	int r, ret = EXIT_ERROR;
 
@@ -319,23 +524,33 @@ static int volume_list(struct ctl *c, int argc, char **argv)
 	if (!cache || !out || ctl_config(c) < 0)
 		return EXIT_ERROR;
 	r = envol_volume_name_list(c->cfg->server.volume_dir, &names, &n);
+	if (r == 0)
+		r = envol_volume_name_list_imports(c->cfg->server.volume_dir, &imports, &n_imports);
 	if (r < 0) {
 		ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
-		return EXIT_ERROR;
+		goto out;
 	}
 	t = table_new(ARRAY_SIZE(headers), headers);
 	if (!t)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
+	/* the volumes, then unfinished imports (listed under the NAME they are for) */
+	for (size_t i = 0; i < n + n_imports; i++) {
 		_cleanup_free_ char *path = NULL;
+		const char *file = i < n ? names[i] : imports[i - n];
+		const char *import_name = i < n ? NULL : file, *name = file;
+		char target[ENVOL_VOLUME_NAME_MAX + 1];
 		json_t *o = NULL;
 		char size[32], sector[16];
 		const char *arn, *slash;
 
-		if (envol_volume_name_path(c->cfg->server.volume_dir, names[i], &path) < 0)
+		if (import_name)
+			name = import_target(import_name, target, sizeof target);
+		if (envol_volume_name_path(c->cfg->server.volume_dir, file, &path) < 0)
 			continue;
-		if (volume_object(c, names[i], path, cache, &o) < 0) {
-			const char *cells[] = {names[i], "?", "?", "(unreadable header)", "-", "-"};
+		if (volume_object(c, name, import_name, path, cache, &o) < 0) {
+			const char *cells[] = {
+			    name, "?", "?", "(unreadable header)", import_name ? "incomplete" : "-",
+			    "-"};
 
 			(void)table_add_row(t, cells);
 			continue;
@@ -346,11 +561,11 @@ static int volume_list(struct ctl *c, int argc, char **argv)
 			 (long long)json_integer_value(json_object_get(o, "sector_size")));
 		arn = ostr(o, "key_arn");
 		slash = strstr(arn, ":key/");
-		const char *cells[] = {names[i],
+		const char *cells[] = {name,
 				       size,
 				       sector,
 				       slash ? slash + 5 : arn,
-				       ostr(o, "key_state"),
+				       import_name ? "incomplete" : ostr(o, "key_state"),
 				       json_is_true(json_object_get(o, "attached")) ? "yes" : "no"};
 		(void)table_add_row(t, cells);
 		json_array_append_new(out, o);
@@ -360,22 +575,24 @@ static int volume_list(struct ctl *c, int argc, char **argv)
 out:
 	table_free(t);
 	envol_volume_name_list_free(names, n);
+	envol_volume_name_list_free(imports, n_imports);
 	return ret;
 }
 
 static int volume_show(struct ctl *c, int argc, char **argv)
 {
 	_cleanup_json_ json_t *cache = json_object(), *o = NULL;
-	_cleanup_free_ char *path = NULL, *ctx_text = NULL;
-	char size[64];
-	const char *k;
+	_cleanup_free_ char *path = NULL, *ctx_text = NULL, *import_name = NULL;
+	char size[64], target[ENVOL_VOLUME_NAME_MAX + 1];
+	const char *k, *name;
 	json_t *v;
 
 	if (argc != 2)
 		return ctl_usage("usage: envolctl volume show NAME");
-	if (!cache || volume_path(c, argv[1], &path) < 0)
+	if (!cache || volume_lookup(c, argv[1], &path, &import_name) < 0)
 		return EXIT_ERROR;
-	if (volume_object(c, argv[1], path, cache, &o) < 0)
+	name = import_name ? import_target(import_name, target, sizeof target) : argv[1];
+	if (volume_object(c, name, import_name, path, cache, &o) < 0)
 		return EXIT_ERROR;
 	if (c->json) {
 		ctl_print_json(o);
@@ -396,6 +613,19 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 		ctx_text = n;
 	}
 	table_print_field(stdout, 18, "name", ostr(o, "name"));
+	if (import_name) {
+		char *note;
+
+		if (asprintf(&note,
+			     "incomplete: an import that did not finish%s; not attachable as %s; "
+			     "remove it with envolctl volume delete %s",
+			     json_is_true(json_object_get(o, "attached")) ? " (or is still running)"
+									  : "",
+			     name, name) < 0)
+			note = NULL;
+		table_print_field(stdout, 18, "state", note ? note : "incomplete");
+		free(note);
+	}
 	table_print_field(stdout, 18, "path", ostr(o, "path"));
 	table_print_field(stdout, 18, "volume_id", ostr(o, "volume_id"));
 	table_print_field(stdout, 18, "size", size);
@@ -454,7 +684,7 @@ static int refuse_attached(const char *name, const char *path, const char *what)
 static int volume_delete(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {}};
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *import_name = NULL;
 	char err[1024] = "";
 	bool force = false;
 	int o, r;
@@ -467,7 +697,7 @@ static int volume_delete(struct ctl *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return ctl_usage("usage: envolctl volume delete NAME [--force]");
-	if (volume_path(c, argv[optind], &path) < 0)
+	if (volume_lookup(c, argv[optind], &path, &import_name) < 0)
 		return EXIT_ERROR;
 	if (refuse_attached(argv[optind], path, "deleting") < 0)
 		return EXIT_ERROR;

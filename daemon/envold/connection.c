@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * connection.c — one thread per NBD connection.  It runs the fixed-newstyle handshake as an
- * explicit state machine (docs/nbd-handshake.md), then becomes the request reader: it decodes
- * and validates each request (lib/nbd_proto.c), reads WRITE payloads into recycled job buffers
- * and queues the jobs to the worker pool; up to ENVOLD_MAX_INFLIGHT requests per connection are
- * in flight.  Replies from the workers are written under the connection's write mutex.
+ * connection.c — one thread per NBD connection.  It runs the fixed-newstyle handshake of
+ * lib/nbd/handshake.c (docs/nbd-handshake.md) through this file's socket I/O and export
+ * callbacks, then becomes the request reader: it decodes and validates each request
+ * (lib/nbd/codec.c, lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and
+ * queues the jobs to the worker pool; up to ENVOLD_MAX_INFLIGHT requests per connection are in
+ * flight.  Replies from the workers are written under the connection's write mutex.
  * Requests are read through a per-connection buffer (one recv() for many small requests), and
  * small READ and non-FUA WRITE requests are served by the reader itself: a hand-off to a worker
  * costs more (wakeup, context switch) than the request.  Large ones, FUA, FLUSH, TRIM, zeroes
@@ -23,34 +24,22 @@
 #include <sys/time.h>
 
 #include "envold.h"
+#include "nbd/handshake.h"
 #include "util/log.h"
 
-#define MAX_OPTIONS 4096		 /* options per handshake before we give up */
 #define HANDSHAKE_TIMEOUT_S 60		 /* a client silent this long in the handshake is dropped */
-#define MAX_DISCARD (UINT32_C(64) << 20) /* oversized payloads we still read and drop */
 #define JOB_KEEP_CAP (UINT32_C(4) << 20) /* bigger job buffers are freed when done */
 #define BLOCK_STATUS_MAX_EXTENTS 2048
 #define MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
-#define META_CONTEXT_ID 1
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
 #define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
-
-enum hs_state {
-	HS_GREETING,	 /* send NBDMAGIC, IHAVEOPT, handshake flags */
-	HS_CLIENT_FLAGS, /* read the client's 32-bit flags */
-	HS_OPTION,	 /* read one option (header, bounded payload) and answer it */
-	HS_TRANSMISSION, /* export chosen: leave the handshake */
-	HS_CLOSE,	 /* abort, error, or a protocol violation: close the connection */
-};
 
 struct conn {
 	int fd;
 	bool tcp;
+	const struct nbd_server_ops *ops; /* where the handshake finds exports */
+	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
 	/* handshake results */
-	uint32_t client_flags;
-	bool structured;
-	bool meta;			      /* base:allocation selected ... */
-	char meta_export[NBD_MAX_STRING + 1]; /* ... for this export name */
 	struct export *exp;
 	struct nbd_export_limits lim;
 	/* transmission */
@@ -66,8 +55,6 @@ struct conn {
 	/* buffered transmission reads (reader thread only) */
 	uint8_t *rbuf;
 	size_t rpos, rlen;
-	uint8_t opt[NBD_MAX_OPTION_LEN + 1];
-	uint8_t out[NBD_MAX_STRING * 2 + 64];
 };
 
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -202,294 +189,179 @@ static int send_buf(struct conn *c, const void *buf, size_t len)
 
 struct export *conn_export(struct conn *c) { return c->exp; }
 
-bool conn_structured(struct conn *c) { return c->structured; }
+bool conn_structured(struct conn *c) { return c->lim.structured; }
 
-/* ---- handshake ---- */
+/* ---- handshake: the socket and the exports behind lib/nbd/handshake.c ---- */
 
-static int send_rep(struct conn *c, int len)
+static int hs_read(void *opaque, void *buf, size_t n)
 {
-	if (len < 0)
-		return len;
-	return send_buf(c, c->out, (size_t)len);
+	struct conn *c = opaque;
+
+	return read_full(c->fd, buf, n);
 }
 
-static int send_ack(struct conn *c, uint32_t opt)
+static int hs_write(void *opaque, const void *buf, size_t n)
 {
-	return send_rep(c,
-			nbd_encode_option_reply(c->out, sizeof c->out, opt, NBD_REP_ACK, NULL, 0));
+	return send_buf(opaque, buf, n);
 }
 
-static int send_error(struct conn *c, uint32_t opt, uint32_t type, const char *text)
-{
-	log_debug("%s: replying %#x: %s", nbd_option_name(opt), type, text);
-	return send_rep(c, nbd_encode_option_error(c->out, sizeof c->out, opt, type, text));
-}
-
-/* Sends an error reply; the handshake goes on unless the reply cannot be sent. */
-static enum hs_state refuse(struct conn *c, uint32_t opt, uint32_t type, const char *text)
-{
-	return send_error(c, opt, type, text) < 0 ? HS_CLOSE : HS_OPTION;
-}
-
-static uint16_t transmission_flags(const struct export *e)
+static uint16_t transmission_flags(bool read_only)
 {
 	uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
 		     NBD_FLAG_SEND_CACHE | NBD_FLAG_CAN_MULTI_CONN;
 
-	if (e->read_only)
+	if (read_only)
 		f |= NBD_FLAG_READ_ONLY;
 	else
 		f |= NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
 	return f;
 }
 
-static uint16_t facts_flags(const struct export_facts *f)
+/* What envold advertises for an export: flags, block sizes (min = sector size), description. */
+static void export_info(const struct export_facts *f, struct nbd_export_info *ret)
 {
-	struct export e = {.read_only = f->read_only};
-
-	return transmission_flags(&e);
+	ret->size = f->size;
+	ret->transmission_flags = transmission_flags(f->read_only);
+	ret->min_block = f->sector_size;
+	ret->preferred_block = f->sector_size > 4096 ? f->sector_size : 4096;
+	ret->max_block = NBD_MAX_PAYLOAD;
+	snprintf(ret->description, sizeof ret->description, "%s", f->description);
 }
 
-static uint32_t preferred_block(uint32_t sector) { return sector > 4096 ? sector : 4096; }
-
-/* Copies an option string into a NUL-terminated buffer; -EINVAL on embedded NULs. */
-static int copy_name(const char *p, uint32_t len, char *out, size_t cap)
+static void attached_facts(const struct export *e, struct export_facts *ret)
 {
-	if (len >= cap || memchr(p, 0, len))
-		return -EINVAL;
-	memcpy(out, p, len);
-	out[len] = 0;
-	return 0;
+	ret->size = e->info->size;
+	ret->sector_size = e->info->sector_size;
+	ret->read_only = e->read_only;
+	exports_describe(e, ret->description, sizeof ret->description);
 }
 
-static void enter_transmission(struct conn *c, struct export *e, const char *name)
-{
-	c->exp = e;
-	c->lim = (struct nbd_export_limits){
-	    .size = e->info->size,
-	    .min_block = e->info->sector_size,
-	    .max_payload = NBD_MAX_PAYLOAD,
-	    .transmission_flags = transmission_flags(e),
-	    .structured = c->structured,
-	    .meta_base_allocation = c->meta && strcmp(c->meta_export, name) == 0,
-	};
-}
+/* Client texts are as long as the registry writes them (ENVOLD_ERR_TEXT). */
+static size_t err_cap(size_t errlen) { return errlen < ENVOLD_ERR_TEXT ? errlen : ENVOLD_ERR_TEXT; }
 
-static enum hs_state opt_export_name(struct conn *c, uint32_t len)
-{
-	char name[NBD_MAX_STRING + 1], err[ENVOLD_ERR_TEXT] = "";
-	struct export *e;
-	int n;
+/* The export registry (exports.c): every volume in server.volume_dir, attached on open. */
 
-	if (copy_name((const char *)c->opt, len, name, sizeof name) < 0)
-		return HS_CLOSE;
-	if (exports_attach(name, &e, err, sizeof err) < 0)
-		return HS_CLOSE; /* NBD_OPT_EXPORT_NAME cannot carry an error */
-	n = nbd_encode_export_name_reply(c->out, sizeof c->out, e->info->size,
-					 transmission_flags(e),
-					 c->client_flags & NBD_FLAG_C_NO_ZEROES);
-	enter_transmission(c, e, name);
-	if (send_rep(c, n) < 0)
-		return HS_CLOSE; /* the reader releases c->exp */
-	return HS_TRANSMISSION;
-}
-
-static enum hs_state opt_list(struct conn *c, uint32_t opt, uint32_t len)
+static int registry_list(void *opaque, nbd_list_emit_fn emit, void *ctx, char *err,
+			 size_t errlen)
 {
+	struct export_facts f;
 	char **names = NULL;
 	size_t n = 0;
 	int r;
 
-	if (len != 0)
-		return refuse(c, opt, NBD_REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
 	r = exports_list(&names, &n);
-	if (r < 0)
-		return refuse(c, opt, NBD_REP_ERR_PLATFORM, "cannot read the volume directory");
-	for (size_t i = 0; i < n; i++) {
-		struct export_facts f;
-		char err[ENVOLD_ERR_TEXT];
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the volume directory");
+		return r;
+	}
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		char ferr[ENVOLD_ERR_TEXT];
 
-		if (exports_facts(names[i], &f, err, sizeof err) < 0)
-			snprintf(f.description, sizeof f.description, "%s", err);
-		r = send_rep(
-		    c, nbd_encode_rep_server(c->out, sizeof c->out, opt, names[i], f.description));
-		if (r < 0)
-			break;
+		if (exports_facts(names[i], &f, ferr, sizeof ferr) < 0)
+			snprintf(f.description, sizeof f.description, "%s", ferr);
+		r = emit(ctx, names[i], f.description);
 	}
 	envol_volume_name_list_free(names, n);
-	if (r < 0 || send_ack(c, opt) < 0)
-		return HS_CLOSE;
-	return HS_OPTION;
+	return r;
 }
 
-static enum hs_state opt_info_go(struct conn *c, uint32_t opt, uint32_t len)
+static int registry_describe(void *opaque, const char *name, struct nbd_export_info *ret,
+			     char *err, size_t errlen)
 {
-	struct nbd_info_request req;
 	struct export_facts f;
-	struct export *e = NULL;
-	char name[NBD_MAX_STRING + 1], err[ENVOLD_ERR_TEXT] = "";
 	int r;
 
-	if (nbd_decode_info_request(c->opt, len, &req) < 0 ||
-	    copy_name(req.name, req.name_len, name, sizeof name) < 0)
-		return refuse(c, opt, NBD_REP_ERR_INVALID, "malformed NBD_OPT_INFO/GO request");
-	if (name[0] == 0)
-		return refuse(c, opt, NBD_REP_ERR_UNKNOWN,
-			      "no default export: name a volume (NBD_OPT_LIST shows them)");
-	if (opt == NBD_OPT_GO) {
-		r = exports_attach(name, &e, err, sizeof err);
-		if (r < 0)
-			return refuse(c, opt, exports_error_reply_type(r), err);
-		f.size = e->info->size;
-		f.sector_size = e->info->sector_size;
-		f.read_only = e->read_only;
-		exports_describe(e, f.description, sizeof f.description);
-	} else {
-		r = exports_facts(name, &f, err, sizeof err);
-		if (r < 0)
-			return refuse(c, opt, exports_error_reply_type(r), err);
-	}
-	/* NBD_INFO_EXPORT always; name, description and block size whether asked or not */
-	r = send_rep(
-	    c, nbd_encode_rep_info_export(c->out, sizeof c->out, opt, f.size, facts_flags(&f)));
-	if (r >= 0)
-		r = send_rep(
-		    c, nbd_encode_rep_info_string(c->out, sizeof c->out, opt, NBD_INFO_NAME, name));
-	if (r >= 0)
-		r = send_rep(c, nbd_encode_rep_info_string(c->out, sizeof c->out, opt,
-							   NBD_INFO_DESCRIPTION, f.description));
-	if (r >= 0)
-		r = send_rep(c, nbd_encode_rep_info_block_size(
-				    c->out, sizeof c->out, opt, f.sector_size,
-				    preferred_block(f.sector_size), NBD_MAX_PAYLOAD));
-	if (r >= 0)
-		r = send_ack(c, opt);
-	if (opt == NBD_OPT_INFO)
-		return r < 0 ? HS_CLOSE : HS_OPTION;
-	enter_transmission(c, e, name);
-	return r < 0 ? HS_CLOSE : HS_TRANSMISSION;
+	r = exports_facts(name, &f, err, err_cap(errlen));
+	if (r < 0)
+		return r;
+	export_info(&f, ret);
+	return 0;
 }
 
-static enum hs_state opt_meta(struct conn *c, uint32_t opt, uint32_t len)
+static int registry_open(void *opaque, const char *name, struct nbd_export_info *ret,
+			 void **ret_export, char *err, size_t errlen)
 {
-	struct nbd_meta_request req;
-	bool listing = opt == NBD_OPT_LIST_META_CONTEXT, selected = false;
-	int r = 0;
+	struct export_facts f;
+	struct export *e;
+	int r;
 
-	if (!c->structured)
-		return refuse(c, opt, NBD_REP_ERR_INVALID,
-			      "negotiate NBD_OPT_STRUCTURED_REPLY first");
-	if (nbd_decode_meta_request(c->opt, len, &req) < 0)
-		return refuse(c, opt, NBD_REP_ERR_INVALID, "malformed meta context request");
-	if (listing && req.n_queries == 0)
-		selected = true;
-	for (uint32_t i = 0; i < req.n_queries; i++)
-		if (nbd_meta_query_selects_base_allocation(req.query[i], req.query_len[i], listing))
-			selected = true;
-	if (!listing) {
-		c->meta = false;
-		if (copy_name(req.name, req.name_len, c->meta_export, sizeof c->meta_export) < 0)
-			return refuse(c, opt, NBD_REP_ERR_INVALID, "bad export name");
-		c->meta = selected;
-	}
-	if (selected)
-		r = send_rep(c, nbd_encode_rep_meta_context(c->out, sizeof c->out, opt,
-							    listing ? 0 : META_CONTEXT_ID,
-							    NBD_META_BASE_ALLOCATION));
-	if (r < 0 || send_ack(c, opt) < 0)
-		return HS_CLOSE;
-	return HS_OPTION;
+	r = exports_attach(name, &e, err, err_cap(errlen));
+	if (r < 0)
+		return r;
+	attached_facts(e, &f);
+	export_info(&f, ret);
+	*ret_export = e;
+	return 0;
 }
 
-static enum hs_state handle_option(struct conn *c, uint32_t opt, uint32_t len)
+static void registry_release(void *opaque, void *export) { exports_release(export); }
+
+static const struct nbd_server_ops registry_ops = {
+    .list = registry_list,
+    .describe = registry_describe,
+    .open = registry_open,
+    .release = registry_release,
+};
+
+/* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
+
+static int fixed_list(void *opaque, nbd_list_emit_fn emit, void *ctx, char *err, size_t errlen)
 {
-	char text[128];
+	struct conn *c = opaque;
+	struct export_facts f;
 
-	switch (opt) {
-	case NBD_OPT_EXPORT_NAME:
-		return opt_export_name(c, len);
-	case NBD_OPT_ABORT:
-		(void)send_ack(c, opt);
-		return HS_CLOSE;
-	case NBD_OPT_LIST:
-		return opt_list(c, opt, len);
-	case NBD_OPT_STARTTLS:
-		return refuse(c, opt, NBD_REP_ERR_POLICY, "TLS not supported yet");
-	case NBD_OPT_INFO:
-	case NBD_OPT_GO:
-		return opt_info_go(c, opt, len);
-	case NBD_OPT_STRUCTURED_REPLY:
-		if (len != 0)
-			return refuse(c, opt, NBD_REP_ERR_INVALID,
-				      "NBD_OPT_STRUCTURED_REPLY takes no data");
-		c->structured = true;
-		return send_ack(c, opt) < 0 ? HS_CLOSE : HS_OPTION;
-	case NBD_OPT_LIST_META_CONTEXT:
-	case NBD_OPT_SET_META_CONTEXT:
-		return opt_meta(c, opt, len);
-	default:
-		snprintf(text, sizeof text, "option %u (%s) is not supported", opt,
-			 nbd_option_name(opt));
-		return refuse(c, opt, NBD_REP_ERR_UNSUP, text);
-	}
+	attached_facts(c->fixed, &f);
+	return emit(ctx, c->fixed->name, f.description);
 }
+
+static int fixed_open(void *opaque, const char *name, struct nbd_export_info *ret,
+		      void **ret_export, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	struct export_facts f;
+
+	if (strcmp(name, c->fixed->name) != 0) {
+		snprintf(err, err_cap(errlen), "no export named '%s'", name);
+		return -ENOENT;
+	}
+	attached_facts(c->fixed, &f);
+	export_info(&f, ret);
+	*ret_export = c->fixed;
+	return 0;
+}
+
+static int fixed_describe(void *opaque, const char *name, struct nbd_export_info *ret, char *err,
+			  size_t errlen)
+{
+	void *e;
+
+	return fixed_open(opaque, name, ret, &e, err, errlen);
+}
+
+static void fixed_release(void *opaque, void *export) {}
+
+static const struct nbd_server_ops fixed_ops = {
+    .list = fixed_list,
+    .describe = fixed_describe,
+    .open = fixed_open,
+    .release = fixed_release,
+};
 
 /* Runs the handshake; returns true when the connection enters transmission. */
 static bool handshake(struct conn *c)
 {
-	enum hs_state state = HS_GREETING;
-	unsigned n_options = 0;
-	uint8_t b[NBD_GREETING_SIZE + NBD_OPTION_HEADER_SIZE];
-	struct nbd_option_header h;
-	char text[128];
+	const struct nbd_io io = {.read = hs_read, .write = hs_write, .opaque = c};
+	struct nbd_handshake_result res;
+	int r;
 
-	for (;;) {
-		switch (state) {
-		case HS_GREETING:
-			nbd_encode_greeting(b, sizeof b,
-					    NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-			state = send_buf(c, b, NBD_GREETING_SIZE) < 0 ? HS_CLOSE : HS_CLIENT_FLAGS;
-			break;
-		case HS_CLIENT_FLAGS:
-			if (read_full(c->fd, b, 4) < 0 ||
-			    nbd_decode_client_flags(b, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES,
-						    &c->client_flags) < 0) {
-				state = HS_CLOSE;
-				break;
-			}
-			state = HS_OPTION;
-			break;
-		case HS_OPTION:
-			if (++n_options > MAX_OPTIONS ||
-			    read_full(c->fd, b, NBD_OPTION_HEADER_SIZE) < 0 ||
-			    nbd_decode_option_header(b, &h) < 0) {
-				state = HS_CLOSE;
-				break;
-			}
-			if (h.length > NBD_MAX_OPTION_LEN) {
-				/* bounded before anything is read into memory */
-				if (h.length > MAX_DISCARD || discard(c, h.length) < 0) {
-					state = HS_CLOSE;
-					break;
-				}
-				snprintf(text, sizeof text, "option data of %u bytes is too long",
-					 h.length);
-				state = refuse(c, h.option, NBD_REP_ERR_TOO_BIG, text);
-				break;
-			}
-			if (read_full(c->fd, c->opt, h.length) < 0) {
-				state = HS_CLOSE;
-				break;
-			}
-			log_debug("option %s, %u bytes", nbd_option_name(h.option), h.length);
-			state = handle_option(c, h.option, h.length);
-			break;
-		case HS_TRANSMISSION:
-			return true;
-		case HS_CLOSE:
-			return false;
-		}
+	r = nbd_handshake_run(&io, c->ops, c, &res);
+	if (r < 0) {
+		log_debug_errno(r, "handshake ended: %m");
+		return false;
 	}
+	c->exp = res.export;
+	c->lim = res.limits;
+	return true;
 }
 
 /* ---- transmission ---- */
@@ -569,7 +441,7 @@ static int reply_error(struct conn *c, const struct nbd_request *req, int err, c
 	uint8_t b[NBD_STRUCTURED_REPLY_SIZE + 6 + 256];
 	int n;
 
-	if (c->structured && (req->type == NBD_CMD_READ || req->type == NBD_CMD_BLOCK_STATUS))
+	if (c->lim.structured && (req->type == NBD_CMD_READ || req->type == NBD_CMD_BLOCK_STATUS))
 		n = nbd_encode_error_chunk(b, sizeof b, NBD_REPLY_FLAG_DONE, req->cookie,
 					   nbd_errno_to_wire(err), msg);
 	else
@@ -577,18 +449,6 @@ static int reply_error(struct conn *c, const struct nbd_request *req, int err, c
 	if (n < 0)
 		return n;
 	return send_buf(c, b, (size_t)n);
-}
-
-static const char *validation_text(int r)
-{
-	switch (r) {
-	case -EPERM:
-		return "the export is read-only";
-	case -ENOSPC:
-		return "write past the end of the export";
-	default:
-		return "invalid request (range, alignment, length or flags)";
-	}
 }
 
 /* Served by the reader itself rather than a worker (see the top of the file). */
@@ -627,10 +487,10 @@ static void transmission(struct conn *c)
 		if (r < 0) {
 			log_debug("%s offset %" PRIu64 " length %u flags %#x refused: %s",
 				  nbd_command_name(req.type), req.offset, req.length, req.flags,
-				  validation_text(r));
+				  nbd_validate_strerror(r));
 			if (req.type == NBD_CMD_WRITE) {
 				/* the payload must still be consumed, or the stream is lost */
-				if (req.length > MAX_DISCARD ||
+				if (req.length > NBD_MAX_DISCARD ||
 				    discard(c, req.length) < 0) {
 					log_warning("write payload of %u bytes too large: "
 						    "disconnecting the client",
@@ -638,7 +498,7 @@ static void transmission(struct conn *c)
 					break;
 				}
 			}
-			if (reply_error(c, &req, r, validation_text(r)) < 0)
+			if (reply_error(c, &req, r, nbd_validate_strerror(r)) < 0)
 				break;
 			continue;
 		}
@@ -713,10 +573,9 @@ static void conn_count_down(void)
 	pthread_mutex_unlock(&conns_lock);
 }
 
-static void *conn_thread(void *arg)
+/* Handshake, transmission, drain; then c is gone (the caller still counts it down). */
+static void serve(struct conn *c)
 {
-	struct conn *c = arg;
-
 	set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
 	if (handshake(c)) {
 		set_recv_timeout(c->fd, 0); /* an attached client may idle as long as it likes */
@@ -731,9 +590,14 @@ static void *conn_thread(void *arg)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->exp)
-		exports_release(c->exp);
+		c->ops->release(c, c->exp);
 	conn_unlink(c);
 	conn_free(c);
+}
+
+static void *conn_thread(void *arg)
+{
+	serve(arg);
 	/* Free this thread's OpenSSL state now: the thread is detached, and once it counts down
 	 * main may exit before the thread-local destructors would have run. */
 	OPENSSL_thread_stop();
@@ -741,20 +605,21 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-int conn_start(int fd, bool is_tcp)
+/* A connection on fd (owned from here on), on the list of connections.  NULL: out of memory. */
+static struct conn *conn_new(int fd, bool is_tcp, struct export *fixed)
 {
-	pthread_attr_t attr;
-	pthread_t t;
 	struct conn *c;
-	int r, one = 1;
+	int one = 1;
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
 		close(fd);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->fd = fd;
 	c->tcp = is_tcp;
+	c->fixed = fixed;
+	c->ops = fixed ? &fixed_ops : &registry_ops;
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
@@ -768,7 +633,19 @@ int conn_start(int fd, bool is_tcp)
 	conns = c;
 	n_conns++;
 	pthread_mutex_unlock(&conns_lock);
+	return c;
+}
 
+int conn_start(int fd, bool is_tcp)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	struct conn *c;
+	int r;
+
+	c = conn_new(fd, is_tcp, NULL);
+	if (!c)
+		return -ENOMEM;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -780,6 +657,17 @@ int conn_start(int fd, bool is_tcp)
 		conn_count_down();
 	}
 	return r;
+}
+
+int conn_serve(int fd, struct export *e)
+{
+	struct conn *c = conn_new(fd, false, e);
+
+	if (!c)
+		return -ENOMEM;
+	serve(c);
+	conn_count_down();
+	return 0;
 }
 
 void conns_stop_all(void)

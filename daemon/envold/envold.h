@@ -3,7 +3,8 @@
  * envold.h — internals shared by envold's files:
  *   main.c        options, configuration, listeners (socket activation), signals, sd_notify
  *   exports.c     export registry: volume name -> attached volume, refcounted attach/detach
- *   connection.c  one thread per connection: handshake state machine, then the request reader
+ *   connection.c  one thread per connection: the handshake of lib/nbd/handshake.c over the
+ *                 socket, then the request reader
  *   workers.c     the worker pool executing requests and writing replies
  */
 #ifndef ENVOLD_H
@@ -15,7 +16,8 @@
 #include <sys/uio.h>
 
 #include "util/config.h"
-#include "nbd/proto.h"
+#include "nbd/codec.h"
+#include "nbd/validate.h"
 #include "volume/volume.h"
 #include "volume/name.h"
 
@@ -60,14 +62,19 @@ void exports_release(struct export *e);
 unsigned exports_attached_count(void);
 /* Flush every attached volume (shutdown). */
 void exports_flush_all(void);
-/* The NBD error reply type for an attach failure. */
-uint32_t exports_error_reply_type(int r);
 
 /* ---- connection.c ---- */
 
 struct conn;
 /* Starts a detached thread serving fd (which it owns). */
 int conn_start(int fd, bool is_tcp);
+/*
+ * Serves fd (which it owns) in the calling thread until the client leaves and its requests have
+ * replied, with e as the only export: e is prepared (volume open, key attached) and owned by
+ * the caller, who keeps it after the return (the transmission fuzzer uses this).
+ * Needs the worker pool (workers_start).  Returns 0 or -ENOMEM.
+ */
+int conn_serve(int fd, struct export *e);
 /* Stop reading new requests on every connection (shutdown SHUT_RD); in-flight ones finish. */
 void conns_stop_all(void);
 unsigned conns_count(void);

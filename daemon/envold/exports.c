@@ -168,19 +168,19 @@ static bool contains(const char *hay, const char *needle)
 static int unwrap_dek(const struct envol_volume_info *info, uint8_t **ret_dek, size_t *ret_len,
 		      char *err, size_t errlen)
 {
-	struct kms_client *kc = NULL;
+	struct envol_kms_client *kc = NULL;
 	char kerr[ENVOLD_ERR_TEXT] = "";
 	const char *arn = info->key_arn ? info->key_arn : "?";
 	int r;
 
-	r = kms_client_new(config, &kc, kerr, sizeof kerr);
+	r = envol_kms_client_new(config, &kc, kerr, sizeof kerr);
 	if (r < 0) {
 		snprintf(err, errlen, "KMS unreachable: %s", kerr[0] ? kerr : strerror(-r));
 		return -EHOSTDOWN;
 	}
-	r = kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context, info->n_context,
-				   ret_dek, ret_len, kerr, sizeof kerr);
-	kms_client_free(kc);
+	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context,
+					 info->n_context, ret_dek, ret_len, kerr, sizeof kerr);
+	envol_kms_client_free(kc);
 	if (r >= 0)
 		return 0;
 	switch (r) {
@@ -364,17 +364,4 @@ void exports_flush_all(void)
 			log_error_errno(r, "flush of export %s failed: %m", e->name);
 	}
 	pthread_mutex_unlock(&registry_lock);
-}
-
-uint32_t exports_error_reply_type(int r)
-{
-	switch (r) {
-	case -EACCES:
-	case -EPERM:
-	case -EKEYREVOKED:
-		return NBD_REP_ERR_POLICY;
-	case -ENOENT:
-	default:
-		return NBD_REP_ERR_UNKNOWN;
-	}
 }

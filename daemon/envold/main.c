@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c — envold: options, configuration, listeners (Unix socket server.socket, TCP
- * server.listen, or sockets passed by systemd), the accept loop, sd_notify (READY, STATUS,
- * WATCHDOG, STOPPING) and the orderly stop on SIGTERM/SIGINT: stop accepting, drain the
- * requests in flight, flush every attached volume, close them (wiping the keys), exit 0.
+ * server.listen, or sockets passed by systemd; made by daemon/common/listen.c), the accept
+ * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker) and the
+ * orderly stop on SIGTERM/SIGINT: stop accepting, drain the requests in flight, flush every
+ * attached volume, close them (wiping the keys), exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,24 +15,24 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/listen.h"
+#include "common/notify.h"
+#include "common/signals.h"
 #include "envold.h"
 #include "util/log.h"
 #include "util/secure_mem.h"
 
 #define MAX_LISTENERS 16
+#define STATUS_PERIOD_MS 1000 /* how often STATUS= may change (and the watchdog is pinged) */
+/* Logged at every start with a TCP listener, until NBD over TCP has TLS. */
+#define TCP_WARNING                                                                                \
+	"NBD over TCP on %s has no authentication and no encryption: anyone who can reach it "     \
+	"reads and writes every volume in plaintext (use the Unix socket: server.listen = \"\")"
 
-struct listener {
-	int fd;
-	bool tcp;
-};
-
-static struct listener listeners[MAX_LISTENERS];
+static struct daemon_listener listeners[MAX_LISTENERS];
 static size_t n_listeners;
-static char *unix_path; /* the socket file we created (removed at exit) */
 
 static void usage(FILE *f)
 {
@@ -45,67 +46,15 @@ static void usage(FILE *f)
 		"  -V, --version      print the version\n");
 }
 
-static int add_listener(int fd, bool tcp)
-{
-	if (n_listeners >= MAX_LISTENERS) {
-		close(fd);
-		return log_error_errno(-EMFILE, "too many listening sockets");
-	}
-	listeners[n_listeners++] = (struct listener){.fd = fd, .tcp = tcp};
-	return 0;
-}
-
-static int mkdir_parent(const char *path)
-{
-	_cleanup_free_ char *dir = strdup(path);
-	char *slash;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return negative_errno();
-	return 0;
-}
-
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	if (strlen(path) >= sizeof sa.sun_path)
-		return log_error_errno(-ENAMETOOLONG, "server.socket %s: path too long", path);
-	strcpy(sa.sun_path, path);
-	(void)mkdir_parent(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return log_error_errno(negative_errno(), "socket: %m");
-	(void)unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		return log_error_errno(negative_errno(), "bind %s: %m", path);
-	if (chmod(path, 0660) < 0)
-		return log_error_errno(negative_errno(), "chmod %s: %m", path);
-	if (listen(fd, 128) < 0)
-		return log_error_errno(negative_errno(), "listen %s: %m", path);
-	unix_path = strdup(path);
-	r = add_listener(TAKE_FD(fd), false);
-	if (r >= 0)
-		log_info("listening on %s", path);
-	return r;
-}
-
-/* "host:port" or "[v6]:port". */
+/* "host:port" or "[v6]:port"; an empty host is every address. */
 static int listen_tcp(const char *spec)
 {
 	_cleanup_free_ char *host = NULL;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
+	char err[512] = "";
 	const char *port;
-	int r, n = 0;
+	int r = 0, n = 0;
 
 	if (spec[0] == '[') {
 		const char *close_br = strchr(spec, ']');
@@ -128,72 +77,87 @@ static int listen_tcp(const char *spec)
 	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (r != 0)
 		return log_error_errno(-EINVAL, "server.listen '%s': %s", spec, gai_strerror(r));
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		int one = 1;
+	r = 0;
+	for (struct addrinfo *ai = res; ai && n_listeners < MAX_LISTENERS; ai = ai->ai_next) {
+		struct daemon_listener *l = &listeners[n_listeners];
 
-		if (fd < 0)
+		*l = DAEMON_LISTENER_INIT;
+		/* an address taken by an earlier one of the list (:: after 0.0.0.0) is skipped */
+		r = daemon_listen_tcp(l, "server.listen", spec, ai->ai_addr, ai->ai_addrlen, false,
+				      err, sizeof err);
+		if (r < 0)
 			continue;
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-			r = negative_errno();
-			close(fd);
-			continue;
-		}
-		if (add_listener(fd, true) == 0)
-			n++;
+		n_listeners++;
+		n++;
 	}
 	freeaddrinfo(res);
 	if (n == 0)
-		return log_error_errno(r < 0 ? r : -EADDRNOTAVAIL, "server.listen '%s': %m", spec);
+		return log_error_errno(r < 0 ? r : -EADDRNOTAVAIL, "%s",
+				       err[0] ? err : "server.listen: no address to listen on");
 	log_info("listening on %s", spec);
+	log_warning(TCP_WARNING, spec);
 	return 0;
 }
 
 static int setup_listeners(const struct envol_config *cfg)
 {
-	int n = sd_listen_fds(1), r;
+	char err[512] = "";
+	int n, r;
 
-	if (n < 0)
-		return log_error_errno(n, "sd_listen_fds: %m");
+	n = daemon_listen_activated(listeners, MAX_LISTENERS, err, sizeof err);
+	if (n < 0) {
+		log_error("%s", err);
+		return n;
+	}
 	if (n > 0) {
-		for (int i = 0; i < n; i++) {
-			int fd = SD_LISTEN_FDS_START + i;
-			bool tcp = sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0;
-
-			if (!tcp && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
-				return log_error_errno(-EINVAL,
-						       "passed fd %d is not a listening "
-						       "stream socket",
-						       fd);
-			r = add_listener(fd, tcp);
-			if (r < 0)
-				return r;
-		}
+		n_listeners = (size_t)n;
+		for (size_t i = 0; i < n_listeners; i++)
+			if (listeners[i].tcp)
+				log_warning(TCP_WARNING, "a socket passed by systemd");
 		log_info("using %d socket(s) from systemd", n);
 		return 0;
 	}
-	r = listen_unix(cfg->server.socket);
-	if (r < 0)
+	listeners[0] = DAEMON_LISTENER_INIT;
+	r = daemon_listen_unix(&listeners[0], "server.socket", cfg->server.socket, err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err);
 		return r;
+	}
+	n_listeners = 1;
+	log_info("listening on %s", cfg->server.socket);
 	if (cfg->server.listen && cfg->server.listen[0])
 		return listen_tcp(cfg->server.listen);
 	return 0;
 }
 
-static void notify_status(unsigned *last_exports, unsigned *last_conns, bool force)
+static void close_listeners(void)
 {
+	for (size_t i = 0; i < n_listeners; i++)
+		daemon_listener_close(&listeners[i]);
+	n_listeners = 0;
+}
+
+/* STATUS= when the counts change; on the ticker, which pings the watchdog after it. */
+struct status {
+	unsigned exports, conns;
+	bool sent;
+};
+
+static void notify_status(void *opaque)
+{
+	struct status *st = opaque;
 	unsigned e = exports_attached_count(), c = conns_count();
 
-	if (!force && e == *last_exports && c == *last_conns)
+	if (st->sent && e == st->exports && c == st->conns)
 		return;
-	*last_exports = e;
-	*last_conns = c;
+	st->exports = e;
+	st->conns = c;
+	st->sent = true;
 	(void)sd_notifyf(0, "STATUS=%u export%s attached, %u connection%s", e, e == 1 ? "" : "s", c,
 			 c == 1 ? "" : "s");
 }
 
-static void accept_one(const struct listener *l)
+static void accept_one(const struct daemon_listener *l)
 {
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 	int r;
@@ -213,54 +177,34 @@ static void accept_one(const struct listener *l)
 static int serve(int sfd)
 {
 	struct pollfd pfd[MAX_LISTENERS + 1];
-	uint64_t wd_usec = 0;
-	unsigned last_e = 0, last_c = 0;
-	int timeout = 1000;
 
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		uint64_t half = wd_usec / 2000;
-
-		timeout = half < 1000 ? (int)(half ? half : 1) : 1000;
-	}
 	for (size_t i = 0; i < n_listeners; i++)
 		pfd[i] = (struct pollfd){.fd = listeners[i].fd, .events = POLLIN};
 	pfd[n_listeners] = (struct pollfd){.fd = sfd, .events = POLLIN};
-	(void)sd_notify(0, "READY=1");
-	notify_status(&last_e, &last_c, true);
 	for (;;) {
-		int n = poll(pfd, n_listeners + 1, timeout);
+		int n = poll(pfd, n_listeners + 1, -1);
 
 		if (n < 0 && errno != EINTR)
 			return log_error_errno(negative_errno(), "poll: %m");
-		if (wd_usec)
-			(void)sd_notify(0, "WATCHDOG=1");
-		if (n > 0) {
-			if (pfd[n_listeners].revents) {
-				struct signalfd_siginfo si;
+		if (n <= 0)
+			continue;
+		if (pfd[n_listeners].revents) {
+			struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-					log_info("signal %u: stopping", si.ssi_signo);
-				return 0;
-			}
-			for (size_t i = 0; i < n_listeners; i++)
-				if (pfd[i].revents & POLLIN)
-					accept_one(&listeners[i]);
+			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+				log_info("signal %u: stopping", si.ssi_signo);
+			return 0;
 		}
-		notify_status(&last_e, &last_c, false);
+		for (size_t i = 0; i < n_listeners; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(&listeners[i]);
 	}
 }
 
 static void stop(void)
 {
 	(void)sd_notify(0, "STOPPING=1\nSTATUS=draining requests in flight");
-	for (size_t i = 0; i < n_listeners; i++)
-		close(listeners[i].fd);
-	n_listeners = 0;
-	if (unix_path) {
-		(void)unlink(unix_path);
-		free(unix_path);
-		unix_path = NULL;
-	}
+	close_listeners();
 	conns_stop_all();
 	if (!conns_wait_all(30000)) {
 		log_warning("%u connection(s) still busy after 30 s: cutting them", conns_count());
@@ -281,6 +225,8 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = NULL;
 	struct envol_config *cfg = NULL;
+	struct daemon_ticker ticker;
+	struct status status = {.sent = false};
 	bool read_only = false;
 	char err[1024] = "";
 	sigset_t mask;
@@ -325,11 +271,7 @@ int main(int argc, char **argv)
 	}
 
 	/* signals are read from a signalfd by the main loop; every thread inherits the mask */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_signals_block(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_error_errno(negative_errno(), "signalfd: %m");
@@ -347,12 +289,20 @@ int main(int argc, char **argv)
 	}
 	r = setup_listeners(cfg);
 	if (r < 0) {
+		close_listeners();
 		workers_stop();
 		goto fail;
 	}
 	log_info("serving volumes in %s with %ld worker threads%s", cfg->server.volume_dir, threads,
 		 read_only ? ", read-only" : "");
-	r = serve(sfd);
+	(void)sd_notify(0, "READY=1");
+	r = daemon_ticker_start(&ticker, STATUS_PERIOD_MS, notify_status, &status);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the status thread: %m");
+	} else {
+		r = serve(sfd);
+		daemon_ticker_stop(&ticker);
+	}
 	stop();
 	close(sfd);
 	envol_config_free(cfg);

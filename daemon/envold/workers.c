@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "envold.h"
+#include "nbd/handshake.h"
 #include "util/log.h"
 
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -176,7 +177,7 @@ void workers_execute(struct job *j)
 		niov = 2;
 	} else if (q->type == NBD_CMD_BLOCK_STATUS) {
 		n = nbd_encode_block_status_header(hdr, sizeof hdr, NBD_REPLY_FLAG_DONE, q->cookie,
-						   1, (uint32_t)n_extents);
+						   NBD_META_ID_BASE_ALLOCATION, (uint32_t)n_extents);
 		iov[1] = (struct iovec){.iov_base = j->buf,
 					.iov_len = n_extents * NBD_BLOCK_DESCRIPTOR_SIZE};
 		niov = 2;

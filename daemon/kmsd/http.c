@@ -21,11 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/clock.h"
-#include "util/macros.h"
-#include "util/encoding.h"
 #include "kmsd.h"
+#include "util/buffer.h"
+#include "util/clock.h"
+#include "util/encoding.h"
+#include "util/error.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
 
 #define JSON_CONTENT_TYPE "application/x-amz-json-1.1"
@@ -41,8 +43,7 @@ struct conn_info {
 /* One request, from its first callback to its completion. */
 struct request {
 	char id[37];
-	char *body;
-	size_t len, cap;
+	struct envol_buffer body; /* .wipe (it may hold plaintext), .max = KMSD_MAX_BODY */
 	bool too_big;
 	bool counted;
 };
@@ -110,7 +111,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 	ci = calloc(1, sizeof *ci);
 	if (!ci)
 		return; /* handled in the request callback: 500 */
-	if (l->kind == KMSD_LISTENER_UNIX)
+	if (!l->sock.tcp)
 		fill_unix_peer(ci, c, l->kmsd->cfg->kms.account_id);
 	else
 		fill_tcp_peer(ci, c);
@@ -134,14 +135,6 @@ static void body_free(void *body)
 	}
 }
 
-static void request_body_free(struct request *rq)
-{
-	if (rq->body)
-		envol_wipe(rq->body, rq->cap);
-	free(rq->body);
-	rq->body = NULL;
-}
-
 static void request_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			      enum MHD_RequestTerminationCode toe)
 {
@@ -152,7 +145,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **req_cl
 		return;
 	if (rq->counted)
 		atomic_fetch_sub(&l->kmsd->inflight, 1);
-	request_body_free(rq);
+	envol_buffer_done(&rq->body);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -268,7 +261,7 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	if (!ci)
 		return respond(l, c, rq, 500, NULL, true);
 	caller.source = ci->source;
-	if (l->kind == KMSD_LISTENER_UNIX && ci->have_principal)
+	if (!l->sock.tcp && ci->have_principal)
 		caller.principal = ci->principal;
 	target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
 	op = operation_of(target);
@@ -277,7 +270,7 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 		return reject(l, c, rq, &caller, op, "ValidationException", 413,
 			      "Request body is larger than 65536 bytes", true);
 
-	if (l->kind == KMSD_LISTENER_UNIX) {
+	if (!l->sock.tcp) {
 		/* The peer credential is the authentication; an Authorization header is ignored. */
 		if (!ci->have_principal)
 			return reject(l, c, rq, &caller, op, "AccessDeniedException", 400,
@@ -299,8 +292,8 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 					    .query = NULL,
 					    .headers = hl.h,
 					    .n_headers = hl.n,
-					    .body = rq->body,
-					    .body_len = rq->len};
+					    .body = rq->body.data,
+					    .body_len = rq->body.len};
 		r = sigv4_verify(&sr, k->creds, k->n_creds, k->cfg->kms.region, "kms",
 				 envol_clock_now(), &res);
 		if (r == -ENOMEM)
@@ -322,8 +315,8 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 		return reject(l, c, rq, &caller, NULL, "UnknownOperationException", 400,
 			      "X-Amz-Target must be TrentService.<Operation>", false);
 
-	r = kms_handle(k->kms, &caller, op, rq->body ? rq->body : "", rq->len, rq->id, &status,
-		       &body);
+	r = kms_handle(k->kms, &caller, op, rq->body.data ? rq->body.data : "", rq->body.len,
+		       rq->id, &status, &body);
 	if (r < 0 || !body || status < 100 || status > 599) {
 		body_free(body);
 		return respond(l, c, rq, 500, NULL, true);
@@ -353,6 +346,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 			return MHD_NO;
 		}
 		envol_uuid_format(uuid, rq->id);
+		rq->body = (struct envol_buffer){.wipe = true, .max = KMSD_MAX_BODY};
 		rq->counted = true;
 		atomic_fetch_add(&l->kmsd->inflight, 1);
 		*req_cls = rq;
@@ -375,39 +369,20 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 	}
 
 	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size, need;
+		size_t n = *upload_data_size;
+		int r;
 
 		*upload_data_size = 0;
 		if (rq->too_big)
 			return MHD_YES;
-		if (ADD_OVERFLOW(rq->len, n, &need) || need > KMSD_MAX_BODY) {
+		r = envol_buffer_append(&rq->body, upload_data, n);
+		if (r == -EMSGSIZE) {
 			/* Chunked body over the cap: we cannot answer mid-upload; drop it. */
 			rq->too_big = true;
-			request_body_free(rq);
-			rq->len = 0;
-			rq->cap = 0;
+			envol_buffer_done(&rq->body);
 			return MHD_NO;
 		}
-		if (need + 1 > rq->cap) {
-			size_t cap = rq->cap ? rq->cap : 1024;
-			char *b;
-
-			while (cap < need + 1)
-				cap *= 2;
-			/* not realloc: the old block is wiped before it is freed */
-			b = malloc(cap);
-			if (!b)
-				return MHD_NO;
-			if (rq->len)
-				memcpy(b, rq->body, rq->len);
-			request_body_free(rq);
-			rq->body = b;
-			rq->cap = cap;
-		}
-		memcpy(rq->body + rq->len, upload_data, n);
-		rq->len = need;
-		rq->body[rq->len] = '\0';
-		return MHD_YES;
+		return r < 0 ? MHD_NO : MHD_YES;
 	}
 	return handle_request(l, c, url, method, rq);
 }
@@ -432,16 +407,15 @@ int kmsd_http_start(struct kmsd *k, struct kmsd_listener *l, char *err, size_t e
 	l->kmsd = k;
 	l->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->sock.fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)k->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)KMSD_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KMSD_CONNECTION_TIMEOUT,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_NOTIFY_COMPLETED,
 	    request_completed, l, MHD_OPTION_END);
-	if (!l->mhd) {
-		snprintf(err, errlen, "%s: libmicrohttpd could not start a server on this socket",
-			 l->name);
-		return -EIO;
-	}
+	if (!l->mhd)
+		return envol_fail(-EIO, err, errlen,
+				  "%s: libmicrohttpd could not start a server on this socket",
+				  l->sock.name);
 	return 0;
 }
 
@@ -456,7 +430,7 @@ void kmsd_http_quiesce(struct kmsd *k)
 		fd = MHD_quiesce_daemon(l->mhd);
 		if (fd != MHD_INVALID_SOCKET)
 			(void)close(fd);
-		l->fd = -1; /* closed here, or by MHD_stop_daemon */
+		l->sock.fd = -1; /* closed here, or by MHD_stop_daemon */
 	}
 }
 
@@ -468,6 +442,6 @@ void kmsd_http_stop(struct kmsd *k)
 		if (l->mhd)
 			MHD_stop_daemon(l->mhd);
 		l->mhd = NULL;
-		l->fd = -1;
+		l->sock.fd = -1;
 	}
 }

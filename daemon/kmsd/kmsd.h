@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kmsd.h — envol-kmsd internals shared by main.c (options, signals, systemd, tick thread),
- * listen.c (Unix and TCP sockets, socket activation) and http.c (libmicrohttpd transport:
- * peer credentials, SigV4, limits, hand-off to kms_handle()).
+ * kmsd.h — envol-kmsd internals shared by main.c (options, configuration, key maintenance on
+ * the daemon/common ticker, sd_notify), listen.c (which sockets: activated ones, kms.socket,
+ * a loopback kms.listen; daemon/common makes them) and http.c (libmicrohttpd transport: peer
+ * credentials, SigV4, limits, hand-off to kms_handle()).
  */
 #ifndef ENVOL_KMSD_H
 #define ENVOL_KMSD_H
@@ -13,9 +14,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "util/config.h"
-#include "kms/kms.h"
 #include "aws/sigv4.h"
+#include "common/listen.h"
+#include "kms/kms.h"
+#include "util/config.h"
 
 #define KMSD_MAX_BODY (64 * 1024)   /* request bodies above this get 413 */
 #define KMSD_MAX_HEADERS 64	    /* more request headers than this get 400 */
@@ -23,19 +25,10 @@
 #define KMSD_CONNECTION_TIMEOUT 15  /* seconds of inactivity before a connection is cut */
 #define KMSD_DRAIN_TIMEOUT_MS 10000 /* how long SIGTERM waits for in-flight requests */
 
-enum kmsd_listener_kind {
-	KMSD_LISTENER_UNIX,
-	KMSD_LISTENER_TCP,
-};
-
 struct kmsd;
 
 struct kmsd_listener {
-	enum kmsd_listener_kind kind;
-	int fd;		   /* listening socket, owned until the HTTP server takes it */
-	bool activated;	   /* came from systemd (sd_listen_fds) */
-	char *unlink_path; /* Unix socket we created ourselves: removed at exit */
-	char name[160];	   /* "unix:/run/envol/kms.sock" or "tcp:127.0.0.1:8440" */
+	struct daemon_listener sock; /* fd owned until the HTTP server takes it; name; tcp */
 	struct MHD_Daemon *mhd;
 	struct kmsd *kmsd;
 };
@@ -57,8 +50,6 @@ struct kmsd {
 /* Fills k->listeners from systemd socket activation and/or kms.socket and kms.listen. */
 int kmsd_listeners_open(struct kmsd *k, char *err, size_t errlen);
 void kmsd_listeners_close(struct kmsd *k);
-/* Creates the missing directories above the file path with mode (not the umask's). */
-int kmsd_mkdir_parents(const char *path, mode_t mode);
 /* Parses "HOST:PORT" / "[V6]:PORT"; fails with -EADDRNOTAVAIL if HOST is not loopback. */
 int kmsd_parse_listen(const char *spec, struct sockaddr_storage *ret, socklen_t *ret_len, char *err,
 		      size_t errlen);

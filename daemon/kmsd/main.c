@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c — envol-kmsd: options, process hardening, configuration, the KMS core, listeners,
- * the tick thread (kms_tick: rotations and deletions by envol_clock_now(); systemd watchdog),
- * sd_notify, and an orderly SIGTERM/SIGINT shutdown that finishes in-flight requests.
+ * key maintenance every second on the daemon/common ticker (kms_tick: rotations and deletions
+ * by envol_clock_now(); it also pings the systemd watchdog), sd_notify, and an orderly
+ * SIGTERM/SIGINT shutdown that finishes in-flight requests.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "util/macros.h"
-#include "util/config.h"
+#include "common/listen.h"
+#include "common/notify.h"
+#include "common/signals.h"
 #include "kms/kms.h"
 #include "kmsd.h"
+#include "util/config.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
+
+#define MAINTENANCE_PERIOD_MS 1000 /* kms_tick: rotations due, deletion windows over */
 
 static void usage(FILE *f)
 {
@@ -38,83 +42,23 @@ static void usage(FILE *f)
 		ENVOL_CONFIG_DEFAULT_PATH);
 }
 
-/* ---- tick thread ---- */
+/* ---- key maintenance, on the daemon/common ticker (which also pings the watchdog) ---- */
 
-struct ticker {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
+struct maintenance {
 	struct kms *kms;
-	uint64_t watchdog_usec; /* 0: no watchdog */
+	bool warned;
 };
 
-static void *tick_main(void *arg)
+static void maintenance_tick(void *opaque)
 {
-	struct ticker *t = arg;
-	uint64_t period_ms = 1000;
-	bool warned = false;
+	struct maintenance *m = opaque;
+	int r = kms_tick(m->kms);
 
-	if (t->watchdog_usec && t->watchdog_usec / 2000 < period_ms)
-		period_ms = t->watchdog_usec / 2000 ? t->watchdog_usec / 2000 : 1;
-	pthread_mutex_lock(&t->lock);
-	while (!t->stop) {
-		struct timespec ts;
-		int r;
-
-		pthread_mutex_unlock(&t->lock);
-		r = kms_tick(t->kms);
-		if (r > 0)
-			log_info("Key maintenance: %d key(s) rotated or destroyed", r);
-		else if (r < 0 && !warned)
-			(void)log_warning_errno(r, "Key maintenance failed (will retry): %m");
-		warned = r < 0;
-		if (t->watchdog_usec)
-			(void)sd_notify(0, "WATCHDOG=1");
-
-		pthread_mutex_lock(&t->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(period_ms / 1000);
-		ts.tv_nsec += (long)(period_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!t->stop && pthread_cond_timedwait(&t->cond, &t->lock, &ts) != ETIMEDOUT)
-			;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return NULL;
-}
-
-static int ticker_start(struct ticker *t, struct kms *kms)
-{
-	pthread_condattr_t ca;
-	uint64_t usec = 0;
-	int r;
-
-	t->kms = kms;
-	t->stop = false;
-	if (sd_watchdog_enabled(0, &usec) > 0)
-		t->watchdog_usec = usec;
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	r = pthread_create(&t->thread, NULL, tick_main, t);
-	return r ? -r : 0;
-}
-
-static void ticker_stop(struct ticker *t)
-{
-	pthread_mutex_lock(&t->lock);
-	t->stop = true;
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	pthread_join(t->thread, NULL);
-	pthread_cond_destroy(&t->cond);
-	pthread_mutex_destroy(&t->lock);
+	if (r > 0)
+		log_info("Key maintenance: %d key(s) rotated or destroyed", r);
+	else if (r < 0 && !m->warned)
+		(void)log_warning_errno(r, "Key maintenance failed (will retry): %m");
+	m->warned = r < 0;
 }
 
 /* ---- setup helpers ---- */
@@ -167,7 +111,8 @@ int main(int argc, char **argv)
 	struct envol_config *cfg = NULL;
 	struct kmsd k = {.n_listeners = 0};
 	struct kms_options ko;
-	struct ticker ticker = {.stop = false};
+	struct daemon_ticker ticker;
+	struct maintenance maint = {.warned = false};
 	bool ticking = false;
 	char err[1024] = "";
 	sigset_t sigs;
@@ -206,11 +151,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Signals are handled by sigwait() in this thread; every thread inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_signals_block(&sigs);
 
 	r = envol_config_load(config_path, &cfg, err, sizeof err);
 	if (r < 0) {
@@ -250,7 +191,7 @@ int main(int argc, char **argv)
 				       cfg->kms.audit_log};
 
 		for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
-			r = paths[i] ? kmsd_mkdir_parents(paths[i], 0755) : 0;
+			r = paths[i] ? daemon_mkdir_parents(paths[i], 0755) : 0;
 			if (r < 0) {
 				(void)log_error_errno(r, "Cannot create the directory of %s: %m",
 						      paths[i]);
@@ -286,7 +227,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = ticker_start(&ticker, k.kms);
+	maint.kms = k.kms;
+	r = daemon_ticker_start(&ticker, MAINTENANCE_PERIOD_MS, maintenance_tick, &maint);
 	if (r < 0) {
 		(void)log_error_errno(r, "Failed to start the maintenance thread: %m");
 		goto out;
@@ -299,7 +241,7 @@ int main(int argc, char **argv)
 
 		for (size_t i = 0; i < k.n_listeners; i++)
 			n += (size_t)snprintf(status + n, n < sizeof status ? sizeof status - n : 0,
-					      "%s %s", i ? "," : "", k.listeners[i].name);
+					      "%s %s", i ? "," : "", k.listeners[i].sock.name);
 		log_info("%s (%u threads per listener)", status, k.threads);
 		(void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	}
@@ -318,7 +260,7 @@ int main(int argc, char **argv)
 out:
 	kmsd_http_stop(&k);
 	if (ticking)
-		ticker_stop(&ticker);
+		daemon_ticker_stop(&ticker);
 	kmsd_listeners_close(&k);
 	kms_close(k.kms);
 	free(k.creds);

@@ -14,17 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/macros.h"
-#include "util/encoding.h"
 #include "aws/kms_client.h"
+#include "util/buffer.h"
+#include "util/encoding.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
 
 #define KMS_CLIENT_CONNECT_TIMEOUT_MS 5000L
 #define KMS_CLIENT_TOTAL_TIMEOUT_MS 30000L
 #define KMS_CLIENT_MAX_RESPONSE (4u << 20)
 
-struct kms_client {
+struct envol_kms_client {
 	CURL *curl;
 	char *socket;	/* Unix socket path, or NULL */
 	char *endpoint; /* "http://127.0.0.1:8440", or NULL */
@@ -33,60 +34,20 @@ struct kms_client {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* A growing response buffer; every superseded copy is wiped (Decrypt answers hold keys). */
-struct response {
-	char *data;
-	size_t len, cap;
-	bool too_large;
-};
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 
 static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void response_wipe(struct response *r)
-{
-	if (r->data) {
-		envol_wipe(r->data, r->cap);
-		free(r->data);
-	}
-	*r = (struct response){0};
-}
-
+/* Appends to the response buffer (a struct envol_buffer with .wipe: Decrypt answers hold keys). */
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct response *r = userdata;
-	size_t n = size * nmemb, need;
+	size_t n = size * nmemb;
 
-	if (ADD_OVERFLOW(r->len, n + 1, &need) || need > KMS_CLIENT_MAX_RESPONSE) {
-		r->too_large = true;
-		return 0;
-	}
-	if (need > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		char *d;
-
-		while (cap < need)
-			cap *= 2;
-		d = malloc(cap);
-		if (!d)
-			return 0;
-		if (r->data) {
-			memcpy(d, r->data, r->len);
-			envol_wipe(r->data, r->cap);
-			free(r->data);
-		}
-		r->data = d;
-		r->cap = cap;
-	}
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
+	return envol_buffer_append(userdata, ptr, n) < 0 ? 0 : n;
 }
 
-struct kms_client *kms_client_free(struct kms_client *c)
+struct envol_kms_client *envol_kms_client_free(struct envol_kms_client *c)
 {
 	if (!c)
 		return NULL;
@@ -100,12 +61,12 @@ struct kms_client *kms_client_free(struct kms_client *c)
 	return NULL;
 }
 
-static void kms_client_freep(struct kms_client **c) { kms_client_free(*c); }
+static void envol_kms_client_freep(struct envol_kms_client **c) { envol_kms_client_free(*c); }
 
-int kms_client_new(const struct envol_config *cfg, struct kms_client **ret, char *err,
-		   size_t errlen)
+int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client **ret, char *err,
+			 size_t errlen)
 {
-	_cleanup_(kms_client_freep) struct kms_client *c = NULL;
+	_cleanup_(envol_kms_client_freep) struct envol_kms_client *c = NULL;
 	const char *region = cfg->kms.region && *cfg->kms.region ? cfg->kms.region : "local";
 	bool tcp = cfg->client.endpoint && *cfg->client.endpoint;
 
@@ -191,12 +152,12 @@ oom:
 	return -ENOMEM;
 }
 
-const char *kms_client_target(const struct kms_client *c)
+const char *envol_kms_client_target(const struct envol_kms_client *c)
 {
 	return c->socket ? c->socket : c->endpoint;
 }
 
-static int curl_error_to_errno(const struct kms_client *c, CURLcode cc)
+static int curl_error_to_errno(const struct envol_kms_client *c, CURLcode cc)
 {
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
@@ -218,10 +179,11 @@ static int curl_error_to_errno(const struct kms_client *c, CURLcode cc)
 	}
 }
 
-int kms_client_call(struct kms_client *c, const char *operation, const char *request_json,
-		    long *ret_status, char **ret_body, char *err, size_t errlen)
+int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
+			  const char *request_json, long *ret_status, char **ret_body, char *err,
+			  size_t errlen)
 {
-	struct response r = {0};
+	_cleanup_buffer_ struct envol_buffer r = {.wipe = true, .max = KMS_CLIENT_MAX_RESPONSE};
 	struct curl_slist *headers = NULL, *h;
 	char target[128];
 	long status = 0;
@@ -248,42 +210,42 @@ int kms_client_call(struct kms_client *c, const char *operation, const char *req
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, request_json); /* not copied */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(request_json));
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
-	log_debug("KMS %s -> %s", operation, kms_client_target(c));
+	log_debug("KMS %s -> %s", operation, envol_kms_client_target(c));
 	cc = curl_easy_perform(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(headers);
 
 	if (cc != CURLE_OK) {
-		if (r.too_large) {
+		if (r.error == -EMSGSIZE) {
 			snprintf(err, errlen, "KMS response to %s larger than %u bytes", operation,
 				 KMS_CLIENT_MAX_RESPONSE);
 			ret = -EMSGSIZE;
+		} else if (r.error == -ENOMEM) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
 		} else {
-			snprintf(err, errlen, "KMS unreachable at %s: %s", kms_client_target(c),
+			snprintf(err, errlen, "KMS unreachable at %s: %s",
+				 envol_kms_client_target(c),
 				 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
 			ret = curl_error_to_errno(c, cc);
 		}
-		response_wipe(&r);
 		log_debug("KMS %s failed: %s", operation, err);
 		return ret;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (!r.data) {
-		r.data = strdup("");
-		if (!r.data) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-	}
 	log_debug("KMS %s: HTTP %ld, %zu bytes", operation, status, r.len);
+	/* ownership moves; the caller wipes what may be secret */
+	if (envol_buffer_take(&r, ret_body, NULL) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	*ret_status = status;
-	*ret_body = r.data; /* ownership moves; the caller wipes what may be secret */
 	return 0;
 }
 
-int kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
-			   size_t messagelen)
+int envol_kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
+				 size_t messagelen)
 {
 	json_t *root, *t, *m;
 	const char *ts, *hash;
@@ -312,7 +274,7 @@ out:
 	return ret;
 }
 
-int kms_client_error_errno(const char *type)
+int envol_kms_client_error_errno(const char *type)
 {
 	static const struct {
 		const char *type;
@@ -412,8 +374,8 @@ static const char *skip_value(const char *p, int depth)
  * of escapes (base64 is).  Returns 0 with *ret_value and *ret_len pointing into json, -ENOENT when
  * the member is absent, -EINVAL on malformed JSON or an escaped value.
  */
-int kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
-				size_t *ret_len)
+int envol_kms_client_json_find_string(const char *json, const char *name, const char **ret_value,
+				      size_t *ret_len)
 {
 	size_t name_len = strlen(name);
 	const char *p = skip_ws(json);
@@ -463,17 +425,17 @@ static int aws_error(const char *body, long status, char *err, size_t errlen)
 {
 	char type[128], message[512];
 
-	if (kms_client_parse_error(body, type, sizeof type, message, sizeof message) < 0) {
+	if (envol_kms_client_parse_error(body, type, sizeof type, message, sizeof message) < 0) {
 		snprintf(err, errlen, "KMS answered HTTP %ld without an AWS error body", status);
 		return -EIO;
 	}
 	snprintf(err, errlen, "%s: %s", type, message);
-	return kms_client_error_errno(type);
+	return envol_kms_client_error_errno(type);
 }
 
-int kms_client_decrypt_dek(struct kms_client *c, const uint8_t *blob, size_t blob_len,
-			   const struct envol_context_pair *context, size_t n_context,
-			   uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
+int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob, size_t blob_len,
+				 const struct envol_context_pair *context, size_t n_context,
+				 uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
 {
 	_cleanup_free_ char *blob64 = NULL, *request = NULL;
 	char *body = NULL;
@@ -509,7 +471,7 @@ int kms_client_decrypt_dek(struct kms_client *c, const uint8_t *blob, size_t blo
 		goto oom;
 	}
 
-	r = kms_client_call(c, "Decrypt", request, &status, &body, err, errlen);
+	r = envol_kms_client_call(c, "Decrypt", request, &status, &body, err, errlen);
 	if (r == -ENOMEM || r == -EMSGSIZE)
 		goto out;
 	if (r < 0) {
@@ -521,7 +483,7 @@ int kms_client_decrypt_dek(struct kms_client *c, const uint8_t *blob, size_t blo
 		r = aws_error(body, status, err, errlen);
 		goto out;
 	}
-	r = kms_client_json_find_string(body, "Plaintext", &b64, &b64_len);
+	r = envol_kms_client_json_find_string(body, "Plaintext", &b64, &b64_len);
 	if (r < 0) {
 		snprintf(err, errlen, "KMS Decrypt answer has no valid Plaintext");
 		r = -EPROTO;

@@ -601,6 +601,31 @@ static bool list_has(const char *list, const char *name)
 	return false;
 }
 
+/*
+ * The first header of r that must be signed but is not in a's SignedHeaders: AWS requires host
+ * (checked before), content-type and every x-amz-* header present to be signed, so that no part of
+ * the request that selects or shapes the operation (X-Amz-Target above all) can be changed without
+ * the key. NULL when every such header is signed.
+ */
+static const char *first_unsigned_header(const struct sigv4_request *r, const struct sigv4_auth *a)
+{
+	for (size_t i = 0; i < r->n_headers; i++) {
+		const char *name = r->headers[i].name;
+		char lower[sizeof a->signed_headers];
+		size_t n = strlen(name);
+
+		if (strncasecmp(name, "x-amz-", 6) != 0 && strcasecmp(name, "content-type") != 0)
+			continue;
+		if (n >= sizeof lower)
+			return name; /* longer than any SignedHeaders list */
+		for (size_t j = 0; j <= n; j++)
+			lower[j] = (char)tolower((unsigned char)name[j]);
+		if (!list_has(a->signed_headers, lower))
+			return name;
+	}
+	return NULL;
+}
+
 static const char *trim(const char *s, char *buf, size_t buflen)
 {
 	size_t n;
@@ -623,7 +648,7 @@ int sigv4_verify(const struct sigv4_request *r, const struct sigv4_credential *c
 {
 	struct sigv4_auth a;
 	const struct sigv4_credential *cred = NULL;
-	const char *authz, *date_hdr, *content_sha;
+	const char *authz, *date_hdr, *content_sha, *unsigned_name;
 	char err[256], date_buf[40], amz_date[17], payload[65], sig[65];
 	char now_s[17], lim_s[17];
 	size_t count;
@@ -707,11 +732,17 @@ int sigv4_verify(const struct sigv4_request *r, const struct sigv4_credential *c
 				       "what was computed.");
 	}
 
+	unsigned_name = first_unsigned_header(r, &a);
+	if (unsigned_name)
+		return verdict(ret, SIGV4_BAD_SIGNATURE,
+			       "'%.64s' must be a 'SignedHeader' in the AWS Authorization.",
+			       unsigned_name);
+
 	k = compute_signature(r, cred->secret_access_key, a.date, a.region, a.service, amz_date,
 			      a.signed_headers, payload, sig);
 	if (k == -ENOMEM)
 		return k;
-	if (k < 0 || envol_memeq_consttime(sig, a.signature, 64) != 0)
+	if (k < 0 || !envol_memequal_consttime(sig, a.signature, 64))
 		return verdict(ret, SIGV4_BAD_SIGNATURE,
 			       "The request signature we calculated does not match the signature "
 			       "you provided. Check your AWS Secret Access Key and signing method. "

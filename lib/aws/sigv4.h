@@ -116,7 +116,9 @@ struct sigv4_result {
  * Verifies r against the configured credentials: Authorization (AWS4-HMAC-SHA256, scope
  * <date>/<region>/<service>/aws4_request), X-Amz-Date within ±15 minutes of now and equal to the
  * scope date, "host" and "x-amz-date" among the signed headers, x-amz-content-sha256 (if
- * present) equal to the body's hash, and the signature (compared in constant time).
+ * present) equal to the body's hash, every other x-amz-* header present (X-Amz-Target above all)
+ * and content-type signed too (else InvalidSignatureException "'X-Amz-Target' must be a
+ * 'SignedHeader' in the AWS Authorization."), and the signature (compared in constant time).
  * Fills *ret in every case; returns 0 when the request is authentic, -EACCES when not, -ENOMEM.
  */
 int sigv4_verify(const struct sigv4_request *r, const struct sigv4_credential *creds,

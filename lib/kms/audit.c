@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* kms_audit.c — hash-chained JSON-lines audit log of the KMS core, journal copy, verifier. */
+/*
+ * audit.c — the KMS audit: what a request's record holds (kms_audit_call(), kms_audit_system()),
+ * the hash-chained JSON-lines log with its journal copy (audit.h), and the verifier.
+ */
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -10,13 +13,13 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/macros.h"
-#include "util/encoding.h"
-#include "kms/kms.h"
 #include "kms/audit.h"
+#include "kms/internal.h"
+#include "util/clock.h"
+#include "util/encoding.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/macros.h"
 
 #define AUDIT_MAX_TAIL (1024 * 1024)
 
@@ -196,6 +199,53 @@ int kms_audit_append(struct kms_audit *a, const struct kms_audit_record *rec)
 	return r;
 }
 
+int kms_audit_call(struct kms_audit *a, const struct kms_call *c, const char *operation,
+		   const char *request_id)
+{
+	const struct kms_request *q = &c->req;
+	json_t *ctx = NULL, *src_ctx = NULL;
+	struct kms_audit_record rec = {
+	    .operation = operation,
+	    .principal = c->caller ? c->caller->principal : NULL,
+	    .source = c->caller ? c->caller->source : NULL,
+	    .key_arn = c->key_arn[0] ? c->key_arn : NULL,
+	    .request_id = request_id,
+	    .error_code = c->error ? kms_error_map(c->error, NULL) : NULL,
+	};
+	int r;
+
+	/* ReEncrypt: the destination context is "the" context, the source one goes beside it */
+	if (q->op == KMS_OP_RE_ENCRYPT && q->root) {
+		ctx = q->dst_context.present ? kms_context_json(&q->dst_context) : NULL;
+		src_ctx = q->context.present ? kms_context_json(&q->context) : NULL;
+	} else if (q->context.present) {
+		ctx = kms_context_json(&q->context);
+	}
+	rec.encryption_context = ctx;
+	rec.source_encryption_context = src_ctx;
+	r = kms_audit_append(a, &rec);
+	json_decref(ctx);
+	json_decref(src_ctx);
+	return r;
+}
+
+int kms_audit_system(struct kms_audit *a, const char *operation, const char *key_arn)
+{
+	char rid[37];
+	uint8_t u[16];
+	struct kms_audit_record rec = {
+	    .operation = operation,
+	    .principal = KMS_SYSTEM_PRINCIPAL,
+	    .source = "internal",
+	    .key_arn = key_arn,
+	    .request_id = rid,
+	};
+
+	if (envol_uuid_generate(u) < 0)
+		memset(u, 0, sizeof u);
+	envol_uuid_format(u, rid);
+	return kms_audit_append(a, &rec);
+}
 
 int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen)
 {
@@ -222,8 +272,9 @@ int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t er
 
 		n++;
 		if (len == 0 || line[len - 1] != '\n') {
-			r = envol_fail(-EBADMSG, err, errlen, "line %llu: truncated (no newline at the end)",
-				 (unsigned long long)n);
+			r = envol_fail(-EBADMSG, err, errlen,
+				       "line %llu: truncated (no newline at the end)",
+				       (unsigned long long)n);
 			break;
 		}
 		len--;
@@ -231,22 +282,24 @@ int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t er
 		if (!o || !json_is_object(o)) {
 			json_decref(o);
 			r = envol_fail(-EBADMSG, err, errlen, "line %llu: not a JSON object",
-				 (unsigned long long)n);
+				       (unsigned long long)n);
 			break;
 		}
 		prev = json_object_get(o, "prev");
 		if (!json_is_string(prev) || strcmp(json_string_value(prev), expect) != 0) {
 			json_decref(o);
 			if (n == 1)
-				r = envol_fail(-EBADMSG, err, errlen,
-					 "line 1: prev hash is not the start of a chain (lines "
-					 "removed before it?)");
+				r = envol_fail(
+				    -EBADMSG, err, errlen,
+				    "line 1: prev hash is not the start of a chain (lines "
+				    "removed before it?)");
 			else
-				r = envol_fail(-EBADMSG, err, errlen,
-					 "line %llu: prev hash does not match line %llu (line %llu "
-					 "changed, or lines removed, inserted or reordered there)",
-					 (unsigned long long)n, (unsigned long long)(n - 1),
-					 (unsigned long long)(n - 1));
+				r = envol_fail(
+				    -EBADMSG, err, errlen,
+				    "line %llu: prev hash does not match line %llu (line %llu "
+				    "changed, or lines removed, inserted or reordered there)",
+				    (unsigned long long)n, (unsigned long long)(n - 1),
+				    (unsigned long long)(n - 1));
 			break;
 		}
 		json_decref(o);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kms_audit.h — the KMS audit log: one JSON line per request, each carrying "prev", the hex
+ * audit.h — the KMS audit log: one JSON line per request, each carrying "prev", the hex
  * SHA-256 of the previous line's bytes (without its newline; 64 zeros for the first line).
  * Appends are serialized by a mutex and written with one write(2) on an O_APPEND file; no
  * fsync per line.  Each record also goes to the journal when JOURNAL_STREAM is set.
@@ -10,6 +10,8 @@
 #define ENVOL_KMS_AUDIT_H
 
 #include <jansson.h>
+
+#define KMS_SYSTEM_PRINCIPAL "envol-kmsd" /* the principal of what the KMS does by itself */
 
 struct kms_audit;
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kms_blob.h — the CiphertextBlob format (v1) and the AES-256-GCM primitives of the KMS core.
- * Pure: no I/O, no SQLite; the parser treats every byte as hostile and is fuzzed
- * (tests/fuzz/fuzz_kms_blob.c).
+ * blob.h — the CiphertextBlob format (v1): build, parse, open.  Pure: no I/O, no SQLite; the
+ * parser treats every byte as hostile and is fuzzed (tests/fuzz/fuzz_kms_blob.c).  The cipher is
+ * crypto/seal.h's AES-256-GCM.
  *
  * Blob v1 layout (all integers big-endian):
  *   0   3  magic "EVK"
@@ -13,7 +13,7 @@
  *  36   n  ciphertext (n >= 1, n == plaintext length)
  *  36+n 16 GCM tag
  * AES-256-GCM under the CMK material of that version, AAD = bytes 0..35 || canonical context
- * (kms_context_canonical()).
+ * (kms_context_canonical(), context.h).
  */
 #ifndef ENVOL_KMS_BLOB_H
 #define ENVOL_KMS_BLOB_H
@@ -21,12 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/seal.h"
+
 #define KMS_BLOB_VERSION 1
 #define KMS_BLOB_HEADER_LEN 36
-#define KMS_GCM_NONCE_LEN 12
-#define KMS_GCM_TAG_LEN 16
-#define KMS_KEY_LEN 32
-#define KMS_BLOB_OVERHEAD (KMS_BLOB_HEADER_LEN + KMS_GCM_TAG_LEN)
+#define KMS_KEY_LEN ENVOL_SEAL_KEY_SIZE /* one version of CMK material */
+#define KMS_BLOB_OVERHEAD (KMS_BLOB_HEADER_LEN + ENVOL_SEAL_TAG_SIZE)
 
 struct kms_blob {
 	uint8_t key_id[16];
@@ -55,14 +55,5 @@ int kms_blob_seal(const uint8_t *key, const uint8_t key_id[16], uint32_t key_ver
  */
 int kms_blob_open(const uint8_t *key, const struct kms_blob *b, const uint8_t *canon,
 		  size_t canon_len, uint8_t *out);
-
-/* One-shot AES-256-GCM with two AAD parts (either may be NULL/0).  Return 0 or -errno;
- * open returns -EBADMSG when the tag does not verify (out is then wiped). */
-int kms_gcm_seal(const uint8_t *key, const uint8_t nonce[KMS_GCM_NONCE_LEN], const uint8_t *aad1,
-		 size_t aad1_len, const uint8_t *aad2, size_t aad2_len, const uint8_t *pt,
-		 size_t len, uint8_t *ct, uint8_t tag[KMS_GCM_TAG_LEN]);
-int kms_gcm_open(const uint8_t *key, const uint8_t nonce[KMS_GCM_NONCE_LEN], const uint8_t *aad1,
-		 size_t aad1_len, const uint8_t *aad2, size_t aad2_len, const uint8_t *ct,
-		 size_t len, const uint8_t tag[KMS_GCM_TAG_LEN], uint8_t *pt);
 
 #endif

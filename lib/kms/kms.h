@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kms.h — the KMS core: key store (SQLite), key material sealed under the root key, the
- * CiphertextBlob format, every supported AWS KMS operation at the JSON level, authorization,
+ * kms.h — the KMS core's interface: key store (SQLite), key material sealed under the root key,
+ * the CiphertextBlob format, every supported AWS KMS operation at the JSON level, authorization,
  * and the hash-chained audit log.  No HTTP here: daemon/kmsd is a thin transport over
- * kms_handle(), and unit tests call kms_handle() directly.
+ * kms_handle(), and unit tests call kms_handle() directly.  The files of lib/kms are one concern
+ * each; internal.h (private) shows how they fit, docs/kms-api.md lists them.
  *
  * Thread-safe: kms_handle() and kms_tick() may be called from several threads.
  */

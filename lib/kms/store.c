@@ -1,107 +1,65 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* kms_store.c — root key file, SQLite schema, sealing of CMK material under the root key. */
-#include <fcntl.h>
-#include <openssl/rand.h>
+/*
+ * store.c — the key store's database: open and close, the schema, transactions and the
+ * statement helpers of store_sql.h, and the data model's small functions (store.h).  The
+ * statements of each table family are in store_keys.c, store_aliases.c and store_tags.c.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util/macros.h"
-#include "util/encoding.h"
 #include "kms/blob.h"
-#include "kms/store.h"
+#include "kms/root_key.h"
+#include "kms/store_sql.h"
+#include "util/encoding.h"
+#include "util/error.h"
 #include "util/log.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
 
-static int read_key_file(int fd, uint8_t *key)
+static const char *const state_names[KMS_KEY_STATE_MAX] = {
+    [KMS_KEY_ENABLED] = "Enabled",
+    [KMS_KEY_DISABLED] = "Disabled",
+    [KMS_KEY_PENDING_DELETION] = "PendingDeletion",
+};
+
+const char *kms_key_state_name(enum kms_key_state s)
 {
-	size_t got = 0;
-	uint8_t extra;
-
-	while (got < KMS_KEY_LEN) {
-		ssize_t n = read(fd, key + got, KMS_KEY_LEN - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			return -EBADMSG;
-		got += (size_t)n;
-	}
-	if (read(fd, &extra, 1) != 0)
-		return -EBADMSG;
-	return 0;
+	return (unsigned)s < KMS_KEY_STATE_MAX ? state_names[s] : "Unknown";
 }
 
-int kms_store_root_key(const char *path, uint8_t **ret, char *err, size_t errlen)
+void kms_key_done(struct kms_key *key)
 {
-	_cleanup_(envol_secure_freep) uint8_t *key = envol_secure_alloc(KMS_KEY_LEN);
-	_cleanup_free_ char *cred = NULL;
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	if (!key) {
-		snprintf(err, errlen, "cannot allocate locked memory for the root key");
-		return -ENOMEM;
-	}
-	if (dir && *dir) {
-		if (asprintf(&cred, "%s/root.key", dir) < 0)
-			return -ENOMEM;
-		fd = open(cred, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0)
-			path = cred;
-		else if (errno != ENOENT) {
-			r = negative_errno();
-			snprintf(err, errlen, "%s: %s", cred, strerror(-r));
-			return r;
-		}
-	}
-	if (fd < 0) {
-		if (!path || !*path) {
-			snprintf(err, errlen, "no root key file configured");
-			return -EINVAL;
-		}
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	}
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0) {
-			r = negative_errno();
-			snprintf(err, errlen, "cannot create root key %s: %s", path, strerror(-r));
-			return r;
-		}
-		if (RAND_priv_bytes(key, KMS_KEY_LEN) != 1) {
-			snprintf(err, errlen, "no randomness for the root key");
-			(void)unlink(path);
-			return -EIO;
-		}
-		if (write(fd, key, KMS_KEY_LEN) != KMS_KEY_LEN || fsync(fd) < 0) {
-			r = negative_errno();
-			snprintf(err, errlen, "cannot write root key %s: %s", path, strerror(-r));
-			(void)unlink(path);
-			return r;
-		}
-		*ret = TAKE_PTR(key);
-		return 0;
-	}
-	if (fd < 0) {
-		r = negative_errno();
-		snprintf(err, errlen, "cannot open root key %s: %s", path, strerror(-r));
-		return r;
-	}
-	r = read_key_file(fd, key);
-	if (r < 0) {
-		snprintf(err, errlen, "root key %s: %s", path,
-			 r == -EBADMSG ? "must be exactly 32 bytes" : strerror(-r));
-		return r;
-	}
-	*ret = TAKE_PTR(key);
-	return 0;
+	free(key->description);
+	key->description = NULL;
 }
 
-int kms_store_exec(sqlite3 *db, const char *sql)
+void kms_key_ids_done(struct kms_key_ids *ids)
+{
+	free(ids->id);
+	ids->id = NULL;
+	ids->n = 0;
+}
+
+void kms_aliases_free(struct kms_alias *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		free(a[i].name);
+	free(a);
+}
+
+void kms_tag_rows_free(struct kms_tag_row *t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++) {
+		free(t[i].key);
+		free(t[i].value);
+	}
+	free(t);
+}
+
+/* ---- statements and transactions ---- */
+
+int kms_sql_exec(sqlite3 *db, const char *sql)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
@@ -110,6 +68,91 @@ int kms_store_exec(sqlite3 *db, const char *sql)
 	log_debug("sqlite: %s: %s", sql, sqlite3_errmsg(db));
 	return (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
 }
+
+sqlite3_stmt *kms_sql_prepare(struct kms_store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_debug("sqlite prepare: %s: %s", sql, sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	return st;
+}
+
+int kms_sql_step_done(struct kms_store *s, sqlite3_stmt *st)
+{
+	if (sqlite3_step(st) == SQLITE_DONE)
+		return 0;
+	return (sqlite3_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+}
+
+int kms_sql_begin(struct kms_store *s) { return kms_sql_exec(s->db, "BEGIN IMMEDIATE;"); }
+
+int kms_sql_end(struct kms_store *s, int r)
+{
+	if (r == 0)
+		r = kms_sql_exec(s->db, "COMMIT;");
+	if (r < 0)
+		(void)kms_sql_exec(s->db, "ROLLBACK;");
+	return r;
+}
+
+int kms_sql_update_key(struct kms_store *s, const char *sql, const char *id, int n_ints, int64_t a,
+		       int64_t b)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = kms_sql_prepare(s, sql);
+
+	if (!st)
+		return -EIO;
+	kms_sql_bind_text(st, 1, id);
+	if (n_ints > 0)
+		sqlite3_bind_int64(st, 2, a);
+	if (n_ints > 1)
+		sqlite3_bind_int64(st, 3, b);
+	return kms_sql_step_done(s, st);
+}
+
+int kms_sql_page(sqlite3_stmt *st, int64_t limit, size_t size,
+		 int (*row)(sqlite3_stmt *st, void *item), void (*free_items)(void *, size_t),
+		 void **ret, size_t *ret_n, bool *ret_more)
+{
+	uint8_t *items;
+	size_t n = 0;
+	bool more = false;
+	int r;
+
+	if (!st)
+		return -EIO;
+	if (limit < 0)
+		return -EINVAL;
+	items = calloc((size_t)limit + 1, size);
+	if (!items)
+		return -ENOMEM;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == (size_t)limit) {
+			more = true; /* the row past the page only says there is more */
+			break;
+		}
+		r = row(st, items + n * size);
+		if (r < 0) {
+			free_items(items, n + 1);
+			return r;
+		}
+		if (r == 0)
+			n++;
+	}
+	*ret = items;
+	*ret_n = n;
+	*ret_more = more;
+	return 0;
+}
+
+void kms_store_lock(struct kms_store *s) { pthread_mutex_lock(&s->lock); }
+
+void kms_store_unlock(struct kms_store *s) { pthread_mutex_unlock(&s->lock); }
+
+/* ---- open and close ---- */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS keys ("
@@ -149,7 +192,7 @@ static const char schema[] =
     " PRIMARY KEY (key_id, tag_key));"
     "PRAGMA user_version = 1;";
 
-int kms_store_open(const char *path, sqlite3 **ret, char *err, size_t errlen)
+static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc;
@@ -159,25 +202,26 @@ int kms_store_open(const char *path, sqlite3 **ret, char *err, size_t errlen)
 				 SQLITE_OPEN_NOFOLLOW,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open database %s: %s", path,
-			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		envol_set_error(err, errlen, "cannot open database %s: %s", path,
+				db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return -EIO;
 	}
 	(void)chmod(path, 0600);
 	sqlite3_busy_timeout(db, 5000);
-	if (kms_store_exec(db, "PRAGMA journal_mode=WAL;") < 0 ||
-	    kms_store_exec(db, "PRAGMA synchronous=FULL;") < 0 ||
-	    kms_store_exec(db, "PRAGMA foreign_keys=ON;") < 0 ||
-	    kms_store_exec(db, "PRAGMA secure_delete=ON;") < 0 ||
-	    kms_store_exec(db, "BEGIN IMMEDIATE;") < 0) {
-		snprintf(err, errlen, "cannot set up database %s: %s", path, sqlite3_errmsg(db));
+	if (kms_sql_exec(db, "PRAGMA journal_mode=WAL;") < 0 ||
+	    kms_sql_exec(db, "PRAGMA synchronous=FULL;") < 0 ||
+	    kms_sql_exec(db, "PRAGMA foreign_keys=ON;") < 0 ||
+	    kms_sql_exec(db, "PRAGMA secure_delete=ON;") < 0 ||
+	    kms_sql_exec(db, "BEGIN IMMEDIATE;") < 0) {
+		envol_set_error(err, errlen, "cannot set up database %s: %s", path,
+				sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -EIO;
 	}
-	if (kms_store_exec(db, schema) < 0 || kms_store_exec(db, "COMMIT;") < 0) {
-		snprintf(err, errlen, "cannot create the schema in %s: %s", path,
-			 sqlite3_errmsg(db));
+	if (kms_sql_exec(db, schema) < 0 || kms_sql_exec(db, "COMMIT;") < 0) {
+		envol_set_error(err, errlen, "cannot create the schema in %s: %s", path,
+				sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -185,67 +229,60 @@ int kms_store_open(const char *path, sqlite3 **ret, char *err, size_t errlen)
 	return 0;
 }
 
-static void material_aad(const uint8_t key_id[16], uint32_t version, uint8_t aad[20])
+int kms_store_open(const char *database, const char *root_key_file, struct kms_store **ret,
+		   char *err, size_t errlen)
 {
-	memcpy(aad, key_id, 16);
-	aad[16] = (uint8_t)(version >> 24);
-	aad[17] = (uint8_t)(version >> 16);
-	aad[18] = (uint8_t)(version >> 8);
-	aad[19] = (uint8_t)version;
-}
-
-int kms_store_seal(const uint8_t *root, const uint8_t key_id[16], uint32_t version,
-		   const uint8_t *material, uint8_t sealed[KMS_SEALED_LEN])
-{
-	uint8_t aad[20];
-
-	material_aad(key_id, version, aad);
-	if (RAND_bytes(sealed, 12) != 1)
-		return -EIO;
-	return kms_gcm_seal(root, sealed, aad, sizeof aad, NULL, 0, material, KMS_KEY_LEN,
-			    sealed + 12, sealed + 12 + KMS_KEY_LEN);
-}
-
-int kms_store_unseal(const uint8_t *root, const uint8_t key_id[16], uint32_t version,
-		     const uint8_t *sealed, size_t sealed_len, uint8_t *material)
-{
-	uint8_t aad[20];
-
-	if (sealed_len != KMS_SEALED_LEN)
-		return -EBADMSG;
-	material_aad(key_id, version, aad);
-	return kms_gcm_open(root, sealed, aad, sizeof aad, NULL, 0, sealed + 12, KMS_KEY_LEN,
-			    sealed + 12 + KMS_KEY_LEN, material);
-}
-
-int kms_store_add_material(sqlite3 *db, const uint8_t *root, const char *key_id_text,
-			   uint32_t version, int64_t now)
-{
-	_cleanup_(envol_secure_freep) uint8_t *m = envol_secure_alloc(KMS_KEY_LEN);
-	uint8_t sealed[KMS_SEALED_LEN], id[16];
-	sqlite3_stmt *st = NULL;
+	struct kms_store *s = calloc(1, sizeof(*s));
+	pthread_mutexattr_t attr;
 	int r;
 
+	if (!s)
+		return -ENOMEM;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	r = kms_root_key_load(root_key_file, &s->root, err, errlen);
+	if (r == 0)
+		r = open_db(database, &s->db, err, errlen);
+	if (r < 0) {
+		kms_store_close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void kms_store_close(struct kms_store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close(s->db);
+	envol_secure_free(s->root);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int kms_store_check_root_key(struct kms_store *s)
+{
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    kms_sql_prepare(s, "SELECT key_id, version, sealed FROM key_material LIMIT 1");
+	_cleanup_secure_ uint8_t *m = NULL;
+	const char *id;
+	uint8_t u[16];
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return 0; /* empty store */
+	id = (const char *)sqlite3_column_text(st, 0);
+	if (!id || envol_uuid_parse(id, u) < 0)
+		return -EBADMSG;
+	m = envol_secure_alloc(KMS_KEY_LEN);
 	if (!m)
 		return -ENOMEM;
-	r = envol_uuid_parse(key_id_text, id);
-	if (r < 0)
-		return r;
-	if (RAND_priv_bytes(m, KMS_KEY_LEN) != 1)
-		return -EIO;
-	r = kms_store_seal(root, id, version, m, sealed);
-	if (r < 0)
-		return r;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO key_material (key_id, version, created, sealed) "
-			       "VALUES (?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, key_id_text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, version);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_blob(st, 4, sealed, sizeof sealed, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
-	return r;
+	return kms_root_key_unseal(s->root, u, (uint32_t)sqlite3_column_int64(st, 1),
+				   sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+				   m);
 }

@@ -38,11 +38,15 @@ static int reserve(struct envol_buffer *b, size_t extra)
 			return b->error = -ENOMEM;
 	if (b->wipe) {
 		/* not realloc: the old block must be wiped before it is freed */
+		size_t len = b->len;
+
 		n = malloc(cap);
-		if (n && b->len)
-			memcpy(n, b->data, b->len);
-		if (n)
-			release(b);
+		if (n && len)
+			memcpy(n, b->data, len);
+		if (n) {
+			release(b); /* resets len */
+			b->len = len;
+		}
 	} else {
 		n = realloc(b->data, cap);
 	}

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* clock.c — real time plus an optional test offset read from $ENVOL_TEST_CLOCK_FILE. */
+/*
+ * clock.c — real time; in test builds only (ENVOL_TEST_CLOCK defined), plus an offset read
+ * from $ENVOL_TEST_CLOCK_FILE.  libenvol and the installed programs are built without it.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "util/clock.h"
 
+#ifdef ENVOL_TEST_CLOCK
 static int64_t test_offset_seconds(void)
 {
 	const char *path = getenv("ENVOL_TEST_CLOCK_FILE");
@@ -21,6 +25,9 @@ static int64_t test_offset_seconds(void)
 	fclose(f);
 	return off;
 }
+#else
+static int64_t test_offset_seconds(void) { return 0; }
+#endif
 
 int64_t envol_clock_now_ms(void)
 {

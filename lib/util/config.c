@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/config.h"
+#include "util/error.h"
 #include "util/log.h"
 #include "util/secure_mem.h"
 
@@ -28,13 +29,12 @@ _printf_(3, 4) static int fail(struct loader *l, const config_setting_t *s, cons
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	envol_set_errorv(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (s)
-		snprintf(l->err, l->errlen, "%s:%u: %s", l->file, config_setting_source_line(s), msg);
-	else
-		snprintf(l->err, l->errlen, "%s: %s", l->file, msg);
-	return -EINVAL;
+		return envol_fail(-EINVAL, l->err, l->errlen, "%s:%u: %s", l->file,
+				  config_setting_source_line(s), msg);
+	return envol_fail(-EINVAL, l->err, l->errlen, "%s: %s", l->file, msg);
 }
 
 /* "kms.region" for a setting (two levels are all we have, plus list elements). */
@@ -446,7 +446,7 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_principals(&c->kms.admins, &c->kms.n_admins, c->kms.account_id, "root");
 	r |= default_principals(&c->kms.services, &c->kms.n_services, c->kms.account_id, "envol");
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
-	r |= default_str(&c->server.listen, "127.0.0.1:10809");
+	r |= default_str(&c->server.listen, "%s", ""); /* Unix socket only */
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
 	r |= default_str(&c->server.backend, "file");
 	r |= default_str(&c->rbd.ceph_conf, "%s", "");
@@ -531,11 +531,11 @@ int envol_config_load(const char *path, struct envol_config **ret, char *err, si
 	if (!config_read_file(&cf, l.file)) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO) {
 			r = access(l.file, R_OK) < 0 ? negative_errno() : -EIO;
-			snprintf(err, errlen, "%s: cannot read: %s", l.file, strerror(-r));
+			envol_set_error(err, errlen, "%s: cannot read: %s", l.file, strerror(-r));
 		} else {
 			r = -EINVAL;
-			snprintf(err, errlen, "%s:%d: %s", l.file, config_error_line(&cf),
-				 config_error_text(&cf));
+			envol_set_error(err, errlen, "%s:%d: %s", l.file, config_error_line(&cf),
+					config_error_text(&cf));
 		}
 	} else {
 		r = load_root(&l, c, &cf);
@@ -558,7 +558,7 @@ defaults:
 	return 0;
 fail:
 	if (r == -ENOMEM && err && !err[0])
-		snprintf(err, errlen, "%s: out of memory", l.file);
+		envol_set_error(err, errlen, "%s: out of memory", l.file);
 	envol_config_free(c);
 	return r;
 }

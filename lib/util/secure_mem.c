@@ -93,9 +93,9 @@ void envol_wipe(void *p, size_t n)
 		OPENSSL_cleanse(p, n);
 }
 
-int envol_memeq_consttime(const void *a, const void *b, size_t n)
+bool envol_memequal_consttime(const void *a, const void *b, size_t n)
 {
-	return CRYPTO_memcmp(a, b, n);
+	return CRYPTO_memcmp(a, b, n) == 0;
 }
 
 int envol_harden_process(void)

@@ -8,6 +8,7 @@
 #ifndef ENVOL_SECURE_MEM_H
 #define ENVOL_SECURE_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/macros.h"
@@ -31,8 +32,8 @@ size_t envol_secure_size(const void *p);
 /* Wipe n bytes that were on the stack or in ordinary memory (OPENSSL_cleanse). */
 void envol_wipe(void *p, size_t n);
 
-/* Constant-time comparison: 0 when equal (CRYPTO_memcmp). */
-int envol_memeq_consttime(const void *a, const void *b, size_t n);
+/* Constant-time comparison (CRYPTO_memcmp): true when the n bytes at a and b are equal. */
+bool envol_memequal_consttime(const void *a, const void *b, size_t n);
 
 /*
  * Daemon hardening: not dumpable (PR_SET_DUMPABLE 0, so no core files and no ptrace by other

@@ -16,19 +16,40 @@ static bool name_char(char c, bool first)
 	return !first && (c == '.' || c == '_' || c == '-');
 }
 
-bool envol_volume_name_valid(const char *name)
+static bool plain_name_valid(const char *name, size_t n)
 {
-	size_t n;
-
-	if (!name)
-		return false;
-	n = strlen(name);
 	if (n == 0 || n > ENVOL_VOLUME_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!name_char(name[i], i == 0))
 			return false;
 	return true;
+}
+
+bool envol_volume_name_is_import(const char *name, size_t *ret_target_len)
+{
+	const size_t suffix = strlen(ENVOL_VOLUME_IMPORT_INFIX) + ENVOL_VOLUME_IMPORT_TAG_LEN;
+	size_t n = name ? strlen(name) : 0;
+	const char *tag;
+
+	if (n <= suffix || !plain_name_valid(name, n - suffix))
+		return false;
+	if (strncmp(name + n - suffix, ENVOL_VOLUME_IMPORT_INFIX,
+		    strlen(ENVOL_VOLUME_IMPORT_INFIX)) != 0)
+		return false;
+	tag = name + n - ENVOL_VOLUME_IMPORT_TAG_LEN;
+	for (size_t i = 0; i < ENVOL_VOLUME_IMPORT_TAG_LEN; i++)
+		if (!((tag[i] >= '0' && tag[i] <= '9') || (tag[i] >= 'a' && tag[i] <= 'f')))
+			return false;
+	if (ret_target_len)
+		*ret_target_len = n - suffix;
+	return true;
+}
+
+bool envol_volume_name_valid(const char *name)
+{
+	return name &&
+	       (plain_name_valid(name, strlen(name)) || envol_volume_name_is_import(name, NULL));
 }
 
 int envol_volume_name_path(const char *dir, const char *name, char **ret_path)
@@ -55,7 +76,7 @@ void envol_volume_name_list_free(char **names, size_t n)
 	free(names);
 }
 
-int envol_volume_name_list(const char *dir, char ***ret_names, size_t *ret_n)
+static int list_names(const char *dir, bool imports, char ***ret_names, size_t *ret_n)
 {
 	char **names = NULL;
 	size_t n = 0, cap = 0, slen = strlen(ENVOL_VOLUME_SUFFIX);
@@ -81,7 +102,8 @@ int envol_volume_name_list(const char *dir, char ***ret_names, size_t *ret_n)
 			r = -ENOMEM;
 			break;
 		}
-		if (!envol_volume_name_valid(name)) {
+		if (!envol_volume_name_valid(name) ||
+		    envol_volume_name_is_import(name, NULL) != imports) {
 			free(name);
 			continue;
 		}
@@ -108,4 +130,14 @@ int envol_volume_name_list(const char *dir, char ***ret_names, size_t *ret_n)
 	*ret_names = names;
 	*ret_n = n;
 	return 0;
+}
+
+int envol_volume_name_list(const char *dir, char ***ret_names, size_t *ret_n)
+{
+	return list_names(dir, false, ret_names, ret_n);
+}
+
+int envol_volume_name_list_imports(const char *dir, char ***ret_names, size_t *ret_n)
+{
+	return list_names(dir, true, ret_names, ret_n);
 }

@@ -336,7 +336,7 @@ static int check_or_seal_header(struct envol_volume *v, const uint8_t *mk, char 
 		r = envol_header_compute_mac(v->hdr, mk, mac);
 		if (r < 0)
 			r = envol_fail(r, err, errlen, "computing the header MAC failed");
-		else if (envol_memeq_consttime(mac, v->hdr->mac, sizeof mac) != 0)
+		else if (!envol_memequal_consttime(mac, v->hdr->mac, sizeof mac))
 			r = envol_fail(-EBADMSG, err, errlen,
 				       "header MAC mismatch: wrong key or tampered header");
 		envol_wipe(mac, sizeof mac);

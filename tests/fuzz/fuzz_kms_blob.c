@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz_kms_blob.c — the CiphertextBlob parser (lib/kms_blob.c): parse every input, try to
+ * fuzz_kms_blob.c — the CiphertextBlob parser (lib/kms/blob.c): parse every input, try to
  * open what parses (must fail: the fuzzer cannot forge a GCM tag), and check that sealing
  * the input as plaintext round-trips.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kms/blob.h"
-#include "kms/json.h"
+#include "kms/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (kms_blob_parse(data, size, &b) == 0) {
 		if (b.ciphertext_len + KMS_BLOB_OVERHEAD != size || b.key_version == 0 ||
-		    b.header != data || b.tag + KMS_GCM_TAG_LEN != data + size)
+		    b.header != data || b.tag + ENVOL_SEAL_TAG_SIZE != data + size)
 			abort();
 		out = malloc(b.ciphertext_len);
 		if (!out)

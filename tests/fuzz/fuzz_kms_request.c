@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz_kms_request.c — the KMS request decoder (lib/kms_json.c): input is "Operation\n" then
+ * fuzz_kms_request.c — the KMS request decoder (lib/kms/request.c): input is "Operation\n" then
  * a JSON body; without a known operation name the whole input is decoded for every operation.
  * Pure: no SQLite, no keys.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "kms/kms.h"
-#include "kms/json.h"
+#include "kms/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

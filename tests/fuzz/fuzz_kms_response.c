@@ -22,13 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(body, data, size);
 	body[size] = '\0';
-	if (kms_client_json_find_string(body, "Plaintext", &value, &len) == 0) {
+	if (envol_kms_client_json_find_string(body, "Plaintext", &value, &len) == 0) {
 		/* the value must lie inside the body */
 		if (value < body || value + len > body + size)
 			abort();
 	}
-	(void)kms_client_json_find_string(body, "KeyId", &value, &len);
-	(void)kms_client_parse_error(body, type, sizeof type, message, sizeof message);
+	(void)envol_kms_client_json_find_string(body, "KeyId", &value, &len);
+	(void)envol_kms_client_parse_error(body, type, sizeof type, message, sizeof message);
 	free(body);
 	return 0;
 }

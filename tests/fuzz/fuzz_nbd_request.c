@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "nbd/proto.h"
+#include "nbd/codec.h"
+#include "nbd/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Helpers sourced by tests/interop/test-*.sh (in the manner of nbdkit's tests/functions.sh).
 #   requires CMD…        exit 77 (skip) unless every command exists
+#   wait_until SECS WHAT CMD…  poll CMD until it succeeds, fail after SECS
 #   cleanup_fn CMD…      run CMD at exit, last registered first
 #   envol_tmpdir         make $T, a temporary state dir removed at exit
 #   write_config         write $T/envol.conf (state and runtime under $T); extra libconfig text
 #                        from stdin is appended inside the kms {} group when KMS_EXTRA is set
 #   start_kmsd           start envol-kmsd on $T/run/kms.sock, wait until it answers
+#   use_test_clock       start_kmsd then runs the test-only envol-kmsd-testclock, whose clock
+#                        is moved by writing seconds to $ENVOL_TEST_CLOCK_FILE
 #   start_envold         start envold on $T/run/nbd.sock, wait for the socket
 # Binaries come from $ENVOL_BUILD_DIR/bin (ctest sets it).
 set -euo pipefail
@@ -36,10 +39,32 @@ requires() {
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# wait_until SECONDS WHAT CMD… — run CMD every 0.05 s until it succeeds; fail saying that WHAT
+# did not happen once SECONDS (a fraction is fine) have passed.  Tests wait on a real signal
+# (a socket, a log line, a client's answer) this way, never with a bare sleep.
+wait_until() {
+    local secs=$1 what=$2 end
+    shift 2
+    end=$((${EPOCHREALTIME/./} + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000000 }')))
+    until "$@"; do
+        ((${EPOCHREALTIME/./} < end)) || fail "$what: not within $secs s"
+        sleep 0.05
+    done
+}
+
 envol_tmpdir() {
     T=$(mktemp -d /tmp/envol-test.XXXXXX)
     mkdir -p "$T/state/volumes" "$T/run"
     cleanup_fn "rm -rf '$T'"
+}
+
+# use_test_clock — for tests that move time (rotation due, deletion window over, SigV4 expiry):
+# the real envol-kmsd reads only the real clock (util/clock.h), so start_kmsd runs the test-only
+# build/tests/bin/envol-kmsd-testclock instead, whose clock is the real time plus the seconds in
+# $ENVOL_TEST_CLOCK_FILE (0 at first).
+use_test_clock() {
+    KMSD_BIN=$ENVOL_BUILD_DIR/tests/bin/envol-kmsd-testclock
+    [ -x "$KMSD_BIN" ] || fail "$KMSD_BIN is not built"
     export ENVOL_TEST_CLOCK_FILE=$T/clock-offset
     echo 0 >"$ENVOL_TEST_CLOCK_FILE"
 }
@@ -86,7 +111,7 @@ _wait_for_socket() {
 }
 
 start_kmsd() {
-    "$BIN/envol-kmsd" -c "$CONF" "$@" >"$T/kmsd.log" 2>&1 &
+    "${KMSD_BIN:-$BIN/envol-kmsd}" -c "$CONF" "$@" >"$T/kmsd.log" 2>&1 &
     KMSD_PID=$!
     cleanup_fn "kill $KMSD_PID 2>/dev/null; wait $KMSD_PID 2>/dev/null"
     _wait_for_socket "$T/run/kms.sock" "$KMSD_PID" kmsd

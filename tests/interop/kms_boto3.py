@@ -132,6 +132,88 @@ check((code, status) == ("UnrecognizedClientException", 400), f"unknown access k
 code, _ = error_of(kms.generate_data_key, KeyId=key, KeySpec="AES_256", NumberOfBytes=32)
 check(code == "ValidationException", f"KeySpec and NumberOfBytes: {code}")
 
+# ---- what test-kms-aws-cli.sh covered call by call before it became a smoke test ----
+raw = boto3.session.Session(aws_access_key_id=AK, aws_secret_access_key=SK,
+                            region_name="local").client(
+    "kms", endpoint_url=ENDPOINT,
+    config=CFG.merge(botocore.config.Config(parameter_validation=False)))
+key3 = kms.create_key(Description="first")["KeyMetadata"]["KeyId"]
+arn3 = f"arn:aws:kms:local:000000000000:key/{key3}"
+kms.update_key_description(KeyId=key3, Description="renamed")
+check(kms.describe_key(KeyId=key3)["KeyMetadata"]["Description"] == "renamed",
+      "UpdateKeyDescription")
+# aliases: by alias ARN, AlreadyExists, UpdateAlias, DeleteAlias
+alias3 = "alias/boto3-more-" + uuid.uuid4().hex[:8]
+kms.create_alias(AliasName=alias3, TargetKeyId=key3)
+check(kms.describe_key(KeyId=f"arn:aws:kms:local:000000000000:{alias3}")["KeyMetadata"]["KeyId"]
+      == key3, "DescribeKey by alias ARN")
+code, _ = error_of(kms.create_alias, AliasName=alias3, TargetKeyId=key)
+check(code == "AlreadyExistsException", f"CreateAlias twice: {code}")
+kms.update_alias(AliasName=alias3, TargetKeyId=key)
+check(kms.describe_key(KeyId=alias3)["KeyMetadata"]["KeyId"] == key, "UpdateAlias")
+kms.delete_alias(AliasName=alias3)
+code, _ = error_of(kms.describe_key, KeyId=alias3)
+check(code == "NotFoundException", f"deleted alias: {code}")
+# decrypt refusals: no context, another KeyId, one flipped byte; a matching KeyId works
+ctx3 = {"purpose": "test", "volume": "v1"}
+blob3 = kms.encrypt(KeyId=key3, Plaintext=pt[:3000], EncryptionContext=ctx3)["CiphertextBlob"]
+code, _ = error_of(kms.decrypt, CiphertextBlob=blob3)
+check(code == "InvalidCiphertextException", f"Decrypt without its context: {code}")
+code, _ = error_of(kms.decrypt, CiphertextBlob=blob3, EncryptionContext=ctx3, KeyId=key2)
+check(code == "IncorrectKeyException", f"Decrypt with another KeyId: {code}")
+check(kms.decrypt(CiphertextBlob=blob3, EncryptionContext=ctx3, KeyId=arn3)["Plaintext"]
+      == pt[:3000], "Decrypt with its KeyId")
+bad = bytearray(blob3)
+bad[100] ^= 0x5A
+code, _ = error_of(kms.decrypt, CiphertextBlob=bytes(bad), EncryptionContext=ctx3)
+check(code == "InvalidCiphertextException", f"one flipped byte: {code}")
+# data key sizes, random bytes
+check(len(kms.decrypt(CiphertextBlob=kms.generate_data_key_without_plaintext(
+    KeyId=key3, KeySpec="AES_128")["CiphertextBlob"])["Plaintext"]) == 16, "AES_128 data key")
+check(len(kms.generate_random(NumberOfBytes=48)["Plaintext"]) == 48, "GenerateRandom")
+# re-encrypt under a destination context: the source context no longer fits
+re3 = kms.re_encrypt(CiphertextBlob=blob3, SourceEncryptionContext=ctx3, DestinationKeyId=key3,
+                     DestinationEncryptionContext={"moved": "yes"})["CiphertextBlob"]
+check(kms.decrypt(CiphertextBlob=re3, EncryptionContext={"moved": "yes"})["Plaintext"]
+      == pt[:3000], "ReEncrypt with a destination context")
+code, _ = error_of(kms.decrypt, CiphertextBlob=re3, EncryptionContext=ctx3)
+check(code == "InvalidCiphertextException", f"re-encrypted under the old context: {code}")
+# rotation period bounds, rotation off
+kms.enable_key_rotation(KeyId=key3, RotationPeriodInDays=90)
+check(kms.get_key_rotation_status(KeyId=key3)["RotationPeriodInDays"] == 90, "period 90")
+code, _ = error_of(raw.enable_key_rotation, KeyId=key3, RotationPeriodInDays=89)
+check(code == "ValidationException", f"RotationPeriodInDays 89: {code}")
+kms.disable_key_rotation(KeyId=key3)
+check(kms.get_key_rotation_status(KeyId=key3)["KeyRotationEnabled"] is False, "rotation off")
+# a disabled key encrypts nothing
+kms.disable_key(KeyId=key3)
+code, _ = error_of(kms.encrypt, KeyId=key3, Plaintext=b"x")
+check(code == "DisabledException", f"Encrypt under a disabled key: {code}")
+kms.enable_key(KeyId=key3)
+# deletion window bounds; a key pending deletion decrypts nothing; cancel leaves it Disabled
+code, _ = error_of(raw.schedule_key_deletion, KeyId=key3, PendingWindowInDays=6)
+check(code == "ValidationException", f"PendingWindowInDays 6: {code}")
+sd = kms.schedule_key_deletion(KeyId=key3, PendingWindowInDays=7)
+check(sd["PendingWindowInDays"] == 7, "PendingWindowInDays 7")
+code, _ = error_of(kms.decrypt, CiphertextBlob=re3, EncryptionContext={"moved": "yes"})
+check(code == "KMSInvalidStateException", f"Decrypt under a key pending deletion: {code}")
+kms.cancel_key_deletion(KeyId=key3)
+kms.enable_key(KeyId=key3)
+check(kms.decrypt(CiphertextBlob=re3, EncryptionContext={"moved": "yes"})["Plaintext"]
+      == pt[:3000], "Decrypt after CancelKeyDeletion and EnableKey")
+# the managed key: made on first use, AWS-managed, neither disabled nor deleted
+ebs = kms.generate_data_key_without_plaintext(
+    KeyId="alias/envol/ebs", NumberOfBytes=64,
+    EncryptionContext={"envol:volume-id": str(uuid.uuid4())})
+md_ebs = kms.describe_key(KeyId="alias/envol/ebs")["KeyMetadata"]
+check(md_ebs["KeyManager"] == "AWS" and ebs["KeyId"] == md_ebs["Arn"], "managed key")
+code, _ = error_of(kms.disable_key, KeyId="alias/envol/ebs")
+check(code is not None, "the managed key was disabled")
+code, _ = error_of(kms.schedule_key_deletion, KeyId=md_ebs["KeyId"])
+check(code is not None, "the managed key was scheduled for deletion")
+code, _ = error_of(kms.encrypt, KeyId="alias/does-not-exist", Plaintext=b"x")
+check(code == "NotFoundException", f"unknown alias: {code}")
+
 # the response carries a request id (x-amzn-RequestId)
 rid = kms.list_keys()["ResponseMetadata"]["RequestId"]
 check(len(rid) == 36 and rid.count("-") == 4, f"RequestId {rid!r}")

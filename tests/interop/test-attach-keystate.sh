@@ -11,6 +11,7 @@ requires jq nbdinfo
 /usr/bin/python3 -c 'import nbd' 2>/dev/null || { echo "$0: skipped: python3-libnbd missing"; exit 77; }
 
 envol_tmpdir
+use_test_clock
 KMS_LISTEN=127.0.0.1:$(free_port)
 write_config "$KMS_LISTEN"
 start_kmsd

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test-kms-boto3.sh — boto3 (Debian's python3-boto3) against envol-kmsd over TCP with SigV4:
 # keys, aliases, paging, encrypt/decrypt with contexts, data keys, re-encrypt, rotation,
-# disable/enable, tags, deletion scheduling, and the AWS error codes and statuses (kms_boto3.py).
+# disable/enable, tags, deletion scheduling, the managed key, and the AWS error codes and statuses
+# (kms_boto3.py); the audit log records the refusals and verifies.  This is the full coverage of
+# the API through an AWS SDK; test-kms-aws-cli.sh is a smoke test of the CLI.
 source "$(dirname "$0")/functions.sh"
 $PY -c 'import boto3' 2>/dev/null || { echo "$0: skipped: boto3 is not installed for $PY"; exit 77; }
 
@@ -19,4 +21,8 @@ AWS_DATA_PATH=$T/models AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/d
     AWS_EC2_METADATA_DISABLED=true \
     $PY "$ENVOL_SOURCE_DIR/tests/interop/kms_boto3.py" "http://$KMS_LISTEN" "$ACCESS_KEY" "$SECRET_KEY"
 kill -0 "$KMSD_PID" || fail "envol-kmsd died"
+# every refusal and success above is in the audit log, which still verifies
+grep -q '"InvalidSignatureException"' "$T/state/audit.log" || fail "signature refusal not audited"
+grep -q '"UnrecognizedClientException"' "$T/state/audit.log" || fail "unknown access key not audited"
+"$BIN/envolctl" -c "$CONF" audit verify "$T/state/audit.log" || fail "audit log does not verify"
 echo OK

@@ -4,11 +4,14 @@
 # AWS errors for missing, garbled, unknown-key and wrong-region signatures), the Unix socket with
 # SO_PEERCRED (principal user/root, mode 0660, an Authorization header ignored, another uid
 # refused), response headers, stale socket removal after kill -9, a non-loopback kms.listen
-# refused, and SIGTERM exiting 0 and removing the socket.
+# refused, and SIGTERM exiting 0 and removing the socket; with the test clock moved, expired and
+# future signatures, and the daemon's tick rotating a key when due and destroying one whose
+# deletion window is over.
 source "$(dirname "$0")/functions.sh"
 requires curl jq setpriv
 
 envol_tmpdir
+use_test_clock
 PORT=$(free_port)
 KMS_LISTEN=localhost:$PORT
 write_config "$KMS_LISTEN"
@@ -82,6 +85,11 @@ eq "$(status_and_type --aws-sigv4 aws:amz:local:kms --user "$ACCESS_KEY:$SECRET_
       -H "$CT" -H 'X-Amz-Target: TrentService.ListKeys' -d '{}' "$U")" \
     "400 InvalidSignatureException" "expired signature"
 grep -q "Signature expired" "$T/body" || fail "expired message: $(cat "$T/body")"
+echo -1200 >"$ENVOL_TEST_CLOCK_FILE"
+eq "$(status_and_type --aws-sigv4 aws:amz:local:kms --user "$ACCESS_KEY:$SECRET_KEY" \
+      -H "$CT" -H 'X-Amz-Target: TrentService.ListKeys' -d '{}' "$U")" \
+    "400 InvalidSignatureException" "signature from the future"
+grep -q "Signature not yet current" "$T/body" || fail "future message: $(cat "$T/body")"
 echo 0 >"$ENVOL_TEST_CLOCK_FILE"
 
 # ---- Unix socket: SO_PEERCRED ----
@@ -113,6 +121,36 @@ grep -q "arn:aws:iam::000000000000:user/${NOBODY:-65534}" "$T/state/audit.log" \
     || fail "uid 65534 not audited as user/${NOBODY:-65534}"
 chmod 660 "$SOCK"
 chmod 700 "$T"
+
+# ---- the daemon's tick, by the test clock: automatic rotation, deletion after the window ----
+RKEY=$(uds CreateKey '{}' | jq -r .KeyMetadata.KeyId)
+uds EnableKeyRotation "{\"KeyId\":\"$RKEY\",\"RotationPeriodInDays\":90}" >/dev/null
+echo $((91 * 86400)) >"$ENVOL_TEST_CLOCK_FILE"
+automatic() { uds ListKeyRotations "{\"KeyId\":\"$RKEY\"}" |
+              jq -e '[.Rotations[] | select(.RotationType == "AUTOMATIC")] | length == 1' >/dev/null; }
+wait_until 10 "an AUTOMATIC rotation 91 days later" automatic
+echo 0 >"$ENVOL_TEST_CLOCK_FILE"
+# SKEY's 7-day window starts now, DKEY's a day later: at day 7.5 the tick destroys SKEY (the
+# signal that it ran) and must leave DKEY pending; at day 9 it destroys DKEY too.
+state_of() { uds DescribeKey "{\"KeyId\":\"$1\"}" | jq -r '.KeyMetadata.KeyState // .__type'; }
+SKEY=$(uds CreateKey '{}' | jq -r .KeyMetadata.KeyId)
+uds ScheduleKeyDeletion "{\"KeyId\":\"$SKEY\",\"PendingWindowInDays\":7}" >/dev/null
+echo 86400 >"$ENVOL_TEST_CLOCK_FILE"
+DKEY=$(uds CreateKey '{}' | jq -r .KeyMetadata.KeyId)
+DBLOB=$(uds Encrypt "{\"KeyId\":\"$DKEY\",\"Plaintext\":\"aGVsbG8=\"}" | jq -r .CiphertextBlob)
+uds ScheduleKeyDeletion "{\"KeyId\":\"$DKEY\",\"PendingWindowInDays\":7}" >/dev/null
+echo $((7 * 86400 + 43200)) >"$ENVOL_TEST_CLOCK_FILE"
+gone() { [ "$(state_of "$1")" = NotFoundException ]; }
+wait_until 10 "the first key destroyed after its window" gone "$SKEY"
+eq "$(state_of "$DKEY")" PendingDeletion "a key 6.5 days into its 7-day window"
+echo $((9 * 86400)) >"$ENVOL_TEST_CLOCK_FILE"
+wait_until 10 "the second key destroyed after its window" gone "$DKEY"
+echo 0 >"$ENVOL_TEST_CLOCK_FILE"
+uds Decrypt "{\"CiphertextBlob\":\"$DBLOB\"}" |
+    jq -e '.__type | test("NotFound|InvalidCiphertext|KMSInvalidState")' >/dev/null ||
+    fail "a ciphertext of the destroyed key decrypted"
+uds ListKeys '{}' | jq -e --arg k "$DKEY" '[.Keys[].KeyId] | index($k) == null' >/dev/null ||
+    fail "the destroyed key is still listed"
 
 # ---- kill -9 leaves a stale socket; a restart replaces it ----
 kill -9 "$KMSD_PID"

@@ -15,14 +15,13 @@ CT='Content-Type: application/x-amz-json-1.1'
 $PY "$ENVOL_SOURCE_DIR/tests/interop/kms_notify.py" "$T/notify.sock" "$T/notify.log" 30 &
 NPID=$!
 cleanup_fn "kill $NPID 2>/dev/null"
-for ((i = 0; i < 50; i++)); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+wait_until 10 "kms_notify.py binds $T/notify.sock" test -S "$T/notify.sock"
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1000000 start_kmsd
-for ((i = 0; i < 50; i++)); do grep -q '^READY=1' "$T/notify.log" && break; sleep 0.1; done
-grep -q '^READY=1' "$T/notify.log" || { cat "$T/notify.log"; fail "no READY=1"; }
+wait_until 10 "READY=1 from envol-kmsd" grep -q '^READY=1' "$T/notify.log"
 grep -q "^STATUS=Listening on unix:$T/run/kms.sock" "$T/notify.log" || fail "no STATUS=Listening"
-sleep 2.2
-n=$(grep -c '^WATCHDOG=1' "$T/notify.log" || true)
-[ "$n" -ge 3 ] || { cat "$T/notify.log"; fail "only $n WATCHDOG=1 in 2 s with WatchdogSec=1s"; }
+# with WatchdogSec=1s the daemon pings at least every 0.5 s: 3 pings within 2.2 s of READY=1
+watchdogs() { [ "$(grep -c '^WATCHDOG=1' "$T/notify.log" || true)" -ge 3 ]; }
+wait_until 2.2 "3 WATCHDOG=1 with WatchdogSec=1s" watchdogs
 kill -TERM "$KMSD_PID"
 wait "$KMSD_PID" || fail "exit status after SIGTERM"
 wait "$NPID" || true
@@ -35,7 +34,7 @@ if command -v systemd-socket-activate >/dev/null; then
         >"$T/act.log" 2>&1 &
     APID=$!
     cleanup_fn "kill $APID 2>/dev/null; wait $APID 2>/dev/null"
-    for ((i = 0; i < 50; i++)); do [ -S "$T/activated.sock" ] && break; sleep 0.1; done
+    wait_until 10 "systemd-socket-activate listens on $T/activated.sock" test -S "$T/activated.sock"
     # the first connection starts the daemon, which serves it on the inherited socket
     KEY=$(curl -sS --max-time 20 --unix-socket "$T/activated.sock" -H "$CT" \
           -H 'X-Amz-Target: TrentService.CreateKey' -d '{}' http://localhost/ | jq -r .KeyMetadata.KeyId)

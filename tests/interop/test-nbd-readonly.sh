@@ -53,14 +53,12 @@ check_ro rw
     fail "data written before is not readable read-only"
 
 # while a client holds rw open on the read-only server, a read-write server is refused
-nbdsh -u "nbd+unix:///rw?socket=$SOCK" -c 'import time; time.sleep(4)' &
-holder=$!
-sleep 1
+holder_open rw "nbd+unix:///rw?socket=$SOCK" || fail "holder: $HOLDER_MSG"   # returns once attached
 sed "s|^server: {|server: {\n  socket = \"$T/run/nbd2.sock\";|" "$CONF" >"$T/envol2.conf"
 "$BIN/envold" -c "$T/envol2.conf" >"$T/envold2.log" 2>&1 &
 pid2=$!
 cleanup_fn "kill $pid2 2>/dev/null; wait $pid2 2>/dev/null"
-for i in $(seq 50); do [ -S "$T/run/nbd2.sock" ] && break; sleep 0.1; done
+_wait_for_socket "$T/run/nbd2.sock" "$pid2" envold2
 # libnbd 1.14 shows the server's error text in its debug output
 if LIBNBD_DEBUG=1 nbdinfo "nbd+unix:///rw?socket=$T/run/nbd2.sock" >"$T/second.out" 2>&1; then
     fail "a read-write server attached a volume a read-only server has open"
@@ -68,7 +66,7 @@ fi
 grep -q "server error message: volume is in use by pid [0-9]* (envold)" "$T/second.out" ||
     fail "refusal does not say in use: $(cat "$T/second.out")"
 echo "second, read-write server refused: $(grep -o 'volume is in use[^"]*' "$T/second.out" | head -1)"
-wait $holder
+holder_close rw
 
 # an orderly stop: drain, flush, wipe keys, exit 0 (a sanitizer report would make it fail)
 kill -TERM "$ENVOLD_PID"

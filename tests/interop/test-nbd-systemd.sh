@@ -30,24 +30,29 @@ while True:
 PY
 npid=$!
 cleanup_fn "kill $npid 2>/dev/null"
-for i in $(seq 50); do [ -S "$NOTIFY" ] && break; sleep 0.1; done
+wait_until 10 "the notification socket $NOTIFY appears" test -S "$NOTIFY"
 
 ASOCK=$T/run/activated.sock
 systemd-socket-activate -E NOTIFY_SOCKET="$NOTIFY" -l "$ASOCK" \
     "$BIN/envold" -c "$CONF" >"$T/envold.log" 2>&1 &
 apid=$!
 cleanup_fn "kill $apid 2>/dev/null; wait $apid 2>/dev/null"
-for i in $(seq 50); do [ -S "$ASOCK" ] && break; sleep 0.1; done
+wait_until 10 "systemd-socket-activate listens on $ASOCK" test -S "$ASOCK"
 [ "$(nbdinfo --size "nbd+unix:///act?socket=$ASOCK")" = 8388608 ] ||
     fail "no export on the activated socket: $(cat "$T/envold.log")"
 [ ! -e "$T/run/nbd.sock" ] || fail "envold made server.socket although sockets were passed"
 grep -q "using 1 socket(s) from systemd" "$T/envold.log" || fail "log: $(cat "$T/envold.log")"
-# hold a connection open so STATUS counts it
-$PY -m nbd -u "nbd+unix:///act?socket=$ASOCK" -c 'import time; time.sleep(2.5)' &
-hpid=$!
-sleep 2
-kill $hpid 2>/dev/null; wait $hpid 2>/dev/null || true
-sleep 1.2
+# hold a connection open until STATUS counts it, then close it and wait for the idle STATUS
+status_after() { # PATTERN-BEFORE PATTERN: a line matching PATTERN after one matching BEFORE
+    awk -v a="$1" -v b="$2" 'index($0, a) { seen = 1 } seen && index($0, b) { found = 1 }
+                             END { exit !found }' "$T/notify.log"
+}
+holder_open act "nbd+unix:///act?socket=$ASOCK" || fail "holder: $HOLDER_MSG"
+wait_until 10 "STATUS counts the open connection" \
+    grep -q "STATUS=1 export attached, 1 connection" "$T/notify.log"
+holder_close act
+wait_until 10 "STATUS goes back to idle after the client left" \
+    status_after "STATUS=1 export attached, 1 connection" "STATUS=0 exports attached, 0 connections"
 kill -TERM $apid
 wait $apid || fail "activated envold exited $?"
 wait $npid || true
@@ -63,7 +68,7 @@ port=$(free_port)
 perl -0pi -e "s/server: \{\n  listen = \"\"/server: {\n  listen = \"127.0.0.1:$port\"/" "$CONF"
 grep -q "listen = \"127.0.0.1:$port\"" "$CONF" || fail "could not set server.listen"
 start_envold
-for i in $(seq 50); do nbdinfo --size "nbd://127.0.0.1:$port/act" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_until 10 "envold answers on 127.0.0.1:$port" nbdinfo --size "nbd://127.0.0.1:$port/act"
 [ "$(nbdinfo --size "nbd://127.0.0.1:$port/act")" = 8388608 ] || fail "no export over TCP"
 [ "$(nbdinfo --size "nbd+unix:///act?socket=$T/run/nbd.sock")" = 8388608 ] ||
     fail "no export on the Unix socket next to TCP"

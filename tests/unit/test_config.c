@@ -54,7 +54,7 @@ static void test_defaults_derived(void)
 	CU_ASSERT_EQUAL_FATAL(c->kms.n_services, 1);
 	CU_ASSERT_STRING_EQUAL(c->kms.services[0], "arn:aws:iam::000000000000:user/envol");
 	CU_ASSERT_STRING_EQUAL(c->server.socket, "/run/x/nbd.sock");
-	CU_ASSERT_STRING_EQUAL(c->server.listen, "127.0.0.1:10809");
+	CU_ASSERT_STRING_EQUAL(c->server.listen, ""); /* no TCP unless configured (issue 9) */
 	CU_ASSERT_STRING_EQUAL(c->server.volume_dir, "/srv/e/volumes");
 	CU_ASSERT_EQUAL(c->server.threads, 0);
 	CU_ASSERT_STRING_EQUAL(c->client.kms_socket, "/run/x/kms.sock");

@@ -2,7 +2,7 @@
 /*
  * test_envolctl_parse.c — envolctl's pure helpers (tools/parse.c): sizes with binary suffixes
  * and sector rules, key identifier forms, alias names, K=V pairs, integer ranges, human sizes,
- * ISO 8601 times, zero-block detection.
+ * ISO 8601 times, zero-block detection, members of KMS answers.
  */
 #include <string.h>
 
@@ -194,6 +194,45 @@ static void test_all_zero(void)
 	CU_ASSERT_FALSE(ctl_all_zero(buf, sizeof buf));
 }
 
+/* Members of KMS answers: missing, of another type, out of range. */
+static void test_answer_members(void)
+{
+	json_t *o = json_loads("{\"KeyId\": \"k1\", \"Empty\": \"\", \"Num\": 5, \"Null\": null, "
+			       "\"Date\": 1735689600.5, \"Neg\": -1, \"Huge\": 1e300, "
+			       "\"Max\": 253402300799, \"Past\": 253402300800, "
+			       "\"Str\": \"2025-01-01\", \"Obj\": {}}",
+			       0, NULL);
+	time_t t = 42;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_STRING_EQUAL(ctl_json_string(o, "KeyId"), "k1");
+	CU_ASSERT_STRING_EQUAL(ctl_json_string(o, "Empty"), "");
+	CU_ASSERT_PTR_NULL(ctl_json_string(o, "Missing"));
+	CU_ASSERT_PTR_NULL(ctl_json_string(o, "Num"));
+	CU_ASSERT_PTR_NULL(ctl_json_string(o, "Null"));
+	CU_ASSERT_PTR_NULL(ctl_json_string(o, "Obj"));
+	CU_ASSERT_PTR_NULL(ctl_json_string(NULL, "KeyId"));
+	/* o's member, not an object */
+	CU_ASSERT_PTR_NULL(ctl_json_string(json_object_get(o, "KeyId"), "KeyId"));
+
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Date", &t), 0);
+	CU_ASSERT_EQUAL(t, 1735689600);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Num", &t), 0);
+	CU_ASSERT_EQUAL(t, 5);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Max", &t), 0);
+	CU_ASSERT_EQUAL(t, (time_t)253402300799);
+	t = 42;
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Missing", &t), -ENOENT);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Neg", &t), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Huge", &t), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Past", &t), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Str", &t), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_json_time(o, "Null", &t), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_json_time(NULL, "Date", &t), -ENOENT);
+	CU_ASSERT_EQUAL(t, 42); /* untouched on failure */
+	json_decref(o);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -204,6 +243,7 @@ int main(void)
 	    {"K=V pairs and integer ranges", test_pair_and_int},
 	    {"human sizes and ISO 8601 times", test_format},
 	    {"zero block detection", test_all_zero},
+	    {"KMS answer members: missing, wrong type, out of range", test_answer_members},
 	    CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {{"envolctl-parse", NULL, NULL, NULL, NULL, tests},

@@ -6,9 +6,10 @@
  */
 #include <string.h>
 
+#include "crypto/seal.h"
 #include "kms/blob.h"
-#include "kms/json.h"
-#include "kms/store.h"
+#include "kms/request.h"
+#include "kms/root_key.h"
 #include "unit.h"
 
 static size_t unhex(const char *h, uint8_t *out)
@@ -79,8 +80,9 @@ static void test_blob_known_answer(void)
 	CU_ASSERT_EQUAL(kms_blob_open(key, &b, canon, cn, out), 0);
 	CU_ASSERT_EQUAL(memcmp(out, "envol known answer", 18), 0);
 	/* our GCM with the same nonce gives the same bytes */
-	CU_ASSERT_EQUAL(kms_gcm_seal(key, b.nonce, blob, KMS_BLOB_HEADER_LEN, canon, cn,
-				     (const uint8_t *)"envol known answer", 18, ct, tag),
+	CU_ASSERT_EQUAL(envol_seal(key, b.nonce,
+				   (struct envol_seal_aad[]){{blob, KMS_BLOB_HEADER_LEN}, {canon, cn}},
+				   2, (const uint8_t *)"envol known answer", 18, ct, tag),
 			0);
 	CU_ASSERT_EQUAL(memcmp(ct, b.ciphertext, 18), 0);
 	CU_ASSERT_EQUAL(memcmp(tag, b.tag, 16), 0);
@@ -138,12 +140,12 @@ static void test_root_sealing(void)
 	key32(root);
 	memset(want, 0x55, sizeof want);
 	CU_ASSERT_EQUAL_FATAL(n, KMS_SEALED_LEN);
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 2, sealed, n, m), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 2, sealed, n, m), 0);
 	CU_ASSERT_EQUAL(memcmp(m, want, 32), 0);
 	/* AAD binds id and version */
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 3, sealed, n, m), -EBADMSG);
-	CU_ASSERT_EQUAL(kms_store_seal(root, id_bin, 4, want, sealed), 0);
-	CU_ASSERT_EQUAL(kms_store_unseal(root, id_bin, 4, sealed, n, m), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 3, sealed, n, m), -EBADMSG);
+	CU_ASSERT_EQUAL(kms_root_key_seal(root, id_bin, 4, want, sealed), 0);
+	CU_ASSERT_EQUAL(kms_root_key_unseal(root, id_bin, 4, sealed, n, m), 0);
 	CU_ASSERT_EQUAL(memcmp(m, want, 32), 0);
 	(void)id_text;
 }

@@ -19,42 +19,45 @@ static void test_parse_error(void)
 {
 	char type[64], msg[128];
 
-	CU_ASSERT_EQUAL(kms_client_parse_error("{\"__type\":\"NotFoundException\",\"message\":"
-					       "\"Key 'x' does not exist\"}",
-					       type, sizeof type, msg, sizeof msg),
-			0);
+	CU_ASSERT_EQUAL(
+	    envol_kms_client_parse_error("{\"__type\":\"NotFoundException\",\"message\":"
+					 "\"Key 'x' does not exist\"}",
+					 type, sizeof type, msg, sizeof msg),
+	    0);
 	CU_ASSERT_STRING_EQUAL(type, "NotFoundException");
 	CU_ASSERT_STRING_EQUAL(msg, "Key 'x' does not exist");
 	CU_ASSERT_EQUAL(
-	    kms_client_parse_error("{\"__type\":\"com.amazonaws.kms#DisabledException\","
-				   "\"Message\":\"off\"}",
-				   type, sizeof type, msg, sizeof msg),
+	    envol_kms_client_parse_error("{\"__type\":\"com.amazonaws.kms#DisabledException\","
+					 "\"Message\":\"off\"}",
+					 type, sizeof type, msg, sizeof msg),
 	    0);
 	CU_ASSERT_STRING_EQUAL(type, "DisabledException");
 	CU_ASSERT_STRING_EQUAL(msg, "off");
-	CU_ASSERT_EQUAL(kms_client_parse_error("{\"__type\":\"ValidationException\"}", type,
-					       sizeof type, msg, sizeof msg),
+	CU_ASSERT_EQUAL(envol_kms_client_parse_error("{\"__type\":\"ValidationException\"}", type,
+						     sizeof type, msg, sizeof msg),
 			0);
 	CU_ASSERT_STRING_EQUAL(msg, "");
 	CU_ASSERT_EQUAL(
-	    kms_client_parse_error("{\"KeyId\":\"x\"}", type, sizeof type, msg, sizeof msg),
+	    envol_kms_client_parse_error("{\"KeyId\":\"x\"}", type, sizeof type, msg, sizeof msg),
 	    -EINVAL);
-	CU_ASSERT_EQUAL(kms_client_parse_error("<html>", type, sizeof type, msg, sizeof msg),
+	CU_ASSERT_EQUAL(envol_kms_client_parse_error("<html>", type, sizeof type, msg, sizeof msg),
 			-EINVAL);
-	CU_ASSERT_EQUAL(kms_client_parse_error(NULL, type, sizeof type, msg, sizeof msg), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_parse_error(NULL, type, sizeof type, msg, sizeof msg),
+			-EINVAL);
 	CU_ASSERT_EQUAL(
-	    kms_client_parse_error("{\"__type\":7}", type, sizeof type, msg, sizeof msg), -EINVAL);
+	    envol_kms_client_parse_error("{\"__type\":7}", type, sizeof type, msg, sizeof msg),
+	    -EINVAL);
 }
 
 static void test_errno_map(void)
 {
-	CU_ASSERT_EQUAL(kms_client_error_errno("AccessDeniedException"), -EACCES);
-	CU_ASSERT_EQUAL(kms_client_error_errno("DisabledException"), -EKEYREVOKED);
-	CU_ASSERT_EQUAL(kms_client_error_errno("KMSInvalidStateException"), -EKEYREVOKED);
-	CU_ASSERT_EQUAL(kms_client_error_errno("InvalidCiphertextException"), -EBADMSG);
-	CU_ASSERT_EQUAL(kms_client_error_errno("NotFoundException"), -ENOKEY);
-	CU_ASSERT_EQUAL(kms_client_error_errno("SomethingNew"), -EIO);
-	CU_ASSERT_EQUAL(kms_client_error_errno(NULL), -EIO);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("AccessDeniedException"), -EACCES);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("DisabledException"), -EKEYREVOKED);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("KMSInvalidStateException"), -EKEYREVOKED);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("InvalidCiphertextException"), -EBADMSG);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("NotFoundException"), -ENOKEY);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno("SomethingNew"), -EIO);
+	CU_ASSERT_EQUAL(envol_kms_client_error_errno(NULL), -EIO);
 }
 
 static void test_find_string(void)
@@ -66,25 +69,27 @@ static void test_find_string(void)
 	    "\"no\", \"x\": [1, 2.5e3, true, null, {\"a\": \"\\\"\"}]}, "
 	    "\"Plaintext\":\"AAEC\" , \"EncryptionAlgorithm\": \"SYMMETRIC_DEFAULT\"}";
 
-	CU_ASSERT_EQUAL(kms_client_json_find_string(doc, "Plaintext", &v, &n), 0);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string(doc, "Plaintext", &v, &n), 0);
 	CU_ASSERT_EQUAL(n, 4);
 	CU_ASSERT_EQUAL(strncmp(v, "AAEC", 4), 0);
-	CU_ASSERT_EQUAL(kms_client_json_find_string(doc, "KeyId", &v, &n), 0);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string(doc, "KeyId", &v, &n), 0);
 	CU_ASSERT_EQUAL(n, strlen("arn:aws:kms:local:0:key/a"));
-	CU_ASSERT_EQUAL(kms_client_json_find_string(doc, "Missing", &v, &n), -ENOENT);
-	CU_ASSERT_EQUAL(kms_client_json_find_string(doc, "Plain", &v, &n), -ENOENT);
-	CU_ASSERT_EQUAL(kms_client_json_find_string("{}", "Plaintext", &v, &n), -ENOENT);
-	CU_ASSERT_EQUAL(kms_client_json_find_string("[]", "Plaintext", &v, &n), -EINVAL);
-	CU_ASSERT_EQUAL(kms_client_json_find_string("{\"Plaintext\":\"AA", "Plaintext", &v, &n),
-			-EINVAL);
-	CU_ASSERT_EQUAL(kms_client_json_find_string("{\"Plaintext\":5}", "Plaintext", &v, &n),
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string(doc, "Missing", &v, &n), -ENOENT);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string(doc, "Plain", &v, &n), -ENOENT);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{}", "Plaintext", &v, &n), -ENOENT);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("[]", "Plaintext", &v, &n), -EINVAL);
+	CU_ASSERT_EQUAL(
+	    envol_kms_client_json_find_string("{\"Plaintext\":\"AA", "Plaintext", &v, &n), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"Plaintext\":5}", "Plaintext", &v, &n),
 			-EINVAL);
 	CU_ASSERT_EQUAL(
-	    kms_client_json_find_string("{\"Plaintext\":\"A\\/B\"}", "Plaintext", &v, &n), -EINVAL);
-	CU_ASSERT_EQUAL(
-	    kms_client_json_find_string("{\"a\":\"b\" \"Plaintext\":\"x\"}", "Plaintext", &v, &n),
+	    envol_kms_client_json_find_string("{\"Plaintext\":\"A\\/B\"}", "Plaintext", &v, &n),
 	    -EINVAL);
-	CU_ASSERT_EQUAL(kms_client_json_find_string("{\"a\":[1,}", "Plaintext", &v, &n), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"a\":\"b\" \"Plaintext\":\"x\"}",
+							  "Plaintext", &v, &n),
+			-EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_json_find_string("{\"a\":[1,}", "Plaintext", &v, &n),
+			-EINVAL);
 }
 
 static void base_config(struct envol_config *cfg, char *sock)
@@ -100,25 +105,25 @@ static void base_config(struct envol_config *cfg, char *sock)
 static void test_config_checks(void)
 {
 	struct envol_config cfg;
-	struct kms_client *c = NULL;
+	struct envol_kms_client *c = NULL;
 	char err[256] = "";
 
 	base_config(&cfg, (char *)"");
-	CU_ASSERT_EQUAL(kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
 	CU_ASSERT_PTR_NULL(c);
 	cfg.client.endpoint = (char *)"127.0.0.1:8440";
 	cfg.client.access_key_id = (char *)"AKID";
 	cfg.client.secret_access_key = (char *)"secret";
-	CU_ASSERT_EQUAL(kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "http://"));
 	cfg.client.endpoint = (char *)"http://127.0.0.1:8440";
 	cfg.client.secret_access_key = (char *)"";
-	CU_ASSERT_EQUAL(kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
+	CU_ASSERT_EQUAL(envol_kms_client_new(&cfg, &c, err, sizeof err), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "secret_access_key"));
 	cfg.client.secret_access_key = (char *)"secret";
-	CU_ASSERT_EQUAL(kms_client_new(&cfg, &c, err, sizeof err), 0);
-	CU_ASSERT_STRING_EQUAL(kms_client_target(c), "http://127.0.0.1:8440");
-	kms_client_free(c);
+	CU_ASSERT_EQUAL(envol_kms_client_new(&cfg, &c, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(envol_kms_client_target(c), "http://127.0.0.1:8440");
+	envol_kms_client_free(c);
 }
 
 static void test_unreachable(void)
@@ -126,7 +131,7 @@ static void test_unreachable(void)
 	char dir[] = "/tmp/envol-kmsclient.XXXXXX", sock[100], err[512] = "";
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct envol_config cfg;
-	struct kms_client *c = NULL;
+	struct envol_kms_client *c = NULL;
 	static const uint8_t blob[4] = {1, 2, 3, 4};
 	struct envol_context_pair ctx = {"envol:volume-id", "x"};
 	uint8_t *dek = (uint8_t *)0x1;
@@ -138,15 +143,15 @@ static void test_unreachable(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(sock, sizeof sock, "%s/kms.sock", dir);
 	base_config(&cfg, sock);
-	CU_ASSERT_EQUAL_FATAL(kms_client_new(&cfg, &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL_FATAL(envol_kms_client_new(&cfg, &c, err, sizeof err), 0);
 
 	/* no socket at all */
-	CU_ASSERT_EQUAL(kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
+	CU_ASSERT_EQUAL(envol_kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
 			-ENOENT);
 	CU_ASSERT_PTR_NULL(body);
-	CU_ASSERT_EQUAL(
-	    kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err, sizeof err),
-	    -EHOSTDOWN);
+	CU_ASSERT_EQUAL(envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err,
+						     sizeof err),
+			-EHOSTDOWN);
 	CU_ASSERT_EQUAL(strncmp(err, "KMS unreachable at ", 19), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, sock));
 	CU_ASSERT_EQUAL(dek, (uint8_t *)0x1); /* outputs untouched on failure */
@@ -157,12 +162,12 @@ static void test_unreachable(void)
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
 	CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	close(fd);
-	CU_ASSERT_EQUAL(kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
+	CU_ASSERT_EQUAL(envol_kms_client_call(c, "ListKeys", "{}", &status, &body, err, sizeof err),
 			-ECONNREFUSED);
-	CU_ASSERT_EQUAL(
-	    kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err, sizeof err),
-	    -EHOSTDOWN);
-	kms_client_free(c);
+	CU_ASSERT_EQUAL(envol_kms_client_decrypt_dek(c, blob, sizeof blob, &ctx, 1, &dek, &len, err,
+						     sizeof err),
+			-EHOSTDOWN);
+	envol_kms_client_free(c);
 	unlink(sock);
 	rmdir(dir);
 }

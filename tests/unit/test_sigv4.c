@@ -469,6 +469,68 @@ static void test_verify_requires_host(void)
 	free(auth);
 }
 
+/*
+ * A request signed over host;x-amz-date only must not let X-Amz-Target (or any x-amz-* header,
+ * or Content-Type) change under a valid signature: such a request is refused, whatever the
+ * target, with AWS's InvalidSignatureException naming the header.
+ */
+static void test_verify_requires_signed_amz_headers(void)
+{
+	static const char *const targets[] = {"TrentService.DescribeKey", "TrentService.DisableKey",
+					      "TrentService.ScheduleKeyDeletion"};
+	static const struct {
+		const char *signed_headers, *unsigned_name;
+	} cases[] = {
+	    {"host;x-amz-date", "Content-Type"},
+	    {"host;x-amz-date;x-amz-target", "Content-Type"},
+	    {"content-type;host;x-amz-date", "X-Amz-Target"},
+	};
+	const time_t now = 1440938160;
+	struct sigv4_result res;
+	struct kms_req k;
+
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		char *auth = NULL, want[128];
+
+		make_kms_req(&k, SECRET, now);
+		CU_ASSERT_EQUAL_FATAL(sigv4_sign(&k.req, AKID, SECRET, "local", "kms", k.date,
+						 cases[c].signed_headers, &auth),
+				      0);
+		snprintf(k.auth, sizeof k.auth, "%s", auth);
+		free(auth);
+		snprintf(want, sizeof want,
+			 "'%s' must be a 'SignedHeader' in the AWS Authorization.",
+			 cases[c].unsigned_name);
+		for (size_t t = 0; t < ARRAY_SIZE(targets); t++) {
+			k.h[2].value = targets[t];
+			CU_ASSERT_EQUAL(verify_at(&k, now, &res), SIGV4_BAD_SIGNATURE);
+			if (res.status != SIGV4_BAD_SIGNATURE)
+				continue;
+			CU_ASSERT_STRING_EQUAL(res.error_type, "InvalidSignatureException");
+			CU_ASSERT_EQUAL(res.http_status, 400);
+			CU_ASSERT_STRING_EQUAL(res.message, want);
+			CU_ASSERT_PTR_NULL(res.credential);
+		}
+	}
+
+	/* every x-amz-* header counts, in any case; x-amzn-* and others do not */
+	make_kms_req(&k, SECRET, now);
+	k.h[5] = (struct sigv4_header){"x-amz-security-token", "token"};
+	k.req.n_headers = 6;
+	CU_ASSERT_EQUAL(verify_at(&k, now, &res), SIGV4_BAD_SIGNATURE);
+	CU_ASSERT_STRING_EQUAL(res.message, "'x-amz-security-token' must be a 'SignedHeader' in "
+					    "the AWS Authorization.");
+	k.h[5] =
+	    (struct sigv4_header){"X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"};
+	CU_ASSERT_EQUAL(verify_at(&k, now, &res), SIGV4_OK);
+	k.h[5] = (struct sigv4_header){"Amz-Sdk-Invocation-Id", "1"};
+	CU_ASSERT_EQUAL(verify_at(&k, now, &res), SIGV4_OK);
+
+	/* signed over all of them (as botocore, the aws CLI and libcurl sign): accepted */
+	make_kms_req(&k, SECRET, now);
+	CU_ASSERT_EQUAL(verify_at(&k, now, &res), SIGV4_OK);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -480,6 +542,8 @@ int main(void)
 	    {"verifier rejects modified body/headers/date, skew, unknown key, wrong secret",
 	     test_verify_rejects},
 	    {"verifier requires a signed Host", test_verify_requires_host},
+	    {"verifier requires X-Amz-Target, every x-amz-* and Content-Type signed",
+	     test_verify_requires_signed_amz_headers},
 	    CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {{"sigv4", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

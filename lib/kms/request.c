@@ -1,97 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * kms_json.c — decodes AWS KMS JSON 1.1 request bodies into struct kms_request, member by
+ * request.c — decodes AWS KMS JSON 1.1 request bodies into struct kms_request, member by
  * member from one table per operation (names, JSON types, required, lengths, ranges, enums as
  * in botocore's kms/2014-11-01 model).  Unknown members are ignored, as AWS does.  Pure.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util/macros.h"
-#include "util/encoding.h"
 #include "kms/kms.h"
-#include "kms/json.h"
+#include "kms/request.h"
+#include "util/encoding.h"
+#include "util/error.h"
+#include "util/macros.h"
 #include "util/secure_mem.h"
-
-static const char *const op_names[KMS_OP_MAX] = {
-    [KMS_OP_CANCEL_KEY_DELETION] = "CancelKeyDeletion",
-    [KMS_OP_CREATE_ALIAS] = "CreateAlias",
-    [KMS_OP_CREATE_KEY] = "CreateKey",
-    [KMS_OP_DECRYPT] = "Decrypt",
-    [KMS_OP_DELETE_ALIAS] = "DeleteAlias",
-    [KMS_OP_DESCRIBE_KEY] = "DescribeKey",
-    [KMS_OP_DISABLE_KEY] = "DisableKey",
-    [KMS_OP_DISABLE_KEY_ROTATION] = "DisableKeyRotation",
-    [KMS_OP_ENABLE_KEY] = "EnableKey",
-    [KMS_OP_ENABLE_KEY_ROTATION] = "EnableKeyRotation",
-    [KMS_OP_ENCRYPT] = "Encrypt",
-    [KMS_OP_GENERATE_DATA_KEY] = "GenerateDataKey",
-    [KMS_OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT] = "GenerateDataKeyWithoutPlaintext",
-    [KMS_OP_GENERATE_RANDOM] = "GenerateRandom",
-    [KMS_OP_GET_KEY_ROTATION_STATUS] = "GetKeyRotationStatus",
-    [KMS_OP_LIST_ALIASES] = "ListAliases",
-    [KMS_OP_LIST_KEY_ROTATIONS] = "ListKeyRotations",
-    [KMS_OP_LIST_KEYS] = "ListKeys",
-    [KMS_OP_LIST_RESOURCE_TAGS] = "ListResourceTags",
-    [KMS_OP_RE_ENCRYPT] = "ReEncrypt",
-    [KMS_OP_ROTATE_KEY_ON_DEMAND] = "RotateKeyOnDemand",
-    [KMS_OP_SCHEDULE_KEY_DELETION] = "ScheduleKeyDeletion",
-    [KMS_OP_TAG_RESOURCE] = "TagResource",
-    [KMS_OP_UNTAG_RESOURCE] = "UntagResource",
-    [KMS_OP_UPDATE_ALIAS] = "UpdateAlias",
-    [KMS_OP_UPDATE_KEY_DESCRIPTION] = "UpdateKeyDescription",
-};
-
-/* AWS KMS operations (botocore kms 2014-11-01, 54 operations) that envol does not implement. */
-static const char *const unsupported_ops[] = {
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
-    "CreateGrant",
-    "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "GetKeyLastUsage",
-    "GetKeyPolicy",
-    "GetParametersForImport",
-    "GetPublicKey",
-    "ImportKeyMaterial",
-    "ListGrants",
-    "ListKeyPolicies",
-    "ListRetirableGrants",
-    "PutKeyPolicy",
-    "ReplicateKey",
-    "RetireGrant",
-    "RevokeGrant",
-    "Sign",
-    "UpdateCustomKeyStore",
-    "UpdatePrimaryRegion",
-    "Verify",
-    "VerifyMac",
-};
-
-int kms_op_from_name(const char *name)
-{
-	if (!name)
-		return -ENOENT;
-	for (int i = 0; i < KMS_OP_MAX; i++)
-		if (strcmp(name, op_names[i]) == 0)
-			return i;
-	for (size_t i = 0; i < ARRAY_SIZE(unsupported_ops); i++)
-		if (strcmp(name, unsupported_ops[i]) == 0)
-			return -EOPNOTSUPP;
-	return -ENOENT;
-}
-
-const char *kms_op_name(enum kms_op op)
-{
-	return (unsigned)op < KMS_OP_MAX ? op_names[op] : "Unknown";
-}
 
 enum mtype {
 	M_STR,	   /* string, length min..max, optional enum */
@@ -345,37 +266,26 @@ static void camel(const char *name, char *out, size_t outlen)
 		out[0] = (char)(out[0] - 'A' + 'a');
 }
 
-static int fail(int kind, char *err, size_t errlen, const char *fmt, ...) _printf_(4, 5);
-static int fail(int kind, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return kind;
-}
-
 static int fail_constraint(char *err, size_t errlen, const char *member, const char *value,
 			   const char *constraint)
 {
 	char c[64];
 
 	camel(member, c, sizeof c);
-	return fail(KMS_ERR_VALIDATION, err, errlen,
-		    "1 validation error detected: Value %s%.64s%s at '%s' failed to satisfy "
-		    "constraint: Member must %s",
-		    value ? "'" : "", value ? value : "null", value ? "'" : "", c, constraint);
+	return envol_fail(KMS_ERR_VALIDATION, err, errlen,
+			  "1 validation error detected: Value %s%.64s%s at '%s' failed to satisfy "
+			  "constraint: Member must %s",
+			  value ? "'" : "", value ? value : "null", value ? "'" : "", c,
+			  constraint);
 }
 
 static int fail_type(char *err, size_t errlen, const char *member, const char *expected)
 {
-	return fail(KMS_ERR_SERIALIZATION, err, errlen,
-		    "Start of structure or map found where not expected, or wrong JSON type for "
-		    "member %s (expected %s)",
-		    member, expected);
+	return envol_fail(
+	    KMS_ERR_SERIALIZATION, err, errlen,
+	    "Start of structure or map found where not expected, or wrong JSON type for "
+	    "member %s (expected %s)",
+	    member, expected);
 }
 
 static int check_enum(const struct member *m, const char *v, char *err, size_t errlen)
@@ -415,7 +325,7 @@ static int decode_context(const struct member *m, json_t *v, struct kms_context 
 		c->keys = calloc(n, sizeof(*c->keys));
 		c->values = calloc(n, sizeof(*c->values));
 		if (!c->keys || !c->values)
-			return fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
+			return envol_fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
 	}
 	json_object_foreach(v, key, val)
 	{
@@ -435,8 +345,8 @@ static int decode_context(const struct member *m, json_t *v, struct kms_context 
 	c->n = i;
 	r = kms_context_canonical(c->keys, c->values, c->n, &c->canon, &c->canon_len);
 	if (r < 0)
-		return fail(r == -ENOMEM ? KMS_ERR_INTERNAL : KMS_ERR_VALIDATION, err, errlen,
-			    "encryption context too large");
+		return envol_fail(r == -ENOMEM ? KMS_ERR_INTERNAL : KMS_ERR_VALIDATION, err, errlen,
+				  "encryption context too large");
 	return 0;
 }
 
@@ -449,12 +359,12 @@ static int decode_tags(const struct member *m, json_t *v, struct kms_request *r,
 	if (!json_is_array(v))
 		return fail_type(err, errlen, m->name, "a list");
 	if (json_array_size(v) > KMS_MAX_TAGS)
-		return fail(KMS_ERR_TAG, err, errlen, "Too many tags: at most %d per request",
-			    KMS_MAX_TAGS);
+		return envol_fail(KMS_ERR_TAG, err, errlen, "Too many tags: at most %d per request",
+				  KMS_MAX_TAGS);
 	if (json_array_size(v) > 0) {
 		r->tags = calloc(json_array_size(v), sizeof(*r->tags));
 		if (!r->tags)
-			return fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
+			return envol_fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
 	}
 	json_array_foreach(v, idx, t)
 	{
@@ -508,8 +418,8 @@ static int decode_member(const struct member *m, json_t *v, struct kms_request *
 			return fail_constraint(err, errlen, m->name, s, c);
 		}
 		if (strlen(s) != len)
-			return fail(KMS_ERR_SERIALIZATION, err, errlen, "NUL in member %s",
-				    m->name);
+			return envol_fail(KMS_ERR_SERIALIZATION, err, errlen, "NUL in member %s",
+					  m->name);
 		q = check_enum(m, s, err, errlen);
 		if (q)
 			return q;
@@ -555,10 +465,11 @@ static int decode_member(const struct member *m, json_t *v, struct kms_request *
 			return fail_type(err, errlen, m->name, "a base64 string");
 		e = envol_base64_decode(json_string_value(v), json_string_length(v), &d, &n);
 		if (e == -ENOMEM)
-			return fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
+			return envol_fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
 		if (e < 0)
-			return fail(KMS_ERR_SERIALIZATION, err, errlen,
-				    "Member %s is not valid base64 (RFC 4648, padded)", m->name);
+			return envol_fail(KMS_ERR_SERIALIZATION, err, errlen,
+					  "Member %s is not valid base64 (RFC 4648, padded)",
+					  m->name);
 		if ((int64_t)n < m->min || (int64_t)n > m->max) {
 			char c[80];
 
@@ -597,7 +508,7 @@ static int decode_member(const struct member *m, json_t *v, struct kms_request *
 			const char **l = calloc(n, sizeof(*l));
 
 			if (!l)
-				return fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
+				return envol_fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
 			json_array_foreach(v, idx, e) l[idx] = json_string_value(e);
 			r->tag_keys = l;
 		}
@@ -607,10 +518,10 @@ static int decode_member(const struct member *m, json_t *v, struct kms_request *
 	case M_UNSUP:
 		if (json_is_false(v))
 			return 0;
-		return fail(KMS_ERR_UNSUPPORTED_OPERATION, err, errlen,
-			    "%s is not supported by envol-kmsd", m->name);
+		return envol_fail(KMS_ERR_UNSUPPORTED_OPERATION, err, errlen,
+				  "%s is not supported by envol-kmsd", m->name);
 	}
-	return fail(KMS_ERR_INTERNAL, err, errlen, "bad member table");
+	return envol_fail(KMS_ERR_INTERNAL, err, errlen, "bad member table");
 }
 
 int kms_request_decode(enum kms_op op, const char *body, size_t body_len, struct kms_request *ret,
@@ -622,7 +533,7 @@ int kms_request_decode(enum kms_op op, const char *body, size_t body_len, struct
 	int q = 0;
 
 	if ((unsigned)op >= KMS_OP_MAX)
-		return fail(KMS_ERR_UNKNOWN_OPERATION, err, errlen, "unknown operation");
+		return envol_fail(KMS_ERR_UNKNOWN_OPERATION, err, errlen, "unknown operation");
 	members = op_members[op];
 
 	if (body_len == 0)
@@ -630,9 +541,11 @@ int kms_request_decode(enum kms_op op, const char *body, size_t body_len, struct
 	else
 		r.root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!r.root)
-		return fail(KMS_ERR_SERIALIZATION, err, errlen, "Malformed JSON: %s", jerr.text);
+		return envol_fail(KMS_ERR_SERIALIZATION, err, errlen, "Malformed JSON: %s",
+				  jerr.text);
 	if (!json_is_object(r.root)) {
-		q = fail(KMS_ERR_SERIALIZATION, err, errlen, "Request body must be a JSON object");
+		q = envol_fail(KMS_ERR_SERIALIZATION, err, errlen,
+			       "Request body must be a JSON object");
 		goto out;
 	}
 
@@ -662,14 +575,6 @@ out:
 	return q;
 }
 
-static void context_done(struct kms_context *c)
-{
-	free(c->keys);
-	free(c->values);
-	free(c->canon);
-	memset(c, 0, sizeof(*c));
-}
-
 void kms_request_done(struct kms_request *r)
 {
 	if (!r)
@@ -686,68 +591,11 @@ void kms_request_done(struct kms_request *r)
 			envol_wipe((char *)json_string_value(p), json_string_length(p));
 	}
 	free(r->ciphertext_blob);
-	context_done(&r->context);
-	context_done(&r->dst_context);
+	kms_context_done(&r->context);
+	kms_context_done(&r->dst_context);
 	free(r->tags);
 	free(r->tag_keys);
 	json_decref(r->root);
 	memset(r, 0, sizeof(*r));
 	r->multi_region = -1;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-int kms_context_canonical(const char *const *keys, const char *const *values, size_t n,
-			  uint8_t **ret, size_t *ret_len)
-{
-	size_t len = 4, pos = 0;
-	uint8_t *b;
-
-	if (n > UINT32_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		size_t kl = strlen(keys[i]), vl = strlen(values[i]);
-
-		if (kl > UINT32_MAX || vl > UINT32_MAX || ADD_OVERFLOW(len, 8, &len) ||
-		    ADD_OVERFLOW(len, kl, &len) || ADD_OVERFLOW(len, vl, &len))
-			return -EINVAL;
-	}
-	b = malloc(len);
-	if (!b)
-		return -ENOMEM;
-	put_u32(b, (uint32_t)n);
-	pos = 4;
-	for (size_t i = 0; i < n; i++) {
-		size_t kl = strlen(keys[i]), vl = strlen(values[i]);
-
-		put_u32(b + pos, (uint32_t)kl);
-		memcpy(b + pos + 4, keys[i], kl);
-		pos += 4 + kl;
-		put_u32(b + pos, (uint32_t)vl);
-		memcpy(b + pos + 4, values[i], vl);
-		pos += 4 + vl;
-	}
-	*ret = b;
-	*ret_len = len;
-	return 0;
-}
-
-json_t *kms_context_json(const struct kms_context *c)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	for (size_t i = 0; c && i < c->n; i++)
-		if (json_object_set_new(o, c->keys[i], json_string(c->values[i])) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	return o;
 }
