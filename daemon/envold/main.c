@@ -281,6 +281,9 @@ int main(int argc, char **argv)
 	threads = cfg->server.threads > 0 ? cfg->server.threads : sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
+	/* RBD requests wait on the network, not a core: enough workers to keep them in flight */
+	if (cfg->server.threads == 0 && cfg->rbd.enabled && threads < ENVOLD_RBD_MIN_THREADS)
+		threads = ENVOLD_RBD_MIN_THREADS;
 	exports_init(cfg, read_only);
 	r = workers_start((unsigned)threads);
 	if (r < 0) {

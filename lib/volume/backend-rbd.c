@@ -20,6 +20,11 @@
  *   lock_break    blocklist the owner's client address (it is fenced: the OSDs refuse what it
  *                 sends), then break its lock
  *
+ * librbd's cache is off (rbd_cache = false, whatever the ceph.conf says): a write completes when
+ * the OSDs have it.  Its default write-around mode completes writes before that, and then the
+ * write of a client fenced meanwhile, and the FLUSH after it, can be acknowledged
+ * (tests/ceph/test-rbd-hosts.sh saw it).
+ *
  * Connections: a writable open gets a cluster connection (a RADOS client instance) of its own,
  * so that a forced takeover fences exactly the one volume's holder; read-only opens, listing
  * and removal share one connection per process, made on first use and kept.  The cluster
@@ -154,8 +159,9 @@ static int cluster_connect(bool shared, rados_t *ret, char *err, size_t errlen)
 				strerror(-r));
 		goto fail;
 	}
-	/* What the backend's promises rest on, whatever the ceph.conf says. */
+	/* What the backend's promises rest on, whatever the ceph.conf says (see the top). */
 	(void)set_option(cl, "rbd_skip_partial_discard", "false");
+	(void)set_option(cl, "rbd_cache", "false");
 	r = rados_connect(cl);
 	if (r < 0) {
 		envol_set_error(err, errlen, "cannot connect to the Ceph cluster as client.%s%s%s: %s",
@@ -183,27 +189,6 @@ static int shared_connection(rados_t *ret, char *err, size_t errlen)
 		*ret = shared_cluster;
 	pthread_mutex_unlock(&make_lock);
 	return r;
-}
-
-/* This connection's client address as locks and blocklists name it ("IP:PORT/NONCE"). */
-static int cluster_address(rados_t cl, char *buf, size_t len)
-{
-	char *addrs = NULL;
-	const char *a;
-	int r;
-
-	r = rados_getaddrs(cl, &addrs);
-	if (r < 0)
-		return r;
-	/* An address vector prints as "[v2:IP:PORT/NONCE,...]": the first one, bare. */
-	a = addrs;
-	if (*a == '[')
-		a++;
-	if (strncmp(a, "v2:", 3) == 0 || strncmp(a, "v1:", 3) == 0)
-		a += 3;
-	snprintf(buf, len, "%.*s", (int)strcspn(a, ",]"), a);
-	free(addrs);
-	return 0;
 }
 
 /* ---- locations ----------------------------------------------------------------------------- */
@@ -485,7 +470,8 @@ static void describe_owner(struct rbd_backend *rb, const char *addr, char *holde
 /*
  * The owner of the exclusive lock, if any, into owner (its address); *ret_locked says.  Read
  * from the image's lockers (the exclusive lock is the one tagged "internal"), which works on a
- * read-only open too, unlike rbd_lock_get_owners.
+ * read-only open too, unlike rbd_lock_get_owners; librbd lists them as of the image's last
+ * refresh, so this is asked of an image just opened (every caller opens one for it).
  */
 static int lock_owner(struct rbd_backend *rb, bool *ret_locked, char *owner, size_t len)
 {
@@ -531,18 +517,28 @@ static int rbd_be_lock_query(struct envol_backend *b, bool *ret_locked, char *ho
 	return 0;
 }
 
-/* Writes who we are into the image metadata, for lock_query elsewhere (best effort). */
+/*
+ * Writes who we are into the image metadata, for lock_query elsewhere (best effort), under
+ * the address the lock now has: ours, as the lock owner (rbd_lock_get_owners, which asks the
+ * cluster; the lockers an open image lists are those of its last refresh).
+ */
 static void record_holder(struct rbd_backend *rb)
 {
-	char addr[128], self[300], value[440];
+	char *owners[4] = { NULL }, self[300], value[440];
+	size_t n = ARRAY_SIZE(owners);
+	rbd_lock_mode_t mode;
 	int r;
 
-	r = cluster_address(rb->cluster, addr, sizeof addr);
+	r = rbd_lock_get_owners(rb->image, &mode, owners, &n);
+	if (r == 0 && n == 0)
+		r = -ENOLCK;
 	if (r == 0) {
 		self_description(self, sizeof self);
-		snprintf(value, sizeof value, "%s %s", addr, self);
+		snprintf(value, sizeof value, "%.127s %s", owners[0], self);
 		r = rbd_metadata_set(rb->image, HOLDER_KEY, value);
 	}
+	if (n > 0 && r != -ERANGE)
+		rbd_lock_get_owners_cleanup(owners, n);
 	if (r < 0)
 		log_debug("rbd: cannot record the lock holder: %s", strerror(-r));
 }
@@ -782,6 +778,27 @@ static int rbd_be_remove(const char *location)
 	return r;
 }
 
+static int rbd_be_rename(const char *from, const char *to)
+{
+	struct rbd_backend *rb = NULL;
+	struct rbd_spec s, t;
+	int r;
+
+	r = parse_location(from, &s, NULL, 0);
+	if (r == 0)
+		r = parse_location(to, &t, NULL, 0);
+	if (r < 0)
+		return r;
+	if (strcmp(s.pool, t.pool) != 0 || strcmp(s.ns, t.ns) != 0)
+		return -EXDEV;
+	r = backend_new(&s, from, false, &rb, NULL, 0);
+	if (r < 0)
+		return r;
+	r = rbd_rename(rb->io, s.image, t.image); /* -EEXIST when t exists */
+	rbd_be_close(&rb->base);
+	return r;
+}
+
 int envol_backend_rbd_list(const char *pool, const char *pool_namespace, char ***ret_names,
 			   size_t *ret_n, char *err, size_t errlen)
 {
@@ -873,6 +890,13 @@ static int rbd_be_remove(const char *location)
 	return -EPROTONOSUPPORT;
 }
 
+static int rbd_be_rename(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPROTONOSUPPORT;
+}
+
 int envol_backend_rbd_list(const char *pool, const char *pool_namespace, char ***ret_names,
 			   size_t *ret_n, char *err, size_t errlen)
 {
@@ -890,4 +914,5 @@ const struct envol_backend_type envol_backend_rbd = {
 	.open = rbd_be_open,
 	.create = rbd_be_create,
 	.remove = rbd_be_remove,
+	.rename = rbd_be_rename,
 };

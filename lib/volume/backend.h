@@ -103,6 +103,11 @@ struct envol_backend_type {
 		      bool *ret_created, char *err, size_t errlen);
 	/* Removes what create made (after a failed create; b is closed by then). */
 	int (*remove)(const char *location);
+	/*
+	 * Renames the storage at from to to, both locations of this type in the same place (the
+	 * same directory, the same pool and namespace); -EEXIST when to exists (never replaced).
+	 */
+	int (*rename)(const char *from, const char *to);
 };
 
 extern const struct envol_backend_type envol_backend_file;

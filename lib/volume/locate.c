@@ -14,6 +14,7 @@
 #include "volume/backend.h"
 #include "volume/locate.h"
 #include "volume/name.h"
+#include "volume/volume.h"
 
 #define PART_MAX 255 /* a Ceph pool or namespace name (ENVOL_VOLUME_REF_MAX) */
 
@@ -138,17 +139,12 @@ int envol_volume_locate(const struct envol_config *cfg, const char *ref, char **
 /* Is there an image at location?  0: no, -EEXIST: yes, else why it cannot be told. */
 static int rbd_check_free(const char *location, char *err, size_t errlen)
 {
-	struct envol_backend *b = NULL;
-	char oerr[512] = "";
-	int r = envol_backend_rbd.open(location, false, &b, oerr, sizeof oerr);
+	int r = envol_volume_exists(location);
 
-	if (r == 0) {
-		b->ops->close(b);
-		return -EEXIST;
-	}
-	if (r == -ENOENT)
-		return 0;
-	return envol_fail(r, err, errlen, "%s", oerr[0] ? oerr : strerror(-r));
+	if (r < 0)
+		return envol_fail(r, err, errlen, "cannot tell whether %s exists: %s", location,
+				  strerror(-r));
+	return r ? -EEXIST : 0;
 }
 
 int envol_volume_locate_new(const struct envol_config *cfg, const char *name,
@@ -238,7 +234,7 @@ struct entries {
 };
 
 /* Adds one entry, taking ref and location (freed on failure). */
-static int entries_add(struct entries *l, char *ref, char *location)
+static int entries_add(struct entries *l, char *ref, char *location, bool import)
 {
 	if (!ref || !location) {
 		free(ref);
@@ -257,7 +253,8 @@ static int entries_add(struct entries *l, char *ref, char *location)
 		l->e = ne;
 		l->cap = cap;
 	}
-	l->e[l->n++] = (struct envol_volume_entry){ .ref = ref, .location = location };
+	l->e[l->n++] =
+		(struct envol_volume_entry){ .ref = ref, .location = location, .import = import };
 	return 0;
 }
 
@@ -287,7 +284,7 @@ static int add_rbd(const struct envol_config *cfg, const char *pool, struct entr
 			r = -ENOMEM;
 			break;
 		}
-		r = entries_add(l, ref, location);
+		r = entries_add(l, ref, location, envol_volume_name_is_import(name, NULL));
 	}
 	envol_volume_name_list_free(images, n);
 	return r;
@@ -298,23 +295,25 @@ int envol_volume_list_all(const struct envol_config *cfg, const char *pool,
 			  size_t rbd_errlen)
 {
 	struct entries l = { 0 };
-	char **names = NULL;
-	size_t n = 0;
-	int r;
+	int r = 0;
 
 	if (rbd_err && rbd_errlen)
 		rbd_err[0] = 0;
-	r = envol_volume_name_list(cfg->server.volume_dir, &names, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		char *path = NULL;
+	for (int imports = 0; r == 0 && imports < 2; imports++) {
+		char **names = NULL;
+		size_t n = 0;
 
-		r = envol_volume_name_path(cfg->server.volume_dir, names[i], &path);
-		if (r == 0)
-			r = entries_add(&l, strdup(names[i]), path);
+		r = imports ? envol_volume_name_list_imports(cfg->server.volume_dir, &names, &n)
+			    : envol_volume_name_list(cfg->server.volume_dir, &names, &n);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			char *path = NULL;
+
+			r = envol_volume_name_path(cfg->server.volume_dir, names[i], &path);
+			if (r == 0)
+				r = entries_add(&l, strdup(names[i]), path, imports);
+		}
+		envol_volume_name_list_free(names, n);
 	}
-	envol_volume_name_list_free(names, n);
 	if (r == 0 && (pool || cfg->rbd.enabled)) {
 		char e[512] = "";
 		int rr = setup_rbd(cfg, e, sizeof e);
@@ -334,5 +333,30 @@ int envol_volume_list_all(const struct envol_config *cfg, const char *pool,
 		qsort(l.e, l.n, sizeof(*l.e), cmp_entries);
 	*ret = l.e;
 	*ret_n = l.n;
+	return 0;
+}
+
+int envol_volume_rename_to(const char *location, const char *name, char **ret_location,
+			   char *err, size_t errlen)
+{
+	const struct envol_backend_type *type = envol_backend_type_for(location);
+	_cleanup_free_ char *to = NULL;
+	const char *slash = location ? strrchr(location, '/') : NULL;
+	int r;
+
+	if (!slash || !envol_volume_name_valid(name))
+		return envol_fail(-EINVAL, err, errlen, "cannot rename %s to %s", location ? location : "",
+				  name ? name : "");
+	if (asprintf(&to, "%.*s/%s" ENVOL_VOLUME_SUFFIX, (int)(slash - location), location,
+		     name) < 0) {
+		to = NULL;
+		return -ENOMEM;
+	}
+	r = type->rename ? type->rename(location, to) : -EOPNOTSUPP;
+	if (r < 0)
+		return envol_fail(r, err, errlen, "cannot rename %s to %s: %s", location, to,
+				  strerror(-r));
+	if (ret_location)
+		*ret_location = TAKE_PTR(to);
 	return 0;
 }

@@ -49,17 +49,26 @@ int envol_volume_locate_new(const struct envol_config *cfg, const char *name,
 struct envol_volume_entry {
 	char *ref;      /* the volume's name: NAME, or POOL[/NAMESPACE]/NAME */
 	char *location; /* its path or rbd: location */
+	bool import;    /* ref is the temporary name of an unfinished import (volume/name.h) */
 };
 
 /*
  * Every volume: the files of server.volume_dir, then the images of pool (NULL: rbd.pool, when
- * Ceph is enabled), sorted by name.  Returns -errno when the volume directory cannot be read;
- * when the pool cannot be listed it returns the files with 0 and says why in rbd_err (empty
- * otherwise).
+ * Ceph is enabled), sorted by name; the unfinished imports among them are marked.  Returns
+ * -errno when the volume directory cannot be read; when the pool cannot be listed it returns
+ * the files with 0 and says why in rbd_err (empty otherwise).
  */
 int envol_volume_list_all(const struct envol_config *cfg, const char *pool,
 			  struct envol_volume_entry **ret, size_t *ret_n, char *rbd_err,
 			  size_t rbd_errlen);
 void envol_volume_entries_free(struct envol_volume_entry *e, size_t n);
+
+/*
+ * Renames the volume at location to name, in the same place (directory, or pool and
+ * namespace), never replacing one: -EEXIST when name is taken there.  *ret_location (when
+ * given) is the new location, malloc'd.
+ */
+int envol_volume_rename_to(const char *location, const char *name, char **ret_location,
+			   char *err, size_t errlen);
 
 #endif

@@ -245,6 +245,22 @@ fail:
 	return r;
 }
 
+int envol_volume_exists(const char *location)
+{
+	struct envol_backend *b = NULL;
+	int r;
+
+	if (!location)
+		return -EINVAL;
+	r = envol_backend_type_for(location)->open(location, false, &b, NULL, 0);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	b->ops->close(b);
+	return 1;
+}
+
 int envol_volume_remove(const char *location, char *err, size_t errlen)
 {
 	int r;

@@ -30,6 +30,10 @@ int envol_volume_open_with(const struct envol_backend_type *type, const char *lo
 int envol_volume_force_release(const char *location, char *holder, size_t holder_len,
 			       char *err, size_t errlen);
 
+/* Does storage exist at location (a file, an RBD image)?  1, 0, or -errno when it cannot be
+ * told (the cluster is unreachable). */
+int envol_volume_exists(const char *location);
+
 /* Removes the storage of an erased volume (envol_volume_erase): unlink, or rbd rm. */
 int envol_volume_remove(const char *location, char *err, size_t errlen);
 
