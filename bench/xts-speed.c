@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * xts-speed.c — the crypto ceiling: envol_xts_encrypt/decrypt throughput on one core for
- * 512- and 4096-byte sectors, one sector per call (what `openssl speed -evp aes-256-xts
- * -bytes N` measures) and 128 KiB per call (a typical NBD request), ~1 s per cell.
- * MB/s are 10^6 bytes per second, like openssl speed's "1000s of bytes".  IMPL picks the
- * implementation (xts.h): auto (default, what envold uses), evp or dispatch.  Time is the wall
- * clock (compare with `openssl speed -elapsed`), or with --cpu this process's CPU time, which is
- * what plain `openssl speed` divides by and is far less disturbed by a busy machine.
+ * xts-speed.c — the crypto ceiling: AES-256-XTS throughput on one core for 512- and 4096-byte
+ * sectors, one sector per call (what `openssl speed -evp aes-256-xts -bytes N` measures) and
+ * 128 KiB per call (a typical NBD request), for each sector-cipher backend through envol_xts,
+ * and for "libgcrypt-ref": libgcrypt called directly, one gcry_cipher_setiv() and one
+ * gcry_cipher_encrypt() per sector (the 40-line program of issue 12), as the library's own
+ * reference.  MB/s are 10^6 bytes per second, like openssl speed's "1000s of bytes".
  *
- *   xts-speed [--cpu] [SECONDS_PER_CELL [auto|evp|dispatch]]
+ *   xts-speed [--cpu] [--reps N] [SECONDS_PER_CELL [auto|BACKEND|all]]
+ *
+ * BACKEND: a server.cipher_backend name; auto (the default) is what envold would pick; all is
+ * every backend usable here plus libgcrypt-ref.  With --reps N every cell is measured N times,
+ * the rows interleaved (row order rotated per repetition), and the median printed.  Time is the
+ * wall clock (compare with `openssl speed -elapsed`), or with --cpu this process's CPU time,
+ * which is what plain `openssl speed` divides by and is far less disturbed by a busy machine.
+ * Output: a comment line (ending "auto=BACKEND": what envold would pick here), a header line,
+ * then one line per backend, sector size and call size: "BACKEND SECTOR PER_CALL ENCRYPT
+ * DECRYPT".  Never run by ctest (speed is not a test).
  */
 #include <openssl/rand.h>
 #include <stdbool.h>
@@ -17,10 +25,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/macros.h"
+#ifdef ENVOL_HAVE_GCRYPT
+#include <gcrypt.h>
+#endif
+
 #include "crypto/xts.h"
+#include "util/macros.h"
 
 #define BIG_CALL (128 * 1024)
+#define MAX_REPS 99
+#define REF_GCRYPT ENVOL_XTS_BACKEND_MAX /* the row of libgcrypt-ref */
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
@@ -32,94 +46,213 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Runs one cell for about `seconds`; returns MB/s or a negative errno. */
-static double run(struct envol_xts *x, int enc, uint8_t *buf, size_t call_len, double seconds)
+/* One row's keyed object: an envol_xts on a backend, or a libgcrypt handle for the reference. */
+struct subject {
+	int backend; /* enum envol_xts_backend, or REF_GCRYPT */
+	const char *name;
+	struct envol_xts *x[2]; /* per sector size */
+#ifdef ENVOL_HAVE_GCRYPT
+	gcry_cipher_hd_t h;
+#endif
+};
+
+static int crypt_call(struct subject *s, size_t si, unsigned ss, int enc, uint64_t sector,
+		      uint8_t *buf, size_t len)
 {
-	unsigned sector_size = envol_xts_sector_size(x);
+#ifdef ENVOL_HAVE_GCRYPT
+	if (s->backend == REF_GCRYPT) {
+		for (size_t off = 0; off < len; off += ss, sector++) {
+			uint8_t tweak[16] = { 0 };
+
+			for (unsigned i = 0; i < 8; i++)
+				tweak[i] = (uint8_t)(sector >> (8 * i));
+			if (gcry_cipher_setiv(s->h, tweak, sizeof tweak) ||
+			    (enc ? gcry_cipher_encrypt(s->h, buf + off, ss, NULL, 0) :
+				   gcry_cipher_decrypt(s->h, buf + off, ss, NULL, 0)))
+				return -1;
+		}
+		return 0;
+	}
+#endif
+	return enc ? envol_xts_encrypt(s->x[si], sector, buf, len) :
+		     envol_xts_decrypt(s->x[si], sector, buf, len);
+}
+
+/* Runs one cell for about `seconds`; returns MB/s or a negative number on failure. */
+static double run(struct subject *s, size_t si, unsigned ss, int enc, uint8_t *buf, size_t len,
+		  double seconds)
+{
 	uint64_t sector = UINT64_C(0x100000000); /* above 2^32, as on a large volume */
 	double start = now(), elapsed;
 	size_t bytes = 0;
-
 	/*
 	 * Check the clock every ~2 MiB (at least 64 calls) only, so timing costs nothing
 	 * measurable: the CPU-time clock is a system call, not a vDSO read.
 	 */
-	size_t per_check = call_len < 2 * 1024 * 1024 / 64 ? 2 * 1024 * 1024 / call_len : 64;
+	size_t per_check = len < 2 * 1024 * 1024 / 64 ? 2 * 1024 * 1024 / len : 64;
 
 	do {
 		for (size_t i = 0; i < per_check; i++) {
-			int r = enc ? envol_xts_encrypt(x, sector, buf, call_len) :
-				      envol_xts_decrypt(x, sector, buf, call_len);
-			if (r < 0)
-				return r;
-			sector += call_len / sector_size;
-			bytes += call_len;
+			if (crypt_call(s, si, ss, enc, sector, buf, len) < 0)
+				return -1;
+			sector += len / ss;
+			bytes += len;
 		}
 		elapsed = now() - start;
 	} while (elapsed < seconds);
 	return (double)bytes / elapsed / 1e6;
 }
 
+static int subject_open(struct subject *s, const uint8_t key[ENVOL_XTS_KEY_SIZE])
+{
+	static const unsigned sizes[] = { 512, 4096 };
+
+	if (s->backend == REF_GCRYPT) {
+#ifdef ENVOL_HAVE_GCRYPT
+		/* libenvol has initialised libgcrypt (its gcrypt backend's self-test ran). */
+		if (gcry_cipher_open(&s->h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_XTS, 0) ||
+		    gcry_cipher_setkey(s->h, key, ENVOL_XTS_KEY_SIZE))
+			return -1;
+		return 0;
+#else
+		return -1;
+#endif
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		int r = envol_xts_new_backend(key, ENVOL_XTS_KEY_SIZE, sizes[i],
+					      (enum envol_xts_backend)s->backend, &s->x[i]);
+		if (r < 0) {
+			fprintf(stderr, "xts-speed: %s: %s\n", s->name, strerror(-r));
+			return -1;
+		}
+	}
+	if (s->backend == ENVOL_XTS_BACKEND_AUTO)
+		s->name = envol_xts_backend_to_string(envol_xts_get_backend(s->x[0]));
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: xts-speed [--cpu] [--reps N] [SECONDS_PER_CELL [auto|BACKEND|all]]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const unsigned sizes[] = { 512, 4096 };
-	static const enum envol_xts_impl impls[] = { ENVOL_XTS_IMPL_AUTO, ENVOL_XTS_IMPL_EVP,
-						      ENVOL_XTS_IMPL_DISPATCH };
-	bool cpu = argc > 1 && strcmp(argv[1], "--cpu") == 0;
-	double seconds;
-	enum envol_xts_impl impl = ENVOL_XTS_IMPL_AUTO;
-	bool impl_ok;
+	struct subject subj[ENVOL_XTS_BACKEND_MAX + 1];
+	/* results[row][size][call][enc][rep] */
+	static double results[ENVOL_XTS_BACKEND_MAX + 1][2][2][2][MAX_REPS];
 	uint8_t key[ENVOL_XTS_KEY_SIZE];
 	uint8_t *buf = aligned_alloc(64, BIG_CALL);
+	const char *which = "auto";
+	double seconds = 1.0;
+	size_t n = 0;
+	long reps = 1;
+	char *end;
 
-	if (cpu) {
-		clock_id = CLOCK_PROCESS_CPUTIME_ID;
-		argc--;
-		argv++;
-	}
-	seconds = argc > 1 ? atof(argv[1]) : 1.0;
-	impl_ok = argc <= 2;
-	for (size_t i = 0; argc > 2 && i < ARRAY_SIZE(impls); i++) {
-		if (strcmp(argv[2], envol_xts_impl_name(impls[i])) == 0) {
-			impl = impls[i];
-			impl_ok = true;
+	for (; argc > 1 && argv[1][0] == '-'; argc--, argv++) {
+		if (strcmp(argv[1], "--cpu") == 0) {
+			clock_id = CLOCK_PROCESS_CPUTIME_ID;
+		} else if (strcmp(argv[1], "--reps") == 0 && argc > 2) {
+			reps = strtol(argv[2], &end, 10);
+			if (*end || reps < 1 || reps > MAX_REPS)
+				return usage();
+			argc--;
+			argv++;
+		} else {
+			return usage();
 		}
 	}
-	if (!buf || seconds <= 0 || argc > 3 || !impl_ok || RAND_bytes(key, sizeof(key)) != 1) {
-		fprintf(stderr, "usage: xts-speed [--cpu] [SECONDS_PER_CELL [auto|evp|dispatch]]\n");
-		return 2;
-	}
-	memset(buf, 0xa5, BIG_CALL);
-	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
-		size_t calls[] = { sizes[s], BIG_CALL };
-		struct envol_xts *x = NULL;
-		int r = envol_xts_new_impl(key, sizeof(key), sizes[s], impl, &x);
+	if (argc > 1)
+		seconds = atof(argv[1]);
+	if (argc > 2)
+		which = argv[2];
+	if (!buf || seconds <= 0 || argc > 3 || RAND_bytes(key, sizeof(key)) != 1)
+		return usage();
 
-		if (r < 0) {
-			fprintf(stderr, "envol_xts_new: %s\n", strerror(-r));
+	if (strcmp(which, "all") == 0) {
+		for (int b = ENVOL_XTS_BACKEND_AUTO + 1; b < ENVOL_XTS_BACKEND_MAX; b++)
+			if (envol_xts_backend_status((enum envol_xts_backend)b, NULL, 0) == 0)
+				subj[n++] = (struct subject){ .backend = b,
+							      .name = envol_xts_backend_to_string(
+								      (enum envol_xts_backend)b) };
+#ifdef ENVOL_HAVE_GCRYPT
+		if (envol_xts_backend_status(ENVOL_XTS_BACKEND_GCRYPT, NULL, 0) == 0)
+			subj[n++] = (struct subject){ .backend = REF_GCRYPT, .name = "libgcrypt-ref" };
+#endif
+	} else {
+		enum envol_xts_backend b = envol_xts_backend_from_string(which);
+
+		if (b < 0)
+			return usage();
+		subj[n++] = (struct subject){ .backend = b, .name = which };
+	}
+	for (size_t i = 0; i < n; i++)
+		if (subject_open(&subj[i], key) < 0)
 			return 1;
-		}
-		if (s == 0) {
-			printf("AES-256-XTS via envol_xts (%s), one core, %g %s s per cell, "
-			       "MB/s (10^6 bytes/s)\n",
-			       envol_xts_impl_name(envol_xts_get_impl(x)), seconds,
-			       cpu ? "CPU" : "wall");
-			printf("%-12s %-10s %12s %12s\n", "sector size", "per call", "encrypt",
-			       "decrypt");
-		}
-		for (size_t c = 0; c < ARRAY_SIZE(calls); c++) {
-			double e = run(x, 1, buf, calls[c], seconds);
-			double d = run(x, 0, buf, calls[c], seconds);
-			char per[16];
+	memset(buf, 0xa5, BIG_CALL);
 
-			if (e < 0 || d < 0) {
-				fprintf(stderr, "envol_xts failed\n");
-				return 1;
+	for (long rep = 0; rep < reps; rep++) {
+		for (size_t k = 0; k < n; k++) {
+			size_t i = (k + (size_t)rep) % n; /* rotate the order per repetition */
+
+			for (size_t si = 0; si < ARRAY_SIZE(sizes); si++) {
+				size_t calls[] = { sizes[si], BIG_CALL };
+
+				for (size_t c = 0; c < ARRAY_SIZE(calls); c++) {
+					for (int enc = 1; enc >= 0; enc--) {
+						double v = run(&subj[i], si, sizes[si], enc, buf,
+							       calls[c], seconds);
+
+						if (v < 0) {
+							fprintf(stderr, "xts-speed: %s failed\n",
+								subj[i].name);
+							return 1;
+						}
+						results[i][si][c][enc][rep] = v;
+					}
+				}
 			}
-			snprintf(per, sizeof(per), "%zu", calls[c]);
-			printf("%-12u %-10s %12.1f %12.1f\n", sizes[s], per, e, d);
 		}
-		envol_xts_free(x);
+	}
+
+	(void)envol_xts_select("auto", NULL, 0);
+	printf("# AES-256-XTS, one core, %g %s s per cell, median of %ld, MB/s (10^6 bytes/s); "
+	       "auto=%s\n",
+	       seconds, clock_id == CLOCK_MONOTONIC ? "wall" : "CPU", reps,
+	       envol_xts_backend_to_string(envol_xts_selected()));
+	printf("%-14s %6s %8s %10s %10s\n", "backend", "sector", "per_call", "encrypt", "decrypt");
+	for (size_t i = 0; i < n; i++) {
+		for (size_t si = 0; si < ARRAY_SIZE(sizes); si++) {
+			size_t calls[] = { sizes[si], BIG_CALL };
+
+			for (size_t c = 0; c < ARRAY_SIZE(calls); c++)
+				printf("%-14s %6u %8zu %10.1f %10.1f\n", subj[i].name, sizes[si],
+				       calls[c], median(results[i][si][c][1], (size_t)reps),
+				       median(results[i][si][c][0], (size_t)reps));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		envol_xts_free(subj[i].x[0]);
+		envol_xts_free(subj[i].x[1]);
+#ifdef ENVOL_HAVE_GCRYPT
+		if (subj[i].backend == REF_GCRYPT)
+			gcry_cipher_close(subj[i].h);
+#endif
 	}
 	free(buf);
 	return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * audit.c — "envolctl audit verify|tail": checks the KMS audit log's hash chain
- * (kms_audit_verify) and shows its last records as a table or raw JSON lines.
+ * audit.c — "envolctl audit verify|tail": checks the KMS audit log's keyed chain against the
+ * anchor in kms.db (kms_audit_verify: it reads root.key and kms.db, so it runs as root or
+ * envol-kms) and shows its last records as a table or raw JSON lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,23 +39,39 @@ static int audit_path(struct ctl *c, int argc, char **argv, int first, const cha
 
 static int audit_verify(struct ctl *c, int argc, char **argv)
 {
+	static const struct option opts[] = {{"root-key", required_argument, NULL, 'k'}, {}};
 	char err[1024] = "";
-	const char *path = NULL;
+	const char *path = NULL, *root_key = NULL;
+	struct kms_options ko;
 	uint64_t lines = 0;
-	int r;
+	int o, r;
 
-	r = audit_path(c, argc, argv, 1, &path);
+	ctl_getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'k')
+			return ctl_usage("usage: envolctl audit verify [--root-key FILE] [FILE]");
+		root_key = optarg;
+	}
+	r = audit_path(c, argc, argv, optind, &path);
 	if (r)
 		return r;
-	r = kms_audit_verify(path, &lines, err, sizeof err);
+	/* The chain key comes from the root key, the anchor from kms.db: both need the config. */
+	if (ctl_config(c) < 0)
+		return EXIT_ERROR;
+	ko = (struct kms_options){
+	    .database = c->cfg->kms.database,
+	    .root_key_file = root_key ? root_key : c->cfg->kms.root_key_file,
+	    .audit_log = path,
+	};
+	r = kms_audit_verify(&ko, path, &lines, err, sizeof err);
 	if (c->json) {
-		json_t *o = json_pack("{s:s,s:b,s:I}", "file", path, "ok", r == 0, "records",
+		json_t *j = json_pack("{s:s,s:b,s:I}", "file", path, "ok", r == 0, "records",
 				      (json_int_t)lines);
 
-		if (o && r < 0)
-			json_object_set_new(o, "error", json_string(err[0] ? err : strerror(-r)));
-		ctl_print_json(o);
-		json_decref(o);
+		if (j && r < 0)
+			json_object_set_new(j, "error", json_string(err[0] ? err : strerror(-r)));
+		ctl_print_json(j);
+		json_decref(j);
 	}
 	if (r == -EBADMSG) {
 		ctl_error("audit log %s is NOT intact: %s", path, err);

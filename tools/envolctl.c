@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  key encrypt KEY IN OUT [--context K=V]...\n"
     "  key decrypt IN OUT [--context K=V]...\n"
     "Audit log:\n"
-    "  audit verify [FILE]\n"
+    "  audit verify [--root-key FILE] [FILE]\n"
     "  audit tail [-n N] [FILE]\n"
     "Volumes:\n"
     "  volume create NAME --size SIZE [--key KEY] [--sector-size 512|4096] [--read-only]\n"
@@ -59,6 +59,9 @@ static const char usage_text[] =
     "Options:\n"
     "  -c, --config FILE  configuration file (default " ENVOL_CONFIG_DEFAULT_PATH ")\n"
     "      --json         machine-readable JSON output\n"
+    "      --ca FILE|DIR  CA certificates for an https:// client.endpoint (client.tls_ca)\n"
+    "      --cert FILE    client certificate for it (client.tls_cert; with --tls-key)\n"
+    "      --tls-key FILE the certificate's private key (client.tls_key)\n"
     "  -v, --verbose      debug logging\n"
     "  -h, --help         this help\n"
     "  -V, --version      version\n"
@@ -88,6 +91,27 @@ int ctl_usage(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* --ca, --cert, --tls-key (--key names a KMS key in volume commands): override client.tls_ca, tls_cert, tls_key once the file is loaded. */
+static const char *opt_tls[3];
+
+static int override_tls(struct envol_config *cfg)
+{
+	char **field[3] = {&cfg->client.tls_ca, &cfg->client.tls_cert, &cfg->client.tls_key};
+
+	for (size_t i = 0; i < ARRAY_SIZE(field); i++) {
+		char *v;
+
+		if (!opt_tls[i])
+			continue;
+		v = strdup(opt_tls[i]);
+		if (!v)
+			return -ENOMEM;
+		free(*field[i]);
+		*field[i] = v;
+	}
+	return 0;
+}
+
 int ctl_config(struct ctl *c)
 {
 	char err[CTL_ERR_MAX] = "";
@@ -98,6 +122,11 @@ int ctl_config(struct ctl *c)
 	r = envol_config_load(c->config_path, &c->cfg, err, sizeof err);
 	if (r < 0) {
 		ctl_error("%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = override_tls(c->cfg);
+	if (r < 0) {
+		ctl_error("%s", strerror(-r));
 		return r;
 	}
 	return 0;
@@ -461,6 +490,13 @@ static int parse_global(struct ctl *c, int *argc, char **argv)
 			c->config_path = argv[++i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
 			c->config_path = a + 9;
+		} else if (strcmp(a, "--ca") == 0 || strcmp(a, "--cert") == 0 ||
+			   strcmp(a, "--tls-key") == 0) {
+			size_t k = strcmp(a, "--ca") == 0 ? 0 : strcmp(a, "--cert") == 0 ? 1 : 2;
+
+			if (i + 1 >= *argc)
+				return ctl_usage("%s needs a FILE", a);
+			opt_tls[k] = argv[++i];
 		} else if (strcmp(a, "--json") == 0) {
 			c->json = true;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {

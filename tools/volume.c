@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volume.c — "envolctl volume create|list|show|delete|rekey|release": volumes in
+ * volume.c — "envolctl volume create|list|show|delete|rekey|upgrade|release": volumes in
  * server.volume_dir or in a Ceph RBD pool (found by name, volume/locate.h), their wrapped keys
  * through the KMS (GenerateDataKeyWithoutPlaintext, ReEncrypt), headers read with the volume
  * header codec (without a lock, so attached volumes can be shown), and the temporary volumes
@@ -122,6 +122,19 @@ static int read_header(const char *path, struct envol_volume_header **ret, char 
 	return 0;
 }
 
+/* An encryption context as a JSON object (NULL: out of memory). */
+static json_t *context_json(const struct envol_context_pair *pairs, size_t n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < n; i++)
+		if (json_object_set_new(o, pairs[i].key, json_string(pairs[i].value)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
 /*
  * Creates volume name of size bytes under key, on backend "file" or "rbd" (NULL:
  * server.backend) and, for rbd, in pool (NULL: rbd.pool); used by create and import.
@@ -133,8 +146,8 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 {
 	_cleanup_free_ char *path = NULL, *key_id = NULL, *ref = NULL;
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_json_ json_t *req = NULL, *resp = NULL;
-	struct envol_context_pair pair;
+	_cleanup_json_ json_t *req = NULL, *resp = NULL, *ctx = NULL;
+	struct envol_volume_bound_context bc;
 	struct envol_volume_create_params p = {0};
 	char uuid_str[37], err[1024] = "";
 	const char *b64, *arn;
@@ -170,10 +183,17 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 		return r;
 	}
 	envol_uuid_format(p.uuid, uuid_str);
-
-	req =
-	    json_pack("{s:s,s:i,s:{s:s}}", "KeyId", key_id, "NumberOfBytes", ENVOL_VOLUME_DEK_SIZE,
-		      "EncryptionContext", ENVOL_VOLUME_CONTEXT_VOLUME_ID, uuid_str);
+	/* The context binds the parameters: every Decrypt authenticates them (format.md). */
+	r = envol_volume_bound_context(p.uuid, size, sector_size, read_only, &bc);
+	if (r < 0) {
+		ctl_error("cannot make the encryption context of volume %s: %s", name,
+			  strerror(-r));
+		return r;
+	}
+	ctx = context_json(bc.pairs, ENVOL_VOLUME_BOUND_PAIRS);
+	req = ctx ? json_pack("{s:s,s:i,s:O}", "KeyId", key_id, "NumberOfBytes",
+			      ENVOL_VOLUME_DEK_SIZE, "EncryptionContext", ctx)
+		  : NULL;
 	if (!req)
 		return -ENOMEM;
 	r = ctl_kms_call(c, "GenerateDataKeyWithoutPlaintext", req, &resp, NULL);
@@ -195,16 +215,14 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 			  strerror(-r));
 		return r;
 	}
-	pair.key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
-	pair.value = uuid_str;
 	p.path = path;
 	p.size = size;
 	p.sector_size = sector_size;
 	p.key_arn = arn;
 	p.blob = blob;
 	p.blob_len = blob_len;
-	p.context = &pair;
-	p.n_context = 1;
+	p.context = bc.pairs;
+	p.n_context = ENVOL_VOLUME_BOUND_PAIRS;
 	p.read_only = read_only;
 	r = envol_volume_create(&p, err, sizeof err);
 	if (r == -EEXIST) {
@@ -549,6 +567,11 @@ static int volume_object(struct ctl *c, const char *name, const char *import_nam
 		json_object_set_new(o, "attached_by", json_string(holder));
 	json_object_set_new(o, "backend", json_string(envol_volume_backend_name(path)));
 	json_object_set_new(o, "location", json_string(path));
+	/* true: the parameters are in the encryption context; false: an older volume */
+	r = envol_header_check_binding(h, err, sizeof err);
+	json_object_set_new(o, "bound", json_boolean(r == 1));
+	if (r < 0)
+		json_object_set_new(o, "binding_error", json_string(err));
 	json_object_set_new(o, "complete", json_boolean(!import_name));
 	if (import_name)
 		json_object_set_new(o, "import_name", json_string(import_name));
@@ -787,6 +810,12 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 			  json_is_true(json_object_get(o, "read_only")) ? "yes" : "no");
 	table_print_field(stdout, 18, "mac_pending",
 			  json_is_true(json_object_get(o, "mac_pending")) ? "yes" : "no");
+	table_print_field(stdout, 18, "bound",
+			  json_is_true(json_object_get(o, "bound"))
+			      ? "yes"
+			      : json_object_get(o, "binding_error")
+				    ? ostr(o, "binding_error")
+				    : "no (an older volume: envolctl volume upgrade binds it)");
 	table_print_field(stdout, 18, "attached",
 			  json_is_true(json_object_get(o, "attached"))
 			      ? (json_object_get(o, "attached_by") ? ostr(o, "attached_by") : "yes")
@@ -874,18 +903,88 @@ static int volume_delete(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * Rewraps the data key of the open volume v with ReEncrypt: from its blob and context to
+ * dest_key (NULL: the header's key) under new_ctx (the context to bind; NULL: the header's),
+ * then writes the new blob and context.  Without --key the wrapping key must stay the one
+ * that wrapped the blob: a header whose key ARN was changed would otherwise pick the key.
+ */
+static int rewrap(struct ctl *c, const char *name, struct envol_volume *v, const char *dest_key,
+		  const struct envol_context_pair *new_ctx, size_t n_new_ctx, json_t **ret_resp)
+{
+	const struct envol_volume_info *info = envol_volume_get_info(v);
+	_cleanup_json_ json_t *src = context_json(info->context, info->n_context), *dst = NULL;
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *blob64 = envol_base64_encode(info->blob, info->blob_len);
+	_cleanup_free_ uint8_t *blob = NULL;
+	const char *b64, *new_arn, *source_arn;
+	char err[1024] = "";
+	size_t blob_len = 0;
+	int r;
+
+	dst = new_ctx ? context_json(new_ctx, n_new_ctx) : json_incref(src);
+	if (!src || !dst || !blob64)
+		return -ENOMEM;
+	c->key_hint = dest_key ? dest_key : info->key_arn;
+	req = json_pack("{s:s,s:O,s:s,s:O}", "CiphertextBlob", blob64, "SourceEncryptionContext",
+			src, "DestinationKeyId", dest_key ? dest_key : info->key_arn,
+			"DestinationEncryptionContext", dst);
+	if (!req)
+		return -ENOMEM;
+	r = ctl_kms_call(c, "ReEncrypt", req, &resp, NULL);
+	if (r < 0)
+		return r;
+	b64 = json_string_value(json_object_get(resp, "CiphertextBlob"));
+	new_arn = json_string_value(json_object_get(resp, "KeyId"));
+	source_arn = json_string_value(json_object_get(resp, "SourceKeyId"));
+	if (!b64 || !new_arn || !source_arn ||
+	    envol_base64_decode(b64, strlen(b64), &blob, &blob_len) < 0) {
+		ctl_error("KMS ReEncrypt answer lacks KeyId, SourceKeyId or CiphertextBlob");
+		return -EPROTO;
+	}
+	if (!dest_key && strcmp(source_arn, info->key_arn) != 0) {
+		ctl_error("volume %s: its header names key %s, but its data key was wrapped by %s: "
+			  "the header was altered; nothing written",
+			  name, info->key_arn, source_arn);
+		return -EBADMSG;
+	}
+	r = envol_volume_rewrap(v, new_arn, blob, blob_len, new_ctx, n_new_ctx, err, sizeof err);
+	if (r < 0) {
+		ctl_error("cannot write the new key to volume %s: %s (the old header is intact)",
+			  name, err[0] ? err : strerror(-r));
+		return r;
+	}
+	*ret_resp = TAKE_PTR(resp);
+	return 0;
+}
+
+/* Opens volume NAME for a header update (rekey, upgrade): not attached.  Prints errors. */
+static int open_for_update(struct ctl *c, const char *name, const char *what,
+			   struct envol_volume **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	char err[1024] = "";
+	int r;
+
+	if (volume_path(c, name, &path) < 0 || refuse_attached(name, path, what) < 0)
+		return -EINVAL;
+	r = envol_volume_open(path, true, ret, err, sizeof err);
+	if (r == -EBUSY)
+		ctl_error("volume %s is attached: %s; disconnect its NBD clients before %s it",
+			  name, err, what);
+	else if (r < 0)
+		ctl_error("cannot open volume %s: %s", name, err[0] ? err : strerror(-r));
+	return r;
+}
+
 static int volume_rekey(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"key", required_argument, NULL, 'k'}, {}};
-	_cleanup_free_ char *path = NULL, *dest = NULL, *blob64 = NULL;
-	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_json_ json_t *ctx = json_object(), *req = NULL, *resp = NULL;
+	_cleanup_free_ char *dest = NULL;
+	_cleanup_json_ json_t *resp = NULL;
 	struct envol_volume *v = NULL;
-	const struct envol_volume_info *info;
-	const char *key = NULL, *new_arn, *b64, *name;
-	char err[1024] = "";
-	size_t blob_len = 0;
-	int o, r, ret = EXIT_ERROR;
+	const char *key = NULL, *name;
+	int o, ret = EXIT_ERROR;
 
 	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -904,52 +1003,86 @@ static int volume_rekey(struct ctl *c, int argc, char **argv)
 			    "ARN",
 			    key);
 	}
-	if (!ctx || volume_path(c, name, &path) < 0)
+	if (open_for_update(c, name, "rekeying", &v) < 0)
 		return EXIT_ERROR;
-	if (refuse_attached(name, path, "rekeying") < 0)
-		return EXIT_ERROR;
-	r = envol_volume_open(path, true, &v, err, sizeof err);
-	if (r < 0) {
-		if (r == -EBUSY)
-			ctl_error("volume %s is attached: %s; disconnect its NBD clients before "
-				  "rekeying it",
-				  name, err);
-		else
-			ctl_error("cannot open volume %s: %s", name, err[0] ? err : strerror(-r));
-		return EXIT_ERROR;
-	}
-	info = envol_volume_get_info(v);
-	for (size_t i = 0; i < info->n_context; i++)
-		json_object_set_new(ctx, info->context[i].key, json_string(info->context[i].value));
-	c->key_hint = key ? key : info->key_arn;
-	blob64 = envol_base64_encode(info->blob, info->blob_len);
-	if (!blob64)
-		goto out;
-	req = json_pack("{s:s,s:O,s:s,s:O}", "CiphertextBlob", blob64, "SourceEncryptionContext",
-			ctx, "DestinationKeyId", dest ? dest : info->key_arn,
-			"DestinationEncryptionContext", ctx);
-	if (!req || ctl_kms_call(c, "ReEncrypt", req, &resp, NULL) < 0)
-		goto out;
-	b64 = json_string_value(json_object_get(resp, "CiphertextBlob"));
-	new_arn = json_string_value(json_object_get(resp, "KeyId"));
-	if (!b64 || !new_arn || envol_base64_decode(b64, strlen(b64), &blob, &blob_len) < 0) {
-		ctl_error("KMS ReEncrypt answer lacks KeyId or CiphertextBlob");
+	if (!envol_volume_get_info(v)->bound) {
+		ctl_error("volume %s was made by an older envol: its encryption context does not "
+			  "bind its parameters; run envolctl volume upgrade %s first",
+			  name, name);
 		goto out;
 	}
-	r = envol_volume_update_key(v, new_arn, blob, blob_len, err, sizeof err);
-	if (r < 0) {
-		ctl_error("cannot write the new key to volume %s: %s (the old header is intact)",
-			  name, err[0] ? err : strerror(-r));
+	/* The same (bound) context: the parameters do not change, only the wrapping key. */
+	if (rewrap(c, name, v, dest, NULL, 0, &resp) < 0)
 		goto out;
-	}
 	if (c->json) {
 		_cleanup_json_ json_t *j =
 		    json_pack("{s:s,s:s,s:s}", "name", name, "source_key_arn",
-			      json_string_value(json_object_get(resp, "SourceKeyId")) ?: "",
-			      "key_arn", new_arn);
+			      json_string_value(json_object_get(resp, "SourceKeyId")), "key_arn",
+			      json_string_value(json_object_get(resp, "KeyId")));
 		ctl_print_json(j);
 	} else {
-		printf("volume %s: data key rewrapped under %s\n", name, new_arn);
+		printf("volume %s: data key rewrapped under %s\n", name,
+		       json_string_value(json_object_get(resp, "KeyId")));
+	}
+	ret = EXIT_OK;
+out:
+	envol_volume_close(v);
+	return ret;
+}
+
+/*
+ * envolctl volume upgrade NAME: binds the parameters of a volume made by an older envol into
+ * its encryption context (ReEncrypt under the same key), keeping its other context pairs.  It
+ * trusts the header's size, sector size and read-only flag as they are now, and says so.
+ */
+static int volume_upgrade(struct ctl *c, int argc, char **argv)
+{
+	_cleanup_json_ json_t *resp = NULL;
+	struct envol_context_pair ctx[ENVOL_VOLUME_MAX_CONTEXT];
+	struct envol_volume_bound_context bc;
+	const struct envol_volume_info *info;
+	struct envol_volume *v = NULL;
+	const char *name;
+	size_t n = 0;
+	int ret = EXIT_ERROR;
+
+	if (argc != 2)
+		return ctl_usage("usage: envolctl volume upgrade NAME");
+	name = argv[1];
+	if (open_for_update(c, name, "upgrading", &v) < 0)
+		return EXIT_ERROR;
+	info = envol_volume_get_info(v);
+	if (info->bound) {
+		printf("volume %s: its encryption context already binds its parameters\n", name);
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (envol_volume_bound_context(info->uuid, info->size, info->sector_size, info->read_only,
+				       &bc) < 0)
+		goto out;
+	for (size_t i = 0; i < info->n_context; i++)
+		if (strncmp(info->context[i].key, "envol:", 6) != 0)
+			ctx[n++] = info->context[i];
+	if (n + ENVOL_VOLUME_BOUND_PAIRS > ENVOL_VOLUME_MAX_CONTEXT) {
+		ctl_error("volume %s: %zu encryption context pairs and the %d envol: pairs are more "
+			  "than %d",
+			  name, n, ENVOL_VOLUME_BOUND_PAIRS, ENVOL_VOLUME_MAX_CONTEXT);
+		goto out;
+	}
+	for (size_t i = 0; i < ENVOL_VOLUME_BOUND_PAIRS; i++)
+		ctx[n++] = bc.pairs[i];
+	if (rewrap(c, name, v, NULL, ctx, n, &resp) < 0)
+		goto out;
+	if (c->json) {
+		_cleanup_json_ json_t *j = json_pack(
+		    "{s:s,s:I,s:i,s:b,s:b}", "name", name, "size", (json_int_t)info->size,
+		    "sector_size", (int)info->sector_size, "read_only", info->read_only, "bound", 1);
+		ctl_print_json(j);
+	} else {
+		printf("volume %s: parameters bound to its data key as the header gives them: size "
+		       "%llu bytes, sector size %u, %s\n",
+		       name, (unsigned long long)info->size, info->sector_size,
+		       info->read_only ? "read-only" : "read-write");
 	}
 	ret = EXIT_OK;
 out:
@@ -1014,7 +1147,7 @@ int ctl_volume_main(struct ctl *c, int argc, char **argv)
 
 	if (argc < 2)
 		return ctl_usage("volume: which command? (create, list, show, delete, rekey, "
-				 "import, export, release)");
+				 "upgrade, import, export, release)");
 	cmd = argv[1];
 	argc--;
 	argv++;
@@ -1028,6 +1161,8 @@ int ctl_volume_main(struct ctl *c, int argc, char **argv)
 		return volume_delete(c, argc, argv);
 	if (strcmp(cmd, "rekey") == 0)
 		return volume_rekey(c, argc, argv);
+	if (strcmp(cmd, "upgrade") == 0)
+		return volume_upgrade(c, argc, argv);
 	if (strcmp(cmd, "import") == 0)
 		return ctl_volume_import(c, argc, argv);
 	if (strcmp(cmd, "export") == 0)

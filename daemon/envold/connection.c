@@ -1,55 +1,79 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * connection.c — one thread per NBD connection.  It runs the fixed-newstyle handshake of
- * lib/nbd/handshake.c (docs/nbd-handshake.md) through this file's socket I/O and export
- * callbacks, then becomes the request reader: it decodes and validates each request
- * (lib/nbd/codec.c, lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and
- * queues the jobs to the worker pool; up to ENVOLD_MAX_INFLIGHT requests per connection are in
- * flight.  Replies from the workers are written under the connection's write mutex.
- * Requests are read through a per-connection buffer (one recv() for many small requests), and
- * small READ and non-FUA WRITE requests are served by the reader itself: a hand-off to a worker
- * costs more (wakeup, context switch) than the request.  Large ones, FUA, FLUSH, TRIM, zeroes
- * and block status go to the pool.
- * A protocol violation ends this connection only.
+ * connection.c — NBD connections.  Each has a reader thread, which runs the fixed-newstyle
+ * handshake of lib/nbd/handshake.c (docs/nbd-handshake.md) through this file's socket I/O and
+ * export callbacks, then reads requests: it decodes and validates each one (lib/nbd/codec.c,
+ * lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and queues the jobs to the
+ * worker pool.  Small READ and non-FUA WRITE requests are served by the reader itself: a
+ * hand-off to a worker costs more (wakeup, context switch) than the request.
+ *
+ * Replies never block a thread that serves others: a finished job is handed to its connection
+ * (conn_queue_reply()), which sends it at once with a non-blocking send when the socket takes
+ * it, and otherwise queues it for the connection's own writer thread.  A client that stops
+ * reading stalls only its writer and, once its in-flight budget is spent, its reader.
+ *
+ * Limits: server.max_connections (more are closed at accept), per connection
+ * ENVOLD_MAX_INFLIGHT requests and CONN_MAX_INFLIGHT_BYTES of buffered payload, for all
+ * connections server.max_inflight_mib (a request waits while it is spent; a connection with
+ * nothing in flight may always start one request, so none starves), and server.handshake_timeout
+ * for the whole handshake.  On stop, new requests get NBD_ESHUTDOWN and the connection closes
+ * once its requests in flight have replied.  A protocol violation ends this connection only.
+ * The socket is read and written only by sock_recv() and sock_send().
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "envold.h"
 #include "nbd/handshake.h"
+#include "tls.h"
 #include "util/log.h"
 
-#define HANDSHAKE_TIMEOUT_S 60		 /* a client silent this long in the handshake is dropped */
 #define JOB_KEEP_CAP (UINT32_C(4) << 20) /* bigger job buffers are freed when done */
 #define BLOCK_STATUS_MAX_EXTENTS 2048
-#define MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
+#define CONN_MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
 #define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
+#define STOP_POLL_MS 100		/* stopping: how often the reader looks at its in-flight */
 
 struct conn {
 	int fd;
 	bool tcp;
 	const struct nbd_server_ops *ops; /* where the handshake finds exports */
 	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
-	/* handshake results */
+	struct tls_session *tls;	  /* after NBD_OPT_STARTTLS: all I/O goes through it */
+	/* handshake */
+	struct timespec hs_deadline; /* CLOCK_MONOTONIC */
 	struct export *exp;
 	struct nbd_export_limits lim;
-	/* transmission */
-	pthread_mutex_t wlock; /* serialises replies */
-	bool dead;	       /* a reply could not be sent */
-	pthread_mutex_t lock;  /* inflight, free_jobs */
+	atomic_bool transmitting; /* the handshake is over (conns_stop_all() looks) */
+	atomic_bool tls_up;	  /* ... over TLS */
+	/* replies: the queue and the writer thread draining it */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	struct job *rq_head, *rq_tail; /* the head is being sent by the writer */
+	bool dead;		       /* a reply could not be sent: the rest are dropped */
+	bool wstop;		       /* the writer leaves once the queue is empty */
+	bool writer_running;
+	pthread_t writer;
+	/* in flight */
+	pthread_mutex_t lock; /* inflight, free_jobs */
 	pthread_cond_t cond;
 	unsigned waiters; /* threads waiting on cond (the reader) */
 	unsigned inflight;
 	uint64_t inflight_bytes;
+	uint64_t global_charged; /* of the global budget (under budget_lock) */
 	struct job *free_jobs;
 	struct conn *prev, *next;
 	/* buffered transmission reads (reader thread only) */
@@ -62,15 +86,87 @@ static pthread_cond_t conns_cond = PTHREAD_COND_INITIALIZER;
 static struct conn *conns;
 static unsigned n_conns;
 
-static int read_full(int fd, void *buf, size_t n)
+/* Limits (conns_configure()); the defaults serve conn_serve() without a configuration. */
+static _Atomic unsigned max_conns = ENVOL_DEFAULT_MAX_CONNECTIONS;
+static _Atomic int handshake_timeout_s = ENVOL_DEFAULT_HANDSHAKE_TIMEOUT;
+static time_t last_refusal_log;
+static unsigned long refusals; /* not logged yet */
+
+/* The global in-flight budget. */
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t budget_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t budget_max = (uint64_t)ENVOL_DEFAULT_MAX_INFLIGHT_MIB << 20;
+static uint64_t budget_used;
+static unsigned budget_waiters;
+
+/* The stop: readable once conns_stop_all() was called. */
+static atomic_bool stopping;
+static int stop_fd = -1;
+
+void conns_configure(const struct envol_config *cfg)
+{
+	if (cfg->server.max_connections > 0)
+		max_conns = (unsigned)cfg->server.max_connections;
+	if (cfg->server.handshake_timeout > 0)
+		handshake_timeout_s = cfg->server.handshake_timeout;
+	pthread_mutex_lock(&budget_lock);
+	if (cfg->server.max_inflight_mib > 0)
+		budget_max = (uint64_t)cfg->server.max_inflight_mib << 20;
+	pthread_cond_broadcast(&budget_cond);
+	pthread_mutex_unlock(&budget_lock);
+	pthread_mutex_lock(&conns_lock);
+	if (stop_fd < 0)
+		stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* ---- the socket: every read and write of a connection goes through these two ---- */
+
+static ssize_t sock_recv(struct conn *c, void *buf, size_t n, int flags)
+{
+	return recv(c->fd, buf, n, flags);
+}
+
+static ssize_t sock_send(struct conn *c, struct msghdr *msg, int flags)
+{
+	return sendmsg(c->fd, msg, flags | MSG_NOSIGNAL);
+}
+
+/* Milliseconds left until ts (CLOCK_MONOTONIC), at least 0. */
+static int ms_until(const struct timespec *ts)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(ts->tv_sec - now.tv_sec) * 1000 + (ts->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* Reads exactly n bytes; with deadline, gives up with -ETIMEDOUT when it passes. */
+static int read_full(struct conn *c, void *buf, size_t n, const struct timespec *deadline)
 {
 	uint8_t *p = buf;
 
+	if (c->tls) /* the handshake deadline is SO_RCVTIMEO's then (serve()) */
+		return tls_read_full(c->tls, buf, n);
 	while (n > 0) {
-		ssize_t k = recv(fd, p, n, MSG_WAITALL);
+		ssize_t k;
 
+		if (deadline) {
+			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+			int m = poll(&pfd, 1, ms_until(deadline));
+
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0)
+				return negative_errno();
+			if (m == 0)
+				return -ETIMEDOUT;
+		}
+		k = sock_recv(c, p, n, deadline ? MSG_DONTWAIT : MSG_WAITALL);
 		if (k < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || (deadline && errno == EAGAIN))
 				continue;
 			return negative_errno();
 		}
@@ -91,7 +187,7 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 	uint8_t *p = buf;
 
 	if (!c->rbuf)
-		return read_full(c->fd, p, n);
+		return read_full(c, p, n, &c->hs_deadline);
 	while (n > 0) {
 		size_t avail = c->rlen - c->rpos;
 		ssize_t k;
@@ -106,9 +202,15 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 			continue;
 		}
 		if (n >= RBUF_SIZE / 2)
-			return read_full(c->fd, p, n); /* big payload: straight into place */
+			return read_full(c, p, n, NULL); /* big payload: straight into place */
 		c->rpos = c->rlen = 0;
-		k = recv(c->fd, c->rbuf, RBUF_SIZE, 0);
+		if (c->tls) {
+			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
+			if (k < 0)
+				return (int)k;
+		} else {
+			k = sock_recv(c, c->rbuf, RBUF_SIZE, 0);
+		}
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -119,6 +221,47 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 		c->rlen = (size_t)k;
 	}
 	return 0;
+}
+
+/*
+ * Before a request header, with nothing buffered: waits until the client sends something
+ * (1, the buffer is filled), the stop begins (0), or the stream ends (-errno).  Data already
+ * there is taken without a poll.
+ */
+static int wait_request(struct conn *c)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN},
+					{.fd = stop_fd, .events = POLLIN}};
+		ssize_t k;
+
+		if (c->rpos < c->rlen)
+			return 1;
+		if (atomic_load_explicit(&stopping, memory_order_relaxed))
+			return 0;
+		if (c->tls) {
+			/* records may wait decrypted in the session: read; the stop ends it with
+			 * SHUT_RD (conns_stop_all()) */
+			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
+			if (k < 0)
+				return (int)k;
+			c->rpos = 0;
+			c->rlen = (size_t)k;
+			return 1;
+		}
+		k = sock_recv(c, c->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+		if (k > 0) {
+			c->rpos = 0;
+			c->rlen = (size_t)k;
+			return 1;
+		}
+		if (k == 0)
+			return -EPIPE;
+		if (errno != EAGAIN && errno != EINTR)
+			return negative_errno();
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return negative_errno();
+	}
 }
 
 /* Reads and drops n bytes of a payload. */
@@ -137,54 +280,151 @@ static int discard(struct conn *c, uint64_t n)
 	return 0;
 }
 
-int conn_send_reply(struct conn *c, const struct iovec *iov_in, int n)
+/* The connection cannot be written: every queued and future reply is dropped (wlock held). */
+static void mark_dead_locked(struct conn *c)
 {
-	struct iovec iov[8];
-	struct msghdr msg = {.msg_iov = iov};
-	int r = 0;
+	c->dead = true;
+	(void)shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
+}
 
-	if (n > (int)ARRAY_SIZE(iov))
-		return -EINVAL;
-	memcpy(iov, iov_in, sizeof *iov * (size_t)n);
-	msg.msg_iovlen = (size_t)n;
-	pthread_mutex_lock(&c->wlock);
-	if (c->dead) {
-		r = -EPIPE;
-		goto out;
-	}
-	while (msg.msg_iovlen > 0) {
-		ssize_t k = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+/* Handshake replies: blocking, bounded by the handshake timeout (SO_SNDTIMEO). */
+static int send_blocking(struct conn *c, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (c->tls)
+		return tls_sendv(c->tls, &iov, 1);
+	while (iov.iov_len > 0) {
+		ssize_t k = sock_send(c, &msg, 0);
 
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			r = negative_errno();
-			c->dead = true;
-			(void)shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
-			goto out;
+			return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
 		}
-		while (k > 0 && msg.msg_iovlen > 0) {
-			if ((size_t)k >= msg.msg_iov->iov_len) {
-				k -= (ssize_t)msg.msg_iov->iov_len;
-				msg.msg_iov++;
-				msg.msg_iovlen--;
-			} else {
-				msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + k;
-				msg.msg_iov->iov_len -= (size_t)k;
-				k = 0;
-			}
-		}
+		iov.iov_base = (uint8_t *)iov.iov_base + k;
+		iov.iov_len -= (size_t)k;
 	}
-out:
-	pthread_mutex_unlock(&c->wlock);
-	return r;
+	return 0;
 }
 
-static int send_buf(struct conn *c, const void *buf, size_t len)
+/* Sends what is left of j's reply (header, then data): 1 done, 0 not all (EAGAIN), -errno. */
+static int send_job(struct conn *c, struct job *j, int flags)
 {
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	if (c->tls) { /* blocking, all at once: only the writer calls it (conn_queue_reply()) */
+		struct iovec iov[2] = {{.iov_base = j->rhdr, .iov_len = j->rhdr_len},
+				       {.iov_base = j->buf, .iov_len = j->rdata_len}};
+		int r = tls_sendv(c->tls, iov, j->rdata_len ? 2 : 1);
 
-	return conn_send_reply(c, &iov, 1);
+		if (r < 0)
+			return r;
+		j->rsent = j->rhdr_len + j->rdata_len;
+		return 1;
+	}
+	for (;;) {
+		struct iovec iov[2];
+		struct msghdr msg = {.msg_iov = iov};
+		size_t total = j->rhdr_len + j->rdata_len;
+		ssize_t k;
+
+		if (j->rsent >= total)
+			return 1;
+		if (j->rsent < j->rhdr_len) {
+			iov[0] = (struct iovec){.iov_base = j->rhdr + j->rsent,
+						.iov_len = j->rhdr_len - j->rsent};
+			iov[1] = (struct iovec){.iov_base = j->buf, .iov_len = j->rdata_len};
+			msg.msg_iovlen = j->rdata_len ? 2 : 1;
+		} else {
+			size_t off = j->rsent - j->rhdr_len;
+
+			iov[0] = (struct iovec){.iov_base = j->buf + off,
+						.iov_len = j->rdata_len - off};
+			msg.msg_iovlen = 1;
+		}
+		k = sock_send(c, &msg, flags);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return negative_errno();
+		}
+		j->rsent += (size_t)k;
+	}
+}
+
+static void conn_job_done(struct conn *c, struct job *j);
+
+void conn_queue_reply(struct conn *c, struct job *j)
+{
+	int r;
+
+	j->rsent = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&c->wlock);
+	if (c->dead)
+		goto done;
+	if (!c->rq_head && !c->tls) {
+		/* nothing queued: try at once, without blocking (TLS: always the writer) */
+		r = send_job(c, j, MSG_DONTWAIT);
+		if (r < 0)
+			mark_dead_locked(c);
+		if (r != 0)
+			goto done;
+		if (!c->writer_running) { /* the socket is full and nobody drains: cannot be */
+			mark_dead_locked(c);
+			goto done;
+		}
+	}
+	if (c->rq_tail)
+		c->rq_tail->next = j;
+	else
+		c->rq_head = j;
+	c->rq_tail = j;
+	pthread_cond_signal(&c->wcond);
+	pthread_mutex_unlock(&c->wlock);
+	return;
+done:
+	pthread_mutex_unlock(&c->wlock);
+	conn_job_done(c, j);
+}
+
+/* The writer: sends the queued replies in order, blocking on this connection's socket only. */
+static void *writer_main(void *arg)
+{
+	struct conn *c = arg;
+
+	pthread_mutex_lock(&c->wlock);
+	for (;;) {
+		struct job *j;
+		int r = -EPIPE;
+
+		while (!c->rq_head && !c->wstop)
+			pthread_cond_wait(&c->wcond, &c->wlock);
+		j = c->rq_head;
+		if (!j)
+			break;
+		if (!c->dead) {
+			/* the head stays queued while it is sent: later replies go behind it */
+			pthread_mutex_unlock(&c->wlock);
+			r = send_job(c, j, 0);
+			pthread_mutex_lock(&c->wlock);
+			if (r < 0 && !c->dead) {
+				log_debug_errno(r, "reply not sent, disconnecting: %m");
+				mark_dead_locked(c);
+			}
+		}
+		c->rq_head = j->next;
+		if (!c->rq_head)
+			c->rq_tail = NULL;
+		pthread_mutex_unlock(&c->wlock);
+		conn_job_done(c, j);
+		pthread_mutex_lock(&c->wlock);
+	}
+	pthread_mutex_unlock(&c->wlock);
+	OPENSSL_thread_stop();
+	return NULL;
 }
 
 struct export *conn_export(struct conn *c) { return c->exp; }
@@ -197,12 +437,12 @@ static int hs_read(void *opaque, void *buf, size_t n)
 {
 	struct conn *c = opaque;
 
-	return read_full(c->fd, buf, n);
+	return read_full(c, buf, n, &c->hs_deadline);
 }
 
 static int hs_write(void *opaque, const void *buf, size_t n)
 {
-	return send_buf(opaque, buf, n);
+	return send_blocking(opaque, buf, n);
 }
 
 static uint16_t transmission_flags(bool read_only)
@@ -285,9 +525,14 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 	struct export *e;
 	int r;
 
+	struct conn *c = opaque;
+
 	r = exports_attach(name, &e, err, err_cap(errlen));
 	if (r < 0)
 		return r;
+	if (c->tls)
+		log_info("attach %s: TLS client '%s' as principal %s", name,
+			 tls_session_identity(c->tls), conn_principal(c) ? conn_principal(c) : "(none)");
 	attached_facts(e, &f);
 	export_info(&f, ret);
 	*ret_export = e;
@@ -296,11 +541,45 @@ static int registry_open(void *opaque, const char *name, struct nbd_export_info 
 
 static void registry_release(void *opaque, void *export) { exports_release(export); }
 
+static enum nbd_tls_mode conn_tls_mode(void *opaque)
+{
+	struct conn *c = opaque;
+
+	return tls_mode_for(c->tcp);
+}
+
+/* NBD_OPT_STARTTLS acknowledged: the TLS handshake, then the client identity. */
+static int conn_starttls(void *opaque, char *err, size_t errlen)
+{
+	struct conn *c = opaque;
+	int r;
+
+	r = tls_session_start(c->fd, tls_mode_for(c->tcp) == NBD_TLS_REQUIRE, &c->tls, err,
+			      err_cap(errlen));
+	if (r < 0 && !c->tls) {
+		log_warning("NBD client refused: %s", err);
+		return r;
+	}
+	if (r < 0)
+		log_warning("NBD client refused: %s", err);
+	else
+		log_debug("TLS up: client '%s', principal %s", tls_session_identity(c->tls),
+			  conn_principal(c) ? conn_principal(c) : "(none)");
+	return r;
+}
+
+const char *conn_principal(struct conn *c)
+{
+	return c->tls ? tls_session_principal(c->tls) : NULL;
+}
+
 static const struct nbd_server_ops registry_ops = {
     .list = registry_list,
     .describe = registry_describe,
     .open = registry_open,
     .release = registry_release,
+    .tls_mode = conn_tls_mode,
+    .starttls = conn_starttls,
 };
 
 /* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
@@ -355,6 +634,16 @@ static bool handshake(struct conn *c)
 	int r;
 
 	r = nbd_handshake_run(&io, c->ops, c, &res);
+	if (r == -ETIMEDOUT) {
+		log_warning("client dropped: no export chosen within server.handshake_timeout "
+			    "(%d s)",
+			    atomic_load(&handshake_timeout_s));
+		return false;
+	}
+	if (r == -EPROTO) {
+		log_warning("client dropped: NBD protocol violation in the handshake");
+		return false;
+	}
 	if (r < 0) {
 		log_debug_errno(r, "handshake ended: %m");
 		return false;
@@ -366,6 +655,34 @@ static bool handshake(struct conn *c)
 
 /* ---- transmission ---- */
 
+/* Takes need bytes of the global budget; waits while it is spent (see the top of the file). */
+static void budget_take(struct conn *c, size_t need)
+{
+	if (need == 0)
+		return;
+	pthread_mutex_lock(&budget_lock);
+	while (c->global_charged > 0 && budget_used + need > budget_max) {
+		budget_waiters++;
+		pthread_cond_wait(&budget_cond, &budget_lock);
+		budget_waiters--;
+	}
+	budget_used += need;
+	c->global_charged += need;
+	pthread_mutex_unlock(&budget_lock);
+}
+
+static void budget_give(struct conn *c, size_t n)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&budget_lock);
+	budget_used -= n;
+	c->global_charged -= n;
+	if (budget_waiters > 0)
+		pthread_cond_broadcast(&budget_cond);
+	pthread_mutex_unlock(&budget_lock);
+}
+
 static struct job *get_job(struct conn *c, size_t need)
 {
 	struct job *j;
@@ -373,7 +690,7 @@ static struct job *get_job(struct conn *c, size_t need)
 	pthread_mutex_lock(&c->lock);
 	/* bounded queue: requests and buffered bytes (one request may always proceed) */
 	while (c->inflight >= ENVOLD_MAX_INFLIGHT ||
-	       (c->inflight > 0 && c->inflight_bytes + need > MAX_INFLIGHT_BYTES)) {
+	       (c->inflight > 0 && c->inflight_bytes + need > CONN_MAX_INFLIGHT_BYTES)) {
 		c->waiters++;
 		pthread_cond_wait(&c->cond, &c->lock);
 		c->waiters--;
@@ -384,6 +701,7 @@ static struct job *get_job(struct conn *c, size_t need)
 	c->inflight++;
 	c->inflight_bytes += need;
 	pthread_mutex_unlock(&c->lock);
+	budget_take(c, need);
 	if (!j) {
 		j = calloc(1, sizeof *j);
 		if (!j)
@@ -410,6 +728,7 @@ fail:
 		free(j->buf);
 		free(j);
 	}
+	budget_give(c, need);
 	pthread_mutex_lock(&c->lock);
 	c->inflight--;
 	c->inflight_bytes -= need;
@@ -418,37 +737,93 @@ fail:
 	return NULL;
 }
 
-void conn_job_done(struct conn *c, struct job *j)
+static void conn_job_done(struct conn *c, struct job *j)
 {
+	size_t charged = j->charged;
+
 	if (j->cap > JOB_KEEP_CAP) {
 		free(j->buf);
 		j->buf = NULL;
 		j->cap = 0;
 	}
+	budget_give(c, charged);
 	pthread_mutex_lock(&c->lock);
 	j->next = c->free_jobs;
 	c->free_jobs = j;
 	c->inflight--;
-	c->inflight_bytes -= j->charged;
+	c->inflight_bytes -= charged;
 	if (c->waiters > 0) /* only the reader ever waits: no futex call when it does not */
 		pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Error reply from the reader (validation failures, out of memory). */
+/* Error reply from the reader (validation failures, stop): queued like any reply. */
 static int reply_error(struct conn *c, const struct nbd_request *req, int err, const char *msg)
 {
-	uint8_t b[NBD_STRUCTURED_REPLY_SIZE + 6 + 256];
+	struct job *j = get_job(c, 0);
 	int n;
 
+	if (!j)
+		return -ENOMEM;
 	if (c->lim.structured && (req->type == NBD_CMD_READ || req->type == NBD_CMD_BLOCK_STATUS))
-		n = nbd_encode_error_chunk(b, sizeof b, NBD_REPLY_FLAG_DONE, req->cookie,
-					   nbd_errno_to_wire(err), msg);
+		n = nbd_encode_error_chunk(j->rhdr, sizeof j->rhdr, NBD_REPLY_FLAG_DONE,
+					   req->cookie, nbd_errno_to_wire(err), msg);
 	else
-		n = nbd_encode_simple_reply(b, sizeof b, nbd_errno_to_wire(err), req->cookie);
-	if (n < 0)
+		n = nbd_encode_simple_reply(j->rhdr, sizeof j->rhdr, nbd_errno_to_wire(err),
+					    req->cookie);
+	if (n < 0) {
+		conn_job_done(c, j);
 		return n;
-	return send_buf(c, b, (size_t)n);
+	}
+	j->req = *req;
+	j->rhdr_len = (size_t)n;
+	j->rdata_len = 0;
+	conn_queue_reply(c, j);
+	return 0;
+}
+
+static bool conn_idle(struct conn *c)
+{
+	bool idle;
+
+	pthread_mutex_lock(&c->lock);
+	idle = c->inflight == 0;
+	pthread_mutex_unlock(&c->lock);
+	return idle;
+}
+
+/*
+ * The stop: every new request is answered NBD_ESHUTDOWN (a WRITE's payload read and dropped);
+ * returns when the client leaves or once nothing of it is in flight and it sends nothing.
+ */
+static void answer_shutdown(struct conn *c)
+{
+	uint8_t b[NBD_REQUEST_SIZE];
+	struct nbd_request req;
+
+	for (;;) {
+		if (c->rpos == c->rlen) {
+			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+			bool idle = conn_idle(c);
+			int n = poll(&pfd, 1, idle ? 0 : STOP_POLL_MS);
+
+			if (n < 0 && errno != EINTR)
+				return;
+			if (n <= 0) {
+				if (idle)
+					return;
+				continue;
+			}
+		}
+		if (read_buffered(c, b, sizeof b) < 0 || nbd_decode_request(b, &req) < 0 ||
+		    req.type == NBD_CMD_DISC)
+			return;
+		if (req.type == NBD_CMD_WRITE &&
+		    (req.length > NBD_MAX_DISCARD || discard(c, req.length) < 0))
+			return;
+		if (reply_error(c, &req, -ESHUTDOWN, "the server is shutting down") < 0)
+			return;
+	}
 }
 
 /*
@@ -478,7 +853,12 @@ static void transmission(struct conn *c)
 		size_t need = 0;
 		struct job *j;
 
-		if (read_buffered(c, b, sizeof b) < 0)
+		r = wait_request(c);
+		if (r == 0) {
+			answer_shutdown(c);
+			break;
+		}
+		if (r < 0 || read_buffered(c, b, sizeof b) < 0)
 			break;
 		if (nbd_decode_request(b, &req) < 0) {
 			log_warning("bad request magic: disconnecting the client");
@@ -539,9 +919,11 @@ static void conn_free(struct conn *c)
 		free(j);
 	}
 	free(c->rbuf);
+	tls_session_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->wlock);
+	pthread_cond_destroy(&c->wcond);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);
@@ -552,6 +934,40 @@ static void set_recv_timeout(int fd, int seconds)
 	struct timeval tv = {.tv_sec = seconds};
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static void set_send_timeout(int fd, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static int writer_start(struct conn *c)
+{
+	pthread_attr_t attr;
+	int r;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	r = -pthread_create(&c->writer, &attr, writer_main, c);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		c->writer_running = true;
+	return r;
+}
+
+/* After the drain: the queue is empty, the writer leaves. */
+static void writer_stop(struct conn *c)
+{
+	if (!c->writer_running)
+		return;
+	pthread_mutex_lock(&c->wlock);
+	c->wstop = true;
+	pthread_cond_signal(&c->wcond);
+	pthread_mutex_unlock(&c->wlock);
+	pthread_join(c->writer, NULL);
+	c->writer_running = false;
 }
 
 /* Takes c off the list of connections (it still counts until conn_count_down()). */
@@ -579,10 +995,22 @@ static void conn_count_down(void)
 /* Handshake, transmission, drain; then c is gone (the caller still counts it down). */
 static void serve(struct conn *c)
 {
-	set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
+	int timeout = atomic_load(&handshake_timeout_s);
+
+	clock_gettime(CLOCK_MONOTONIC, &c->hs_deadline);
+	c->hs_deadline.tv_sec += timeout;
+	set_send_timeout(c->fd, timeout);
+	set_recv_timeout(c->fd, timeout); /* bounds the TLS reads, which do not poll */
 	if (handshake(c)) {
+		set_send_timeout(c->fd, 0); /* the writer waits on a slow reader as long as needed */
 		set_recv_timeout(c->fd, 0); /* an attached client may idle as long as it likes */
-		transmission(c);
+		if (writer_start(c) < 0)
+			log_error("cannot start a connection's writer thread: disconnecting");
+		else {
+			atomic_store(&c->tls_up, c->tls != NULL);
+			atomic_store(&c->transmitting, true);
+			transmission(c);
+		}
 	}
 	/* drain: every queued request finishes and replies before the export is released */
 	pthread_mutex_lock(&c->lock);
@@ -592,6 +1020,7 @@ static void serve(struct conn *c)
 		c->waiters--;
 	}
 	pthread_mutex_unlock(&c->lock);
+	writer_stop(c);
 	if (c->exp)
 		c->ops->release(c, c->exp);
 	conn_unlink(c);
@@ -624,6 +1053,7 @@ static struct conn *conn_new(int fd, bool is_tcp, struct export *fixed)
 	c->fixed = fixed;
 	c->ops = fixed ? &fixed_ops : &registry_ops;
 	pthread_mutex_init(&c->wlock, NULL);
+	pthread_cond_init(&c->wcond, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (is_tcp)
@@ -639,6 +1069,37 @@ static struct conn *conn_new(int fd, bool is_tcp, struct export *fixed)
 	return c;
 }
 
+/* Beyond server.max_connections: closed before the greeting, logged at most once a second. */
+static bool refuse_over_limit(int fd)
+{
+	unsigned max = atomic_load(&max_conns), n;
+	unsigned long dropped = 0;
+	time_t now = time(NULL);
+	bool refuse, log = false;
+
+	pthread_mutex_lock(&conns_lock);
+	n = n_conns;
+	refuse = n >= max;
+	if (refuse) {
+		refusals++;
+		if (now != last_refusal_log) {
+			last_refusal_log = now;
+			dropped = refusals;
+			refusals = 0;
+			log = true;
+		}
+	}
+	pthread_mutex_unlock(&conns_lock);
+	if (!refuse)
+		return false;
+	close(fd);
+	if (log)
+		log_warning("connection refused: %u connections open, server.max_connections is %u "
+			    "(%lu refused since the last such line)",
+			    n, max, dropped);
+	return true;
+}
+
 int conn_start(int fd, bool is_tcp)
 {
 	pthread_attr_t attr;
@@ -646,6 +1107,8 @@ int conn_start(int fd, bool is_tcp)
 	struct conn *c;
 	int r;
 
+	if (refuse_over_limit(fd))
+		return 0;
 	c = conn_new(fd, is_tcp, NULL);
 	if (!c)
 		return -ENOMEM;
@@ -675,9 +1138,32 @@ int conn_serve(int fd, struct export *e)
 
 void conns_stop_all(void)
 {
+	uint64_t one = 1;
+	unsigned n;
+
+	atomic_store(&stopping, true);
+	pthread_mutex_lock(&conns_lock);
+	n = n_conns;
+	if (stop_fd >= 0 && write(stop_fd, &one, sizeof one) < 0)
+		log_warning_errno(negative_errno(), "cannot wake the connections: %m");
+	/* those still in the handshake are closed: nothing of theirs is in flight */
+	for (struct conn *c = conns; c; c = c->next)
+		if (!atomic_load(&c->transmitting))
+			(void)shutdown(c->fd, SHUT_RDWR);
+		else if (atomic_load(&c->tls_up)) /* its reader waits in tls_recv(): EOF */
+			(void)shutdown(c->fd, SHUT_RD);
+	pthread_mutex_unlock(&conns_lock);
+	if (n > 0)
+		log_info("stopping %u connection(s): new requests get NBD_ESHUTDOWN, each closes "
+			 "once its requests in flight have replied",
+			 n);
+}
+
+void conns_cut_all(void)
+{
 	pthread_mutex_lock(&conns_lock);
 	for (struct conn *c = conns; c; c = c->next)
-		(void)shutdown(c->fd, SHUT_RD);
+		(void)shutdown(c->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&conns_lock);
 }
 

@@ -3,9 +3,12 @@
  * envold.h — internals shared by envold's files:
  *   main.c        options, configuration, listeners (socket activation), signals, sd_notify
  *   exports.c     export registry: volume name -> attached volume, refcounted attach/detach
- *   connection.c  one thread per connection: the handshake of lib/nbd/handshake.c over the
- *                 socket, then the request reader
- *   workers.c     the worker pool executing requests and writing replies
+ *   connection.c  per connection a reader thread (the handshake of lib/nbd/handshake.c over
+ *                 the socket, then the request reader) and a writer thread draining its reply
+ *                 queue; the limits (server.max_connections, in-flight budgets, handshake
+ *                 timeout) and the stop (NBD_ESHUTDOWN, then disconnect)
+ *   workers.c     the worker pool executing requests and queueing their replies
+ *   tls.c         NBD over TLS: credentials, the session after NBD_OPT_STARTTLS, identities
  */
 #ifndef ENVOLD_H
 #define ENVOLD_H
@@ -25,12 +28,20 @@
 #define ENVOLD_MAX_INFLIGHT 64 /* requests queued or running per connection */
 #define ENVOLD_ERR_TEXT 512
 #define ENVOLD_RBD_MIN_THREADS 16 /* default worker threads when Ceph is enabled (main.c) */
+#define ENVOLD_REPLY_HDR_MAX (NBD_STRUCTURED_REPLY_SIZE + 6 + 256) /* reply header + error text */
 
 /* ---- exports.c ---- */
+
+enum export_state {
+	EXPORT_ATTACHING, /* the first connection opens it and asks the KMS, without the lock */
+	EXPORT_ATTACHED,
+	EXPORT_FAILED, /* off the registry; waiters take attach_error and attach_err */
+};
 
 struct export
 {
 	char name[ENVOL_VOLUME_REF_MAX + 1]; /* NAME, or POOL[/NAMESPACE]/NAME on Ceph */
+	enum export_state state; /* under the registry lock */
 	struct envol_volume *vol;
 	const struct envol_volume_info *info;
 	bool read_only;
@@ -40,7 +51,9 @@ struct export
 	 * only the worker pool keeps several of a connection's requests in flight.
 	 */
 	bool inline_io;
-	unsigned refs; /* connections in transmission (under the registry lock) */
+	unsigned refs; /* connections using or waiting for it (under the registry lock) */
+	int attach_error;
+	char attach_err[ENVOLD_ERR_TEXT];
 	struct export *next;
 };
 
@@ -74,7 +87,12 @@ void exports_flush_all(void);
 /* ---- connection.c ---- */
 
 struct conn;
-/* Starts a detached thread serving fd (which it owns). */
+/* Limits from cfg (server.max_connections, max_inflight_mib, handshake_timeout); again on reload. */
+void conns_configure(const struct envol_config *cfg);
+/*
+ * Starts a detached thread serving fd (which it owns).  Beyond server.max_connections the
+ * connection is closed at once (before the greeting) with a log line, and 0 is returned.
+ */
 int conn_start(int fd, bool is_tcp);
 /*
  * Serves fd (which it owns) in the calling thread until the client leaves and its requests have
@@ -83,8 +101,13 @@ int conn_start(int fd, bool is_tcp);
  * Needs the worker pool (workers_start).  Returns 0 or -ENOMEM.
  */
 int conn_serve(int fd, struct export *e);
-/* Stop reading new requests on every connection (shutdown SHUT_RD); in-flight ones finish. */
+/*
+ * Stop: from now on every connection answers new requests with NBD_ESHUTDOWN and disconnects
+ * once its requests in flight have replied; connections still in the handshake are closed.
+ */
 void conns_stop_all(void);
+/* Cuts every connection (shutdown SHUT_RDWR): for clients that do not read their replies. */
+void conns_cut_all(void);
 unsigned conns_count(void);
 /* Waits until no connection is left, up to timeout_ms. Returns true when all are gone. */
 bool conns_wait_all(int timeout_ms);
@@ -96,22 +119,32 @@ struct job {
 	struct nbd_request req;
 	uint8_t *buf;
 	size_t cap;
-	size_t charged; /* bytes counted against the connection's in-flight budget */
+	size_t charged; /* bytes counted against the connection's and the global budget */
+	/* the reply, queued on the connection (conn_queue_reply) */
+	uint8_t rhdr[ENVOLD_REPLY_HDR_MAX];
+	size_t rhdr_len;
+	size_t rdata_len; /* bytes of buf after the header */
+	size_t rsent;	  /* of header + data, already sent */
 	struct job *next;
 };
 
 int workers_start(unsigned n);
 void workers_stop(void);
 void workers_submit(struct job *j);
-/* Runs j in the calling thread: executes, replies, and hands it back with conn_job_done(). */
+/* Runs j in the calling thread: executes and queues the reply (conn_queue_reply()). */
 void workers_execute(struct job *j);
 
 /* Provided by connection.c for the workers. */
 struct export *conn_export(struct conn *c);
 bool conn_structured(struct conn *c);
-/* Sends iov atomically with respect to other replies on c; marks the connection dead on error. */
-int conn_send_reply(struct conn *c, const struct iovec *iov, int n);
-/* A job is finished: recycle it and wake the reader. */
-void conn_job_done(struct conn *c, struct job *j);
+/* The principal the connection's TLS client identity maps to (server.tls_identities), or NULL
+ * (no TLS, or an unmapped identity): what the attach is authorized as. */
+const char *conn_principal(struct conn *c);
+/*
+ * Queues j's reply (rhdr_len bytes of rhdr, then rdata_len bytes of buf) on c and never blocks:
+ * sent at once when the socket takes it, else by c's writer thread.  j is handed back
+ * (recycled, its budget returned) once the reply is sent or the connection is dead.
+ */
+void conn_queue_reply(struct conn *c, struct job *j);
 
 #endif

@@ -7,7 +7,10 @@
  * KMS Decrypt with the header's encryption context, DEK into secure memory, header MAC checked);
  * later ones share it after the KMS has authorised them too (a disabled key refuses new
  * clients, open ones keep working); the last one to leave flushes and closes it, wiping the DEK.
- * One registry mutex serialises attach, detach and the lookups that open volume headers.
+ * The registry mutex guards the list and the states, and is never held across a KMS call or a
+ * volume open: the first attach of a volume enters it as EXPORT_ATTACHING and works unlocked,
+ * later connections to the same volume wait for it on attach_cond, and listing, other attaches
+ * and detaches go on meanwhile.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +27,7 @@
 #include "volume/name.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t attach_cond = PTHREAD_COND_INITIALIZER;
 static struct export *registry;
 static unsigned n_attached;
 static const struct envol_config *config;
@@ -43,6 +47,8 @@ void exports_done(void)
 		struct export *e = registry;
 
 		registry = e->next;
+		if (e->state != EXPORT_ATTACHED)
+			continue; /* its attach thread owns it */
 		log_warning("closing export %s with %u connection(s) still open", e->name, e->refs);
 		(void)envol_volume_flush(e->vol);
 		envol_volume_close(e->vol);
@@ -84,6 +90,15 @@ static struct export *find_locked(const char *name)
 		if (strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
+}
+
+static void unlink_locked(struct export *e)
+{
+	for (struct export **pp = &registry; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
 }
 
 static void describe(const struct envol_volume_info *info, bool ro, char *buf, size_t len)
@@ -149,7 +164,7 @@ int exports_facts(const char *name, struct export_facts *ret, char *err, size_t 
 		return r;
 	pthread_mutex_lock(&registry_lock);
 	e = find_locked(name);
-	if (e) {
+	if (e && e->state == EXPORT_ATTACHED) {
 		ret->size = e->info->size;
 		ret->sector_size = e->info->sector_size;
 		ret->read_only = e->read_only;
@@ -244,7 +259,8 @@ static int unwrap_dek(const struct envol_volume_info *info, uint8_t **ret_dek, s
 	}
 }
 
-static int attach_locked(const char *name, struct export **ret, char *err, size_t errlen)
+/* Opens the volume and attaches its key into e (EXPORT_ATTACHING, no lock held). */
+static int attach_unlocked(const char *name, struct export *e, char *err, size_t errlen)
 {
 	_cleanup_free_ char *path = NULL;
 	struct envol_volume *v = NULL;
@@ -252,7 +268,6 @@ static int attach_locked(const char *name, struct export **ret, char *err, size_
 	uint8_t *dek = NULL;
 	size_t dek_len = 0;
 	char verr[ENVOLD_ERR_TEXT] = "";
-	struct export *e;
 	int r;
 
 	r = export_path(name, &path, err, errlen);
@@ -289,24 +304,12 @@ static int attach_locked(const char *name, struct export **ret, char *err, size_
 				 verr[0] ? verr : strerror(-r));
 		goto fail;
 	}
-	e = calloc(1, sizeof *e);
-	if (!e) {
-		snprintf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto fail;
-	}
-	snprintf(e->name, sizeof e->name, "%s", name);
 	e->vol = v;
 	e->info = info;
 	e->read_only = read_only_all || info->read_only;
 	e->inline_io = strcmp(envol_volume_backend_name(path), "file") == 0;
-	e->refs = 1;
-	e->next = registry;
-	registry = e;
-	n_attached++;
 	log_info("export %s attached (volume %s at %s, key %s%s)", name, info->uuid_str, path,
 		 info->key_arn, e->read_only ? ", read-only" : "");
-	*ret = e;
 	return 0;
 fail:
 	envol_volume_close(v);
@@ -323,13 +326,54 @@ int exports_attach(const char *name, struct export **ret, char *err, size_t errl
 	pthread_mutex_lock(&registry_lock);
 	e = find_locked(name);
 	if (!e) {
-		r = attach_locked(name, ret, err, errlen);
+		/* the first: enter the volume as attaching, then work without the lock */
+		e = calloc(1, sizeof *e);
+		if (!e) {
+			pthread_mutex_unlock(&registry_lock);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		snprintf(e->name, sizeof e->name, "%s", name);
+		e->state = EXPORT_ATTACHING;
+		e->refs = 1;
+		e->next = registry;
+		registry = e;
+		pthread_mutex_unlock(&registry_lock);
+
+		r = attach_unlocked(name, e, err, errlen);
+
+		pthread_mutex_lock(&registry_lock);
+		if (r < 0) {
+			e->state = EXPORT_FAILED;
+			e->attach_error = r;
+			snprintf(e->attach_err, sizeof e->attach_err, "%s", err);
+			unlink_locked(e);
+			if (--e->refs == 0)
+				free(e);
+		} else {
+			e->state = EXPORT_ATTACHED;
+			n_attached++;
+			*ret = e;
+		}
+		pthread_cond_broadcast(&attach_cond);
 		pthread_mutex_unlock(&registry_lock);
 		if (r < 0)
 			log_warning("attach of export %s refused: %s", name, err);
 		return r;
 	}
-	e->refs++; /* keeps e and its info alive while we ask the KMS */
+	e->refs++; /* keeps e and its info alive while we wait and ask the KMS */
+	while (e->state == EXPORT_ATTACHING)
+		pthread_cond_wait(&attach_cond, &registry_lock);
+	if (e->state == EXPORT_FAILED) {
+		/* the attach this connection waited for failed: same answer */
+		r = e->attach_error;
+		snprintf(err, errlen, "%s", e->attach_err);
+		if (--e->refs == 0)
+			free(e);
+		pthread_mutex_unlock(&registry_lock);
+		log_warning("connection to export %s refused: %s", name, err);
+		return r;
+	}
 	pthread_mutex_unlock(&registry_lock);
 
 	/*
@@ -354,14 +398,9 @@ void exports_release(struct export *e)
 		return;
 	pthread_mutex_lock(&registry_lock);
 	if (--e->refs == 0) {
-		struct export **pp;
 		int r;
 
-		for (pp = &registry; *pp; pp = &(*pp)->next)
-			if (*pp == e) {
-				*pp = e->next;
-				break;
-			}
+		unlink_locked(e);
 		r = envol_volume_flush(e->vol);
 		if (r < 0 && r != -EROFS)
 			log_error_errno(r, "flush of export %s at detach failed: %m", e->name);
@@ -387,7 +426,11 @@ void exports_flush_all(void)
 {
 	pthread_mutex_lock(&registry_lock);
 	for (struct export *e = registry; e; e = e->next) {
-		int r = envol_volume_flush(e->vol);
+		int r;
+
+		if (e->state != EXPORT_ATTACHED)
+			continue;
+		r = envol_volume_flush(e->vol);
 
 		if (r < 0 && r != -EROFS)
 			log_error_errno(r, "flush of export %s failed: %m", e->name);

@@ -2,14 +2,16 @@
 /*
  * main.c — envold: options, configuration, listeners (Unix socket server.socket, TCP
  * server.listen, or sockets passed by systemd; made by daemon/common/listen.c), the accept
- * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker) and the
- * orderly stop on SIGTERM/SIGINT: stop accepting, drain the requests in flight, flush every
- * attached volume, close them (wiping the keys), exit 0.
+ * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker), SIGHUP
+ * (reload the limits) and the orderly stop on SIGTERM/SIGINT: stop accepting, answer new
+ * requests NBD_ESHUTDOWN, drain the requests in flight, flush every attached volume, close
+ * them (wiping the keys), exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,16 +22,42 @@
 #include "common/listen.h"
 #include "common/notify.h"
 #include "common/signals.h"
+#include "crypto/xts.h"
 #include "envold.h"
+#include "tls.h"
 #include "util/log.h"
 #include "util/secure_mem.h"
 
 #define MAX_LISTENERS 16
 #define STATUS_PERIOD_MS 1000 /* how often STATUS= may change (and the watchdog is pinged) */
-/* Logged at every start with a TCP listener, until NBD over TCP has TLS. */
+/* Logged at every start with a TCP listener that does not require TLS (allow_plain_tcp). */
 #define TCP_WARNING                                                                                \
 	"NBD over TCP on %s has no authentication and no encryption: anyone who can reach it "     \
 	"reads and writes every volume in plaintext (use the Unix socket: server.listen = \"\")"
+
+static bool allow_plain_tcp;
+
+/* A TCP listener serves only with TLS required, or plaintext when the operator allows it. */
+static int check_tcp_tls(const char *where)
+{
+	enum nbd_tls_mode m = tls_mode_for(true);
+
+	if (m != NBD_TLS_OFF && !tls_available())
+		return log_error_errno(-EINVAL,
+				       "NBD over TCP on %s: server.tls = \"%s\" needs "
+				       "server.tls_certificates or server.tls_psk_file",
+				       where, m == NBD_TLS_ON ? "on" : "require");
+	if (m == NBD_TLS_REQUIRE)
+		return 0;
+	if (!allow_plain_tcp)
+		return log_error_errno(-EPERM,
+				       "NBD over TCP on %s without TLS required: set "
+				       "server.tls_certificates or server.tls_psk_file, or "
+				       "server.allow_plain_tcp = true to serve plaintext",
+				       where);
+	log_warning(TCP_WARNING, where);
+	return 0;
+}
 
 static struct daemon_listener listeners[MAX_LISTENERS];
 static size_t n_listeners;
@@ -77,7 +105,11 @@ static int listen_tcp(const char *spec)
 	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (r != 0)
 		return log_error_errno(-EINVAL, "server.listen '%s': %s", spec, gai_strerror(r));
-	r = 0;
+	r = check_tcp_tls(spec);
+	if (r < 0) {
+		freeaddrinfo(res);
+		return r;
+	}
 	for (struct addrinfo *ai = res; ai && n_listeners < MAX_LISTENERS; ai = ai->ai_next) {
 		struct daemon_listener *l = &listeners[n_listeners];
 
@@ -95,7 +127,6 @@ static int listen_tcp(const char *spec)
 		return log_error_errno(r < 0 ? r : -EADDRNOTAVAIL, "%s",
 				       err[0] ? err : "server.listen: no address to listen on");
 	log_info("listening on %s", spec);
-	log_warning(TCP_WARNING, spec);
 	return 0;
 }
 
@@ -112,8 +143,8 @@ static int setup_listeners(const struct envol_config *cfg)
 	if (n > 0) {
 		n_listeners = (size_t)n;
 		for (size_t i = 0; i < n_listeners; i++)
-			if (listeners[i].tcp)
-				log_warning(TCP_WARNING, "a socket passed by systemd");
+			if (listeners[i].tcp && check_tcp_tls("a socket passed by systemd") < 0)
+				return -EPERM;
 		log_info("using %d socket(s) from systemd", n);
 		return 0;
 	}
@@ -174,7 +205,27 @@ static void accept_one(const struct daemon_listener *l)
 		log_error_errno(r, "cannot start a connection thread: %m");
 }
 
-static int serve(int sfd)
+/* SIGHUP: the limits of the configuration file apply to new requests and connections. */
+static void reload(const char *config_path)
+{
+	struct envol_config *cfg = NULL;
+	char err[1024] = "";
+	int r;
+
+	r = envol_config_load(config_path, &cfg, err, sizeof err);
+	if (r < 0) {
+		log_error("SIGHUP: configuration not reloaded, keeping the old one: %s", err);
+		return;
+	}
+	conns_configure(cfg);
+	log_info("SIGHUP: limits reloaded (server.max_connections %d, server.max_inflight_mib %d, "
+		 "server.handshake_timeout %d s); other settings take effect at a restart",
+		 cfg->server.max_connections, cfg->server.max_inflight_mib,
+		 cfg->server.handshake_timeout);
+	envol_config_free(cfg);
+}
+
+static int serve(int sfd, const char *config_path)
 {
 	struct pollfd pfd[MAX_LISTENERS + 1];
 
@@ -190,9 +241,19 @@ static int serve(int sfd)
 			continue;
 		if (pfd[n_listeners].revents) {
 			struct signalfd_siginfo si;
+			char err[1024] = "";
 
-			if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-				log_info("signal %u: stopping", si.ssi_signo);
+			if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				reload(config_path);
+				if (tls_reload(err, sizeof err) < 0)
+					log_error("SIGHUP: TLS credentials not reloaded: %s", err);
+				else
+					log_info("SIGHUP: TLS credentials reloaded");
+				continue;
+			}
+			log_info("signal %u: stopping", si.ssi_signo);
 			return 0;
 		}
 		for (size_t i = 0; i < n_listeners; i++)
@@ -208,12 +269,13 @@ static void stop(void)
 	conns_stop_all();
 	if (!conns_wait_all(30000)) {
 		log_warning("%u connection(s) still busy after 30 s: cutting them", conns_count());
-		conns_stop_all();
+		conns_cut_all();
 		(void)conns_wait_all(5000);
 	}
 	exports_flush_all();
 	workers_stop();
 	exports_done(); /* closes what is left, wiping the keys */
+	tls_done();
 }
 
 int main(int argc, char **argv)
@@ -269,9 +331,15 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	r = envol_xts_select(cfg->server.cipher_backend, err, sizeof err);
+	(void)envol_log_errno(r < 0 ? LOG_ERR : r > 0 ? LOG_WARNING : LOG_INFO, 0, "%s", err);
+	if (r < 0)
+		goto fail;
 
 	/* signals are read from a signalfd by the main loop; every thread inherits the mask */
 	daemon_signals_block(&mask);
+	sigaddset(&mask, SIGHUP); /* reloads the limits and the TLS credentials */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_error_errno(negative_errno(), "signalfd: %m");
@@ -284,7 +352,14 @@ int main(int argc, char **argv)
 	/* RBD requests wait on the network, not a core: enough workers to keep them in flight */
 	if (cfg->server.threads == 0 && cfg->rbd.enabled && threads < ENVOLD_RBD_MIN_THREADS)
 		threads = ENVOLD_RBD_MIN_THREADS;
+	allow_plain_tcp = cfg->server.allow_plain_tcp;
+	r = tls_init(cfg, err, sizeof err);
+	if (r < 0) {
+		log_error("NBD TLS: %s", err);
+		goto fail;
+	}
 	exports_init(cfg, read_only);
+	conns_configure(cfg);
 	r = workers_start((unsigned)threads);
 	if (r < 0) {
 		log_error_errno(r, "cannot start %ld worker threads: %m", threads);
@@ -294,6 +369,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		close_listeners();
 		workers_stop();
+		tls_done();
 		goto fail;
 	}
 	log_info("serving volumes in %s with %ld worker threads%s", cfg->server.volume_dir, threads,
@@ -303,7 +379,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_error_errno(r, "cannot start the status thread: %m");
 	} else {
-		r = serve(sfd);
+		r = serve(sfd, config_path);
 		daemon_ticker_stop(&ticker);
 	}
 	stop();

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * workers.c — the worker pool: server.threads threads take validated requests from one FIFO,
- * call the volume (which encrypts or decrypts in place in the job's buffer) and send the reply
- * with one vectored write (header + data).  No allocation per request.  Small READ/WRITE
+ * call the volume (which encrypts or decrypts in place in the job's buffer) and queue the reply
+ * on the request's connection (conn_queue_reply(): a worker never blocks on a client's socket,
+ * so a client that stops reading its replies stalls only itself).  No allocation per request.  Small READ/WRITE
  * requests are run by the connection thread itself through workers_execute() (connection.c).
  */
 #include <errno.h>
@@ -104,6 +105,13 @@ static int do_block_status(struct job *j, struct envol_volume *v, size_t *ret_n)
 	return 0;
 }
 
+/* Client mistakes and states the client asked for; anything else is the server's failure. */
+static bool client_error(int r)
+{
+	return r == -EINVAL || r == -ENOSPC || r == -EPERM || r == -EROFS || r == -ENOTSUP ||
+	       r == -EOPNOTSUPP;
+}
+
 void workers_execute(struct job *j)
 {
 	struct conn *c = j->conn;
@@ -112,10 +120,8 @@ void workers_execute(struct job *j)
 	const struct nbd_request *q = &j->req;
 	bool fua = q->flags & NBD_CMD_FLAG_FUA;
 	bool structured = conn_structured(c);
-	uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE + 6 + 128];
-	struct iovec iov[2];
 	size_t n_extents = 0;
-	int r, n, niov = 1;
+	int r, n;
 
 	switch (q->type) {
 	case NBD_CMD_READ:
@@ -153,42 +159,50 @@ void workers_execute(struct job *j)
 		break;
 	}
 
+	j->rdata_len = 0;
 	if (r < 0) {
 		char msg[128];
 
-		log_debug("%s offset %" PRIu64 " length %u: %s", nbd_command_name(q->type),
-			  q->offset, q->length, strerror(-r));
+		if (client_error(r))
+			log_debug("%s offset %" PRIu64 " length %u: %s", nbd_command_name(q->type),
+				  q->offset, q->length, strerror(-r));
+		else
+			log_error("export %s: %s offset %" PRIu64 " length %u failed: %s", e->name,
+				  nbd_command_name(q->type), q->offset, q->length, strerror(-r));
 		if (structured && (q->type == NBD_CMD_READ || q->type == NBD_CMD_BLOCK_STATUS)) {
 			snprintf(msg, sizeof msg, "%s failed: %s", nbd_command_name(q->type),
 				 strerror(-r));
-			n = nbd_encode_error_chunk(hdr, sizeof hdr, NBD_REPLY_FLAG_DONE, q->cookie,
-						   nbd_errno_to_wire(r), msg);
+			n = nbd_encode_error_chunk(j->rhdr, sizeof j->rhdr, NBD_REPLY_FLAG_DONE,
+						   q->cookie, nbd_errno_to_wire(r), msg);
 		} else {
-			n = nbd_encode_simple_reply(hdr, sizeof hdr, nbd_errno_to_wire(r),
+			n = nbd_encode_simple_reply(j->rhdr, sizeof j->rhdr, nbd_errno_to_wire(r),
 						    q->cookie);
 		}
 	} else if (q->type == NBD_CMD_READ) {
 		if (structured)
-			n = nbd_encode_offset_data_header(hdr, sizeof hdr, NBD_REPLY_FLAG_DONE,
-							  q->cookie, q->offset, q->length);
+			n = nbd_encode_offset_data_header(j->rhdr, sizeof j->rhdr,
+							  NBD_REPLY_FLAG_DONE, q->cookie, q->offset,
+							  q->length);
 		else
-			n = nbd_encode_simple_reply(hdr, sizeof hdr, NBD_SUCCESS, q->cookie);
-		iov[1] = (struct iovec){.iov_base = j->buf, .iov_len = q->length};
-		niov = 2;
+			n = nbd_encode_simple_reply(j->rhdr, sizeof j->rhdr, NBD_SUCCESS,
+						    q->cookie);
+		j->rdata_len = q->length;
 	} else if (q->type == NBD_CMD_BLOCK_STATUS) {
-		n = nbd_encode_block_status_header(hdr, sizeof hdr, NBD_REPLY_FLAG_DONE, q->cookie,
-						   NBD_META_ID_BASE_ALLOCATION, (uint32_t)n_extents);
-		iov[1] = (struct iovec){.iov_base = j->buf,
-					.iov_len = n_extents * NBD_BLOCK_DESCRIPTOR_SIZE};
-		niov = 2;
+		n = nbd_encode_block_status_header(j->rhdr, sizeof j->rhdr, NBD_REPLY_FLAG_DONE,
+						   q->cookie, NBD_META_ID_BASE_ALLOCATION,
+						   (uint32_t)n_extents);
+		j->rdata_len = n_extents * NBD_BLOCK_DESCRIPTOR_SIZE;
 	} else {
-		n = nbd_encode_simple_reply(hdr, sizeof hdr, NBD_SUCCESS, q->cookie);
+		n = nbd_encode_simple_reply(j->rhdr, sizeof j->rhdr, NBD_SUCCESS, q->cookie);
 	}
-	if (n > 0) {
-		iov[0] = (struct iovec){.iov_base = hdr, .iov_len = (size_t)n};
-		(void)conn_send_reply(c, iov, niov);
+	if (n < 0) { /* cannot happen: the header buffer fits every reply */
+		log_error("cannot encode the reply of %s: %s", nbd_command_name(q->type),
+			  strerror(-n));
+		n = 0;
+		j->rdata_len = 0;
 	}
-	conn_job_done(c, j);
+	j->rhdr_len = (size_t)n;
+	conn_queue_reply(c, j);
 }
 
 static void *worker_main(void *arg)

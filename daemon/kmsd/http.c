@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -34,11 +35,23 @@
 #define TARGET_PREFIX "TrentService."
 
 /* Who is on the other end of a connection; computed once when it is accepted. */
-struct conn_info {
+struct kmsd_conn {
 	char principal[256]; /* Unix socket: from SO_PEERCRED */
 	char source[96];     /* "unix:pid=1,uid=0" / "tcp:127.0.0.1:4711" */
 	bool have_principal;
+	int fd;
+	int64_t deadline_ms; /* monotonic: the next answer is due by then */
+	struct kmsd_conn *prev, *next;
 };
+#define conn_info kmsd_conn
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* One request, from its first callback to its completion. */
 struct request {
@@ -66,10 +79,10 @@ static void fill_unix_peer(struct conn_info *ci, struct MHD_Connection *c, const
 		 (unsigned)cred.uid);
 	if (getpwuid_r(cred.uid, &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name &&
 	    res->pw_name[0])
-		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/%s", account,
+		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/unix/%s", account,
 			 res->pw_name);
 	else
-		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/%u", account,
+		snprintf(ci->principal, sizeof ci->principal, "arn:aws:iam::%s:user/unix/%u", account,
 			 (unsigned)cred.uid);
 	ci->have_principal = true;
 }
@@ -103,8 +116,21 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 	struct kmsd_listener *l = listener_of(cls);
 	struct conn_info *ci;
 
+	const union MHD_ConnectionInfo *fdi;
+
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_context);
+		ci = *socket_context;
+		if (ci) {
+			pthread_mutex_lock(&l->conns_lock);
+			if (ci->prev)
+				ci->prev->next = ci->next;
+			else
+				l->conns = ci->next;
+			if (ci->next)
+				ci->next->prev = ci->prev;
+			pthread_mutex_unlock(&l->conns_lock);
+		}
+		free(ci);
 		*socket_context = NULL;
 		return;
 	}
@@ -115,6 +141,15 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 		fill_unix_peer(ci, c, l->kmsd->cfg->kms.account_id);
 	else
 		fill_tcp_peer(ci, c);
+	fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ci->fd = fdi ? fdi->connect_fd : -1;
+	ci->deadline_ms = monotonic_ms() + KMSD_REQUEST_TIME_LIMIT * 1000;
+	pthread_mutex_lock(&l->conns_lock);
+	ci->next = l->conns;
+	if (l->conns)
+		l->conns->prev = ci;
+	l->conns = ci;
+	pthread_mutex_unlock(&l->conns_lock);
 	*socket_context = ci;
 }
 
@@ -141,6 +176,14 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **req_cl
 	struct kmsd_listener *l = listener_of(cls);
 	struct request *rq = *req_cls;
 
+	struct conn_info *ci = conn_info_of(c);
+
+	if (ci) {
+		/* The next request on this connection has its own time. */
+		pthread_mutex_lock(&l->conns_lock);
+		ci->deadline_ms = monotonic_ms() + KMSD_REQUEST_TIME_LIMIT * 1000;
+		pthread_mutex_unlock(&l->conns_lock);
+	}
 	if (!rq)
 		return;
 	if (rq->counted)
@@ -165,7 +208,7 @@ static enum MHD_Result respond(struct kmsd_listener *l, struct MHD_Connection *c
 		status = 500;
 	} else {
 		resp = MHD_create_response_from_buffer_with_free_callback(strlen(body), body,
-									   body_free);
+									  body_free);
 	}
 	if (!resp) {
 		body_free(body);
@@ -180,6 +223,26 @@ static enum MHD_Result respond(struct kmsd_listener *l, struct MHD_Connection *c
 	return ret;
 }
 
+/* A client's string made safe for one log line: control and non-ASCII bytes as \xNN. */
+static const char *escaped(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; in && *in && o + 5 < outlen; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char audit_failed_body[] = "{\"__type\":\"KMSInternalException\","
+					"\"message\":\"The request could not be audited\"}";
+
 /* Refuses a request before kms_handle: AWS error body and an audit record via kms_reject. */
 static enum MHD_Result reject(struct kmsd_listener *l, struct MHD_Connection *c, struct request *rq,
 			      const struct kms_caller *caller, const char *operation,
@@ -188,14 +251,23 @@ static enum MHD_Result reject(struct kmsd_listener *l, struct MHD_Connection *c,
 	char *body = NULL;
 	int r;
 
+	char esc[512];
+
 	r = kms_reject(l->kmsd->kms, caller, operation ? operation : "", rq->id, type, status,
 		       message, &body);
+	if (r < 0 && r != -ENOMEM) {
+		/* No record, no answer but an internal error (audit.h). */
+		(void)log_error_errno(r, "%s %s: %s: the refusal (%d %s) could not be audited: %m",
+				      caller->source, operation ? operation : "-", rq->id, status,
+				      type);
+		return respond(l, c, rq, 500, strdup(audit_failed_body), close_after);
+	}
 	if (r < 0 || !body) {
 		body_free(body);
 		body = NULL;
 	}
 	log_debug("%s %s: %s %d %s: %s", caller->source, operation ? operation : "-", rq->id,
-		  status, type, message);
+		  status, type, escaped(message, esc, sizeof esc));
 	return respond(l, c, rq, status, body, close_after);
 }
 
@@ -258,8 +330,10 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	char *body = NULL;
 	int status = 0, r;
 
-	if (!ci)
+	if (!ci) {
+		log_error("%s: no connection state (out of memory): 500", rq->id);
 		return respond(l, c, rq, 500, NULL, true);
+	}
 	caller.source = ci->source;
 	if (!l->sock.tcp && ci->have_principal)
 		caller.principal = ci->principal;
@@ -296,8 +370,10 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 					    .body_len = rq->body.len};
 		r = sigv4_verify(&sr, k->creds, k->n_creds, k->cfg->kms.region, "kms",
 				 envol_clock_now(), &res);
-		if (r == -ENOMEM)
+		if (r == -ENOMEM) {
+			log_error("%s: out of memory checking a signature: 500", rq->id);
 			return respond(l, c, rq, 500, NULL, true);
+		}
 		if (r < 0)
 			return reject(l, c, rq, &caller, op, res.error_type, res.http_status,
 				      res.message, false);
@@ -318,11 +394,20 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 	r = kms_handle(k->kms, &caller, op, rq->body.data ? rq->body.data : "", rq->body.len,
 		       rq->id, &status, &body);
 	if (r < 0 || !body || status < 100 || status > 599) {
+		(void)log_error_errno(r < 0 ? r : -EIO, "%s %s %s: %s: no response built: %m",
+				      ci->source, caller.principal, op, rq->id);
 		body_free(body);
 		return respond(l, c, rq, 500, NULL, true);
 	}
 	atomic_fetch_add(&k->served, 1);
-	log_debug("%s %s %s: %s %d", ci->source, caller.principal, op, rq->id, status);
+	if (status >= 500) {
+		/* An internal error's body holds only its type and cause, never plaintext. */
+		char esc[1024];
+
+		log_error("%s %s %s: %s %d %s", ci->source, escaped(caller.principal, esc, 256), op,
+			  rq->id, status, escaped(body, esc + 256, sizeof esc - 256));
+	} else
+		log_debug("%s %s %s: %s %d", ci->source, caller.principal, op, rq->id, status);
 	return respond(l, c, rq, status, body, false);
 }
 
@@ -377,10 +462,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 			return MHD_YES;
 		r = envol_buffer_append(&rq->body, upload_data, n);
 		if (r == -EMSGSIZE) {
-			/* Chunked body over the cap: we cannot answer mid-upload; drop it. */
+			/* Chunked body over the cap: MHD can answer only once the request is in,
+			 * so the rest is read and dropped (within KMSD_REQUEST_TIME_LIMIT), then
+			 * answered 413. */
 			rq->too_big = true;
 			envol_buffer_done(&rq->body);
-			return MHD_NO;
+			return MHD_YES;
 		}
 		return r < 0 ? MHD_NO : MHD_YES;
 	}
@@ -399,23 +486,86 @@ _printf_(2, 0) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
+/* Reads PATH (a PEM file, at most 1 MiB) into secure memory as a NUL-terminated string. */
+static int read_pem(const char *path, char **ret, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_(envol_secure_freep) char *buf = NULL;
+	size_t n = 0, cap = 1024 * 1024;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return envol_fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+	buf = envol_secure_alloc(cap + 1);
+	if (!buf)
+		return envol_fail(-ENOMEM, err, errlen, "%s: out of memory", path);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return envol_fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap)
+			return envol_fail(-EFBIG, err, errlen, "%s: larger than 1 MiB", path);
+	}
+	buf[n] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int kmsd_http_start(struct kmsd *k, struct kmsd_listener *l, char *err, size_t errlen)
 {
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	const char *dir = k->cfg->kms.tls_certificates;
+	_cleanup_(envol_secure_freep) char *cert = NULL;
+	_cleanup_(envol_secure_freep) char *key = NULL;
+	bool tls = l->sock.tcp && dir && dir[0];
+	int r;
+
+	if (tls) {
+		char path[4096];
+
+		snprintf(path, sizeof path, "%s/server-cert.pem", dir);
+		r = read_pem(path, &cert, err, errlen);
+		if (r < 0)
+			return r;
+		snprintf(path, sizeof path, "%s/server-key.pem", dir);
+		r = read_pem(path, &key, err, errlen);
+		if (r < 0)
+			return r;
+		flags |= MHD_USE_TLS;
+	}
 
 	l->kmsd = k;
+	l->conns = NULL;
+	pthread_mutex_init(&l->conns_lock, NULL);
+	/* Per-source cap on TCP only (MHD counts by address; every Unix peer has the same). */
+	/* libmicrohttpd hands the PEM strings to GnuTLS, which copies them at start. */
 	l->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->sock.fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)k->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)KMSD_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KMSD_CONNECTION_TIMEOUT,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(l->sock.tcp ? KMSD_PER_SOURCE_LIMIT : 0),
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_NOTIFY_COMPLETED,
-	    request_completed, l, MHD_OPTION_END);
+	    request_completed, l, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+	if (!l->mhd && tls)
+		return envol_fail(-EIO, err, errlen,
+				  "%s: libmicrohttpd could not start an HTTPS server with the "
+				  "certificate and key in %s",
+				  l->sock.name, dir);
 	if (!l->mhd)
 		return envol_fail(-EIO, err, errlen,
 				  "%s: libmicrohttpd could not start a server on this socket",
 				  l->sock.name);
+	if (tls)
+		log_info("%s: HTTPS with the certificate in %s", l->sock.name, dir);
 	return 0;
 }
 
@@ -443,5 +593,31 @@ void kmsd_http_stop(struct kmsd *k)
 			MHD_stop_daemon(l->mhd);
 		l->mhd = NULL;
 		l->sock.fd = -1;
+	}
+}
+
+void kmsd_http_reap(struct kmsd *k)
+{
+	int64_t now = monotonic_ms();
+
+	for (size_t i = 0; i < k->n_listeners; i++) {
+		struct kmsd_listener *l = &k->listeners[i];
+		unsigned cut = 0;
+
+		if (!l->mhd)
+			continue;
+		pthread_mutex_lock(&l->conns_lock);
+		for (struct conn_info *ci = l->conns; ci; ci = ci->next)
+			if (ci->fd >= 0 && ci->deadline_ms < now) {
+				/* The server's thread sees the end of the stream and closes it. */
+				(void)shutdown(ci->fd, SHUT_RDWR);
+				ci->deadline_ms = INT64_MAX;
+				cut++;
+			}
+		pthread_mutex_unlock(&l->conns_lock);
+		if (cut)
+			log_warning(
+			    "%s: cut %u connection(s) that took more than %d s for a request",
+			    l->sock.name, cut, KMSD_REQUEST_TIME_LIMIT);
 	}
 }

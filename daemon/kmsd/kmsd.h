@@ -8,6 +8,7 @@
 #ifndef ENVOL_KMSD_H
 #define ENVOL_KMSD_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,14 +24,20 @@
 #define KMSD_MAX_HEADERS 64	    /* more request headers than this get 400 */
 #define KMSD_CONNECTION_LIMIT 1000  /* per listener; more are closed at accept */
 #define KMSD_CONNECTION_TIMEOUT 15  /* seconds of inactivity before a connection is cut */
+#define KMSD_PER_SOURCE_LIMIT 128   /* TCP connections per client address; more are closed */
+#define KMSD_REQUEST_TIME_LIMIT 30  /* seconds from accept (or the last answer) to an answer */
 #define KMSD_DRAIN_TIMEOUT_MS 10000 /* how long SIGTERM waits for in-flight requests */
 
 struct kmsd;
+
+struct kmsd_conn;
 
 struct kmsd_listener {
 	struct daemon_listener sock; /* fd owned until the HTTP server takes it; name; tcp */
 	struct MHD_Daemon *mhd;
 	struct kmsd *kmsd;
+	pthread_mutex_t conns_lock; /* the open connections, for the time limit */
+	struct kmsd_conn *conns;
 };
 
 struct kmsd {
@@ -59,5 +66,8 @@ int kmsd_http_start(struct kmsd *k, struct kmsd_listener *l, char *err, size_t e
 /* Stop accepting (listening sockets closed), keep serving open connections. */
 void kmsd_http_quiesce(struct kmsd *k);
 void kmsd_http_stop(struct kmsd *k);
+/* Cuts connections that have not finished a request within KMSD_REQUEST_TIME_LIMIT (a client
+ * that trickles its request byte by byte never goes idle); called every second. */
+void kmsd_http_reap(struct kmsd *k);
 
 #endif

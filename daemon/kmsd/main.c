@@ -2,11 +2,13 @@
 /*
  * main.c — envol-kmsd: options, process hardening, configuration, the KMS core, listeners,
  * key maintenance every second on the daemon/common ticker (kms_tick: rotations and deletions
- * by envol_clock_now(); it also pings the systemd watchdog), sd_notify, and an orderly
- * SIGTERM/SIGINT shutdown that finishes in-flight requests.
+ * by envol_clock_now(); the audit anchor; cutting connections over the request time limit; it
+ * also pings the systemd watchdog), sd_notify, an orderly SIGTERM/SIGINT shutdown that finishes
+ * in-flight requests; SIGHUP reloads the access settings (and never stops the daemon).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,61 @@
 
 #define MAINTENANCE_PERIOD_MS 1000 /* kms_tick: rotations due, deletion windows over */
 
+/* The access settings of cfg as KMS options (arrays malloc'd into *ret_ips, *ret_principals). */
+static int access_options(const struct envol_config *cfg, struct kms_options *ko,
+			  struct kms_identity_policy_file **ret_ips, char ***ret_principals)
+{
+	size_t n_ip = cfg->kms.n_identity_policies, n_cr = cfg->kms.n_credentials;
+	struct kms_identity_policy_file *ips = calloc(n_ip + 1, sizeof(*ips));
+	char **principals = calloc(n_cr + 1, sizeof(*principals));
+
+	if (!ips || !principals) {
+		free(ips);
+		free(principals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_ip; i++)
+		ips[i] = (struct kms_identity_policy_file){cfg->kms.identity_policies[i].principal,
+							   cfg->kms.identity_policies[i].file};
+	for (size_t i = 0; i < n_cr; i++)
+		principals[i] = cfg->kms.credentials[i].principal;
+	ko->admins = cfg->kms.admins;
+	ko->n_admins = cfg->kms.n_admins;
+	ko->services = cfg->kms.services;
+	ko->n_services = cfg->kms.n_services;
+	ko->identity_policies = ips;
+	ko->n_identity_policies = n_ip;
+	ko->principals = principals;
+	ko->n_principals = n_cr;
+	*ret_ips = ips;
+	*ret_principals = principals;
+	return 0;
+}
+
+/* SIGHUP: the access settings (admins, services, identity policies) of the file, again. */
+static void reload_access(const char *config_path, struct kms *kms)
+{
+	struct envol_config *cfg = NULL;
+	struct kms_identity_policy_file *ips = NULL;
+	char **principals = NULL, err[512] = "";
+	struct kms_options ko = {0};
+	int r;
+
+	r = envol_config_load(config_path, &cfg, err, sizeof err);
+	if (r == 0)
+		r = access_options(cfg, &ko, &ips, &principals);
+	if (r == 0)
+		r = kms_reload_access(kms, &ko, err, sizeof err);
+	if (r < 0)
+		log_error("SIGHUP: access settings not reloaded, the old ones stay: %s",
+			  err[0] ? err : strerror(-r));
+	else
+		log_info("SIGHUP: reloaded kms.admins, kms.services and kms.identity_policies");
+	free(ips);
+	free(principals);
+	envol_config_free(cfg);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -45,6 +102,7 @@ static void usage(FILE *f)
 /* ---- key maintenance, on the daemon/common ticker (which also pings the watchdog) ---- */
 
 struct maintenance {
+	struct kmsd *kmsd;
 	struct kms *kms;
 	bool warned;
 };
@@ -52,7 +110,10 @@ struct maintenance {
 static void maintenance_tick(void *opaque)
 {
 	struct maintenance *m = opaque;
-	int r = kms_tick(m->kms);
+	int r;
+
+	kmsd_http_reap(m->kmsd);
+	r = kms_tick(m->kms);
 
 	if (r > 0)
 		log_info("Key maintenance: %d key(s) rotated or destroyed", r);
@@ -111,6 +172,8 @@ int main(int argc, char **argv)
 	struct envol_config *cfg = NULL;
 	struct kmsd k = {.n_listeners = 0};
 	struct kms_options ko;
+	struct kms_identity_policy_file *ips = NULL;
+	char **principals = NULL;
 	struct daemon_ticker ticker;
 	struct maintenance maint = {.warned = false};
 	bool ticking = false;
@@ -152,6 +215,8 @@ int main(int argc, char **argv)
 
 	/* Signals are handled by sigwait() in this thread; every thread inherits the mask. */
 	daemon_signals_block(&sigs);
+	sigaddset(&sigs, SIGHUP); /* reload_access() */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	r = envol_config_load(config_path, &cfg, err, sizeof err);
 	if (r < 0) {
@@ -183,6 +248,20 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	/* Plain HTTP over TCP carries SigV4-signed plaintext keys: only when asked for. */
+	for (size_t i = 0; i < k.n_listeners; i++) {
+		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0] &&
+		    !cfg->kms.allow_plain_http) {
+			log_error("%s: a TCP listener without TLS: set kms.tls_certificates, or "
+				  "kms.allow_plain_http = true",
+				  k.listeners[i].sock.name);
+			goto out;
+		}
+		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0])
+			log_warning("%s: plain HTTP over TCP (kms.allow_plain_http = true): requests "
+				    "and answers travel unencrypted",
+				    k.listeners[i].sock.name);
+	}
 
 	/* Create missing state directories (shared with envold's volumes/: 0755; the files in
 	 * them are 0600). */
@@ -206,11 +285,12 @@ int main(int argc, char **argv)
 	    .audit_log = cfg->kms.audit_log,
 	    .region = cfg->kms.region,
 	    .account_id = cfg->kms.account_id,
-	    .admins = cfg->kms.admins,
-	    .n_admins = cfg->kms.n_admins,
-	    .services = cfg->kms.services,
-	    .n_services = cfg->kms.n_services,
 	};
+	r = access_options(cfg, &ko, &ips, &principals);
+	if (r < 0) {
+		log_error("Out of memory");
+		goto out;
+	}
 	err[0] = '\0';
 	r = kms_open(&ko, &k.kms, err, sizeof err);
 	if (r < 0) {
@@ -228,6 +308,7 @@ int main(int argc, char **argv)
 	}
 
 	maint.kms = k.kms;
+	maint.kmsd = &k;
 	r = daemon_ticker_start(&ticker, MAINTENANCE_PERIOD_MS, maintenance_tick, &maint);
 	if (r < 0) {
 		(void)log_error_errno(r, "Failed to start the maintenance thread: %m");
@@ -247,8 +328,12 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP)
+			reload_access(config_path, k.kms);
 	}
 	log_info("Received %s, finishing in-flight requests",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -264,6 +349,8 @@ out:
 	kmsd_listeners_close(&k);
 	kms_close(k.kms);
 	free(k.creds);
+	free(ips);
+	free(principals);
 	envol_config_free(cfg);
 	return ret;
 }

@@ -12,8 +12,9 @@
  * Lifecycle: envol_volume_create() writes a fresh volume (needs no DEK: the header holds only
  * the wrapped key).  envol_volume_open() validates the header and locks the volume (exclusive
  * when writable, shared when not).  The caller unwraps the CiphertextBlob through the KMS and
- * hands the DEK to envol_volume_attach_key(), which checks the header MAC (or seals a header
- * whose MAC is still pending, see format.md) and sets up the sector cipher; I/O works only
+ * hands the DEK to envol_volume_attach_key(), which checks the header against the (KMS-
+ * authenticated) encryption context and its MAC (or seals a MAC-pending header, see format.md)
+ * and sets up the sector cipher; I/O works only
  * between attach_key and detach_key.  All I/O functions are thread-safe.
  *
  * All functions return 0 (or a byte count where said) or a negative errno; an error message
@@ -38,13 +39,26 @@ extern "C" {
 #define ENVOL_VOLUME_MAX_CONTEXT 16 /* encryption context pairs */
 #define ENVOL_VOLUME_CONTEXT_VOLUME_ID "envol:volume-id"
 
+/*
+ * The encryption context pairs that bind a volume's parameters (docs/format.md, "Encryption
+ * context"): the KMS authenticates them at every Decrypt, and attach refuses a header whose
+ * fields differ from them.  A volume is created with all of them (envol_volume_bound_context).
+ */
+#define ENVOL_VOLUME_CONTEXT_FORMAT "envol:format"
+#define ENVOL_VOLUME_CONTEXT_SIZE "envol:size"
+#define ENVOL_VOLUME_CONTEXT_SECTOR_SIZE "envol:sector-size"
+#define ENVOL_VOLUME_CONTEXT_DATA_OFFSET "envol:data-offset"
+#define ENVOL_VOLUME_CONTEXT_CIPHER "envol:cipher"
+#define ENVOL_VOLUME_CONTEXT_READ_ONLY "envol:read-only"
+#define ENVOL_VOLUME_BOUND_PAIRS 7 /* envol:volume-id and the six above */
+
 /* Header fields (docs/format.md, "Header slot"): the sizes struct envol_volume_header uses. */
 #define ENVOL_HEADER_MAC_SIZE 32
 #define ENVOL_HEADER_CIPHER_SIZE 32
 #define ENVOL_HEADER_MAX_CONTEXT_KEY 256
 #define ENVOL_HEADER_MAX_CONTEXT_VALUE 1024
 #define ENVOL_HEADER_FLAG_READ_ONLY 0x1u   /* exported read-only */
-#define ENVOL_HEADER_FLAG_MAC_PENDING 0x2u /* created or rekeyed, not yet sealed by an attach */
+#define ENVOL_HEADER_FLAG_MAC_PENDING 0x2u /* MAC not computed yet (created or rekeyed) */
 
 struct envol_volume;
 
@@ -88,6 +102,13 @@ struct envol_volume_info {
 	size_t n_context;
 	bool read_only;
 	bool mac_pending; /* created or rekeyed, not yet sealed by an attach */
+	bool bound;       /* the encryption context binds the parameters (format.md) */
+};
+
+/* The context of a new volume: pairs[] point into values[] (and string constants). */
+struct envol_volume_bound_context {
+	struct envol_context_pair pairs[ENVOL_VOLUME_BOUND_PAIRS];
+	char values[ENVOL_VOLUME_BOUND_PAIRS][40];
 };
 
 struct envol_header_context {
@@ -113,6 +134,15 @@ struct envol_volume_header {
 	uint8_t mac[ENVOL_HEADER_MAC_SIZE]; /* all zero while MAC_PENDING */
 };
 
+/*
+ * Fills ret with the encryption context that binds a volume of these parameters: pass it to
+ * GenerateDataKeyWithoutPlaintext and, as create_params.context, to envol_volume_create (which
+ * refuses a context that does not bind the parameters).  -EINVAL for a sector size other than
+ * 512 or 4096.
+ */
+int envol_volume_bound_context(const uint8_t uuid[16], uint64_t size, uint32_t sector_size,
+			       bool read_only, struct envol_volume_bound_context *ret);
+
 int envol_volume_create(const struct envol_volume_create_params *p, char *err, size_t errlen);
 
 /* writable=false opens read-only with a shared lock. -EBUSY names the holder in err. */
@@ -128,13 +158,29 @@ int envol_volume_read_header(const char *location, struct envol_volume_header *r
 			     size_t errlen);
 const struct envol_volume_info *envol_volume_get_info(const struct envol_volume *v);
 
-/* dek: ENVOL_VOLUME_DEK_SIZE bytes, copied into secure memory. -EBADMSG: MAC mismatch. */
+/*
+ * dek: ENVOL_VOLUME_DEK_SIZE bytes, copied into secure memory; the caller got it from the KMS
+ * by Decrypt with the header's encryption context (info.context), which authenticates that
+ * context.  Before the key is used, every parameter the context binds must equal its header
+ * field, and a sealed header's MAC must match; a bound header whose MAC is pending is sealed by
+ * a writable attach.  -EBADMSG: a field differs from the context, or MAC mismatch (tampered
+ * header or wrong key).  -EKEYREJECTED: an unbound (older) header whose MAC is pending, which
+ * nothing authenticates ("envolctl volume upgrade" binds it).
+ */
 int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t dek_len, char *err,
 			    size_t errlen);
 void envol_volume_detach_key(struct envol_volume *v); /* wipes the DEK and cipher contexts */
 bool envol_volume_key_attached(const struct envol_volume *v);
 
-/* Rewrap: new key ARN and blob (from ReEncrypt), written crash-safely to the older slot. */
+/*
+ * Rewrap: new key ARN, blob (from ReEncrypt) and encryption context (the blob's; NULL and 0:
+ * unchanged), written crash-safely to the older slot.  The new context must bind the volume's
+ * parameters (-EINVAL otherwise).  The MAC is computed when a key is attached, else the new
+ * header is MAC pending.  update_key is rewrap with the context unchanged.
+ */
+int envol_volume_rewrap(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
+			size_t blob_len, const struct envol_context_pair *context, size_t n_context,
+			char *err, size_t errlen);
 int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
 			    size_t blob_len, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aws/kms_client.h"
@@ -63,12 +64,45 @@ struct envol_kms_client *envol_kms_client_free(struct envol_kms_client *c)
 
 static void envol_kms_client_freep(struct envol_kms_client **c) { envol_kms_client_free(*c); }
 
+/* https:// endpoints: client.tls_ca (a PEM file, or a directory of hashed CA certificates;
+ * "" = the system's), and client.tls_cert/tls_key for a client certificate. */
+static int set_tls(CURL *curl, const struct envol_config *cfg, char *err, size_t errlen)
+{
+	const char *ca = cfg->client.tls_ca, *cert = cfg->client.tls_cert, *key = cfg->client.tls_key;
+	struct stat st;
+
+	if (ca && *ca) {
+		if (stat(ca, &st) < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "client.tls_ca %s: %s", ca, strerror(e));
+			return -e;
+		}
+		if (S_ISDIR(st.st_mode))
+			curl_easy_setopt(curl, CURLOPT_CAPATH, ca);
+		else
+			curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+	}
+	if ((cert && *cert) != (key && *key)) {
+		snprintf(err, errlen, "client.tls_cert and client.tls_key go together");
+		return -EINVAL;
+	}
+	if (cert && *cert) {
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, key);
+	}
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	return 0;
+}
+
 int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client **ret, char *err,
 			 size_t errlen)
 {
 	_cleanup_(envol_kms_client_freep) struct envol_kms_client *c = NULL;
 	const char *region = cfg->kms.region && *cfg->kms.region ? cfg->kms.region : "local";
 	bool tcp = cfg->client.endpoint && *cfg->client.endpoint;
+	int r;
 
 	(void)pthread_once(&curl_once, curl_init_once);
 	if (curl_init_result != CURLE_OK) {
@@ -123,8 +157,16 @@ int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client
 
 	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, KMS_CLIENT_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, KMS_CLIENT_TOTAL_TIMEOUT_MS);
+	{
+		/* client.kms_timeout bounds the whole call, connecting included */
+		long total = cfg->client.kms_timeout > 0 ? cfg->client.kms_timeout * 1000L
+							 : KMS_CLIENT_TOTAL_TIMEOUT_MS;
+
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+				 total < KMS_CLIENT_CONNECT_TIMEOUT_MS ? total
+								       : KMS_CLIENT_CONNECT_TIMEOUT_MS);
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, total);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
@@ -144,6 +186,9 @@ int envol_kms_client_new(const struct envol_config *cfg, struct envol_kms_client
 			 cfg->client.secret_access_key);
 		curl_easy_setopt(c->curl, CURLOPT_AWS_SIGV4, c->sigv4);
 		curl_easy_setopt(c->curl, CURLOPT_USERPWD, userpwd); /* curl keeps a copy */
+		r = set_tls(c->curl, cfg, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	*ret = TAKE_PTR(c);
 	return 0;

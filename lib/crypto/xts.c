@@ -1,349 +1,329 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * xts.c — the sector cipher: AES-256-XTS, "plain64" tweak (sector number as a 128-bit
- * little-endian integer), through OpenSSL 3.  The cipher is fetched once per process; each
- * struct envol_xts keys one encrypt and one decrypt context once, and per sector only the
- * 16-byte tweak changes.  Two interchangeable ways to drive the same fetched cipher (xts.h):
- * EVP_CIPHER_CTX (the fallback), or the provider's own OSSL_FUNC_cipher_* functions (the fast
- * path, which skips EVP's per-init parameter look-ups).  Owns nothing else.
+ * xts.c — the sector cipher's front (xts.h): argument checks, the backends table, their
+ * start-up self-tests (run once per process and kept) and the choice of the backend that
+ * envol_xts_new() uses.  The work itself is in the backends (sector_cipher.h).
  */
 #include <errno.h>
-#include <openssl/core.h>
-#include <openssl/core_dispatch.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/provider.h>
 #include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <unistd.h>
 
-#include "util/macros.h"
-#include "util/log.h"
-#include "util/secure_mem.h"
+#include "crypto/sector_cipher.h"
 #include "crypto/xts.h"
+#include "util/log.h"
+#include "util/macros.h"
 
 #define XTS_HALF (ENVOL_XTS_KEY_SIZE / 2)
-#define XTS_TWEAK_SIZE 16
-#define XTS_NAME "AES-256-XTS"
 
-/* The provider's cipher functions for the fetched AES-256-XTS (see xts_setup()). */
-struct xts_dispatch {
-	void *provctx;
-	OSSL_FUNC_cipher_newctx_fn *newctx;
-	OSSL_FUNC_cipher_freectx_fn *freectx;
-	OSSL_FUNC_cipher_encrypt_init_fn *einit;
-	OSSL_FUNC_cipher_decrypt_init_fn *dinit;
-	OSSL_FUNC_cipher_update_fn *update;
+static const struct sector_cipher_ops *const xts_backends[ENVOL_XTS_BACKEND_MAX] = {
+	[ENVOL_XTS_BACKEND_OPENSSL] = &sector_cipher_openssl,
+	[ENVOL_XTS_BACKEND_GCRYPT] = &sector_cipher_gcrypt,
+	[ENVOL_XTS_BACKEND_VAES] = &sector_cipher_vaes,
 };
 
 /*
- * DISPATCH keys two provider contexts per direction and runs multi-sector calls two sectors at a
- * time (init both tweaks, then both updates): measured ~8% faster per 512-byte sector than one
- * context, because the two sectors' work is independent.  EVP uses [0] only.
+ * auto's order, fastest first (docs/performance.md, "Sector cipher backends"); also the order a
+ * backend that fails its self-test falls back in.  openssl, the portable one, comes last.
  */
-#define XTS_LANES 2
+static const enum envol_xts_backend xts_preference[] = {
+	ENVOL_XTS_BACKEND_VAES,
+	ENVOL_XTS_BACKEND_GCRYPT,
+	ENVOL_XTS_BACKEND_OPENSSL,
+};
 
 struct envol_xts {
-	enum envol_xts_impl impl; /* EVP or DISPATCH */
-	/* EVP: EVP_CIPHER_CTX *; DISPATCH: the provider's algorithm contexts. */
-	void *enc[XTS_LANES];
-	void *dec[XTS_LANES];
-	uint8_t *key; /* ENVOL_XTS_KEY_SIZE bytes of envol_secure_alloc() memory */
+	const struct sector_cipher_ops *ops;
+	void *state;
+	enum envol_xts_backend backend;
 	unsigned sector_size;
 	unsigned sector_shift;
 };
 
 /*
- * Process-wide state, written once under pthread_once and read-only afterwards: the fetched
- * "AES-256-XTS" from the default library context (EVP_CIPHER objects are reference counted and
- * safe to share; holding it keeps its provider loaded, so the dispatch pointers stay valid), and
- * whether the dispatch fast path is usable.
+ * Process-wide, under xts_lock: each backend's self-test result once it has run, and the
+ * backend envol_xts_new() uses (AUTO until envol_xts_select() or the first envol_xts_new()).
  */
-static pthread_once_t xts_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *xts_cipher;
-static struct xts_dispatch xts_disp;
-static bool xts_disp_ok;
-static bool xts_force_evp;
+static pthread_mutex_t xts_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool xts_tested[ENVOL_XTS_BACKEND_MAX];
+static int xts_status[ENVOL_XTS_BACKEND_MAX];
+static char xts_why[ENVOL_XTS_BACKEND_MAX][160];
+static enum envol_xts_backend xts_selected = ENVOL_XTS_BACKEND_AUTO;
+static int xts_select_r; /* the last selection's result when it found nothing: -EIO */
 
-/* Is `name` one of the colon-separated names in `names`? */
-static bool xts_names_match(const char *names, const char *name)
+const char *envol_xts_backend_to_string(enum envol_xts_backend b)
 {
-	size_t n = strlen(name);
-
-	for (const char *p = names; p && *p;) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && strncasecmp(p, name, n) == 0)
-			return true;
-		p = end ? end + 1 : NULL;
-	}
-	return false;
-}
-
-/*
- * Finds the provider's implementation of the fetched cipher and takes the five functions the
- * fast path calls.  Returns false (and leaves *d partly filled) if any is missing.
- */
-static bool xts_dispatch_find(const EVP_CIPHER *cipher, struct xts_dispatch *d)
-{
-	const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(cipher);
-	const OSSL_ALGORITHM *algs, *a;
-	int no_cache = 0;
-	bool found = false;
-
-	if (!prov)
-		return false;
-	d->provctx = OSSL_PROVIDER_get0_provider_ctx(prov);
-	algs = OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER, &no_cache);
-	if (!algs)
-		return false;
-	for (a = algs; a->algorithm_names; a++) {
-		if (!xts_names_match(a->algorithm_names, XTS_NAME))
-			continue;
-		found = true;
-		for (const OSSL_DISPATCH *f = a->implementation; f && f->function_id != 0; f++) {
-			switch (f->function_id) {
-			case OSSL_FUNC_CIPHER_NEWCTX:
-				d->newctx = OSSL_FUNC_cipher_newctx(f);
-				break;
-			case OSSL_FUNC_CIPHER_FREECTX:
-				d->freectx = OSSL_FUNC_cipher_freectx(f);
-				break;
-			case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
-				d->einit = OSSL_FUNC_cipher_encrypt_init(f);
-				break;
-			case OSSL_FUNC_CIPHER_DECRYPT_INIT:
-				d->dinit = OSSL_FUNC_cipher_decrypt_init(f);
-				break;
-			case OSSL_FUNC_CIPHER_UPDATE:
-				d->update = OSSL_FUNC_cipher_update(f);
-				break;
-			default:
-				break;
-			}
-		}
-		break;
-	}
-	/* The functions are code in the provider; they outlive the query while it is loaded. */
-	OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
-	return found && d->newctx && d->freectx && d->einit && d->dinit && d->update;
-}
-
-/* A provider context keyed for one direction, or NULL. */
-static void *xts_dispatch_ctx_new(const struct xts_dispatch *d, const uint8_t *key, int enc)
-{
-	void *ctx = d->newctx(d->provctx);
-	int ok;
-
-	if (!ctx)
-		return NULL;
-	ok = enc ? d->einit(ctx, key, ENVOL_XTS_KEY_SIZE, NULL, 0, NULL) :
-		   d->dinit(ctx, key, ENVOL_XTS_KEY_SIZE, NULL, 0, NULL);
-	if (ok != 1) {
-		d->freectx(ctx); /* the provider cleanses its key schedule */
-		return NULL;
-	}
-	return ctx;
-}
-
-/* One sector through the dispatch path: set the tweak, transform in place. */
-static inline bool xts_dispatch_sector(const struct xts_dispatch *d, void *ctx, int enc,
-				       const uint8_t tweak[XTS_TWEAK_SIZE], uint8_t *buf,
-				       size_t len)
-{
-	size_t outl = 0;
-	int ok = enc ? d->einit(ctx, NULL, 0, tweak, XTS_TWEAK_SIZE, NULL) :
-		       d->dinit(ctx, NULL, 0, tweak, XTS_TWEAK_SIZE, NULL);
-
-	return ok == 1 && d->update(ctx, buf, &outl, len, buf, len) == 1 && outl == len;
-}
-
-static EVP_CIPHER_CTX *xts_evp_ctx_new(const EVP_CIPHER *cipher, const uint8_t *key, int enc)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-
-	if (!ctx)
-		return NULL;
-	if (EVP_CipherInit_ex2(ctx, cipher, key, NULL, enc, NULL) != 1 ||
-	    EVP_CIPHER_CTX_get_key_length(ctx) != ENVOL_XTS_KEY_SIZE ||
-	    EVP_CIPHER_CTX_get_iv_length(ctx) != XTS_TWEAK_SIZE) {
-		EVP_CIPHER_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-static inline bool xts_evp_sector(EVP_CIPHER_CTX *ctx, int enc, const uint8_t tweak[XTS_TWEAK_SIZE],
-				  uint8_t *buf, size_t len)
-{
-	int outl = 0;
-
-	return EVP_CipherInit_ex2(ctx, NULL, NULL, tweak, enc, NULL) == 1 &&
-	       EVP_CipherUpdate(ctx, buf, &outl, buf, (int)len) == 1 && outl == (int)len;
-}
-
-/* Fills the 16-byte plain64 tweak: sector as a 128-bit little-endian integer. */
-static inline void xts_tweak(uint8_t tweak[XTS_TWEAK_SIZE], uint64_t sector)
-{
-	for (unsigned i = 0; i < 8; i++)
-		tweak[i] = (uint8_t)(sector >> (8 * i));
-	memset(tweak + 8, 0, 8);
-}
-
-/*
- * The dispatch path's self-test, run once before it is used: IEEE 1619-2007 vector 10 (public
- * test key, not a secret), whose first two blocks depend only on the first two plaintext
- * blocks, so 32 bytes suffice; then a whole 512-byte sector, re-initialised twice, compared with
- * the EVP path both ways.  Any difference disables the dispatch path.
- */
-static const uint8_t xts_kat_key[ENVOL_XTS_KEY_SIZE] = {
-	0x27, 0x18, 0x28, 0x18, 0x28, 0x45, 0x90, 0x45, 0x23, 0x53, 0x60, 0x28, 0x74,
-	0x71, 0x35, 0x26, 0x62, 0x49, 0x77, 0x57, 0x24, 0x70, 0x93, 0x69, 0x99, 0x59,
-	0x57, 0x49, 0x66, 0x96, 0x76, 0x27, 0x31, 0x41, 0x59, 0x26, 0x53, 0x58, 0x97,
-	0x93, 0x23, 0x84, 0x62, 0x64, 0x33, 0x83, 0x27, 0x95, 0x02, 0x88, 0x41, 0x97,
-	0x16, 0x93, 0x99, 0x37, 0x51, 0x05, 0x82, 0x09, 0x74, 0x94, 0x45, 0x92,
-};
-static const uint8_t xts_kat_ct[32] = {
-	0x1c, 0x3b, 0x3a, 0x10, 0x2f, 0x77, 0x03, 0x86, 0xe4, 0x83, 0x6c, 0x99, 0xe3, 0x70, 0xcf, 0x9b,
-	0xea, 0x00, 0x80, 0x3f, 0x5e, 0x48, 0x23, 0x57, 0xa4, 0xae, 0x12, 0xd4, 0x14, 0xa3, 0xe6, 0x3b,
-};
-#define XTS_KAT_SECTOR 0xff
-
-static bool xts_dispatch_selftest(const struct xts_dispatch *d, const EVP_CIPHER *cipher)
-{
-	uint8_t tweak[XTS_TWEAK_SIZE], kat[32], a[512], b[512];
-	void *enc = xts_dispatch_ctx_new(d, xts_kat_key, 1);
-	void *dec = xts_dispatch_ctx_new(d, xts_kat_key, 0);
-	EVP_CIPHER_CTX *eenc = xts_evp_ctx_new(cipher, xts_kat_key, 1);
-	EVP_CIPHER_CTX *edec = xts_evp_ctx_new(cipher, xts_kat_key, 0);
-	bool ok = enc && dec && eenc && edec;
-
-	for (size_t i = 0; i < sizeof(kat); i++)
-		kat[i] = (uint8_t)i;
-	for (size_t i = 0; i < sizeof(a); i++)
-		a[i] = b[i] = (uint8_t)(i * 7 + 3);
-	xts_tweak(tweak, XTS_KAT_SECTOR);
-	ok = ok && xts_dispatch_sector(d, enc, 1, tweak, kat, sizeof(kat)) &&
-	     CRYPTO_memcmp(kat, xts_kat_ct, sizeof(kat)) == 0 &&
-	     xts_dispatch_sector(d, dec, 0, tweak, kat, sizeof(kat));
-	for (size_t i = 0; ok && i < sizeof(kat); i++)
-		ok = kat[i] == (uint8_t)i;
-	/* Sector 0x1_0000_0001, then sector 2 on the same contexts: each init must reset. */
-	for (uint64_t s = UINT64_C(0x100000001); ok; s = 2) {
-		xts_tweak(tweak, s);
-		ok = xts_dispatch_sector(d, enc, 1, tweak, a, sizeof(a)) &&
-		     xts_evp_sector(eenc, 1, tweak, b, sizeof(b)) && memcmp(a, b, sizeof(a)) == 0 &&
-		     xts_dispatch_sector(d, dec, 0, tweak, a, sizeof(a)) &&
-		     xts_evp_sector(edec, 0, tweak, b, sizeof(b)) && memcmp(a, b, sizeof(a)) == 0 &&
-		     a[511] == (uint8_t)(511 * 7 + 3);
-		if (s == 2)
-			break;
-	}
-	if (enc)
-		d->freectx(enc);
-	if (dec)
-		d->freectx(dec);
-	EVP_CIPHER_CTX_free(eenc);
-	EVP_CIPHER_CTX_free(edec);
-	return ok;
-}
-
-static void xts_setup(void)
-{
-	const char *force = secure_getenv("ENVOL_XTS_FORCE_EVP");
-	struct xts_dispatch d = { 0 };
-
-	xts_force_evp = force && strcmp(force, "1") == 0;
-	xts_cipher = EVP_CIPHER_fetch(NULL, XTS_NAME, NULL);
-	if (!xts_cipher)
-		return;
-	if (!xts_dispatch_find(xts_cipher, &d)) {
-		log_debug("AES-256-XTS: provider %s lacks cipher functions, using EVP",
-			  OSSL_PROVIDER_get0_name(EVP_CIPHER_get0_provider(xts_cipher)));
-		return;
-	}
-	if (!xts_dispatch_selftest(&d, xts_cipher)) {
-		log_debug("AES-256-XTS: provider dispatch self-test failed, using EVP");
-		return;
-	}
-	xts_disp = d;
-	xts_disp_ok = true;
-}
-
-static const EVP_CIPHER *xts_setup_get(void)
-{
-	if (pthread_once(&xts_once, xts_setup) != 0)
-		return NULL;
-	return xts_cipher;
-}
-
-const char *envol_xts_impl_name(enum envol_xts_impl impl)
-{
-	switch (impl) {
-	case ENVOL_XTS_IMPL_AUTO:
+	if (b == ENVOL_XTS_BACKEND_AUTO)
 		return "auto";
-	case ENVOL_XTS_IMPL_EVP:
-		return "evp";
-	case ENVOL_XTS_IMPL_DISPATCH:
-		return "dispatch";
-	}
-	return "?";
+	if (b > ENVOL_XTS_BACKEND_AUTO && b < ENVOL_XTS_BACKEND_MAX && xts_backends[b])
+		return xts_backends[b]->name;
+	return NULL;
 }
 
-int envol_xts_new_impl(const uint8_t *key, size_t key_len, unsigned sector_size,
-		       enum envol_xts_impl impl, struct envol_xts **ret)
+enum envol_xts_backend envol_xts_backend_from_string(const char *s)
 {
-	const EVP_CIPHER *cipher;
+	for (int b = 0; s && b < ENVOL_XTS_BACKEND_MAX; b++) {
+		const char *name = envol_xts_backend_to_string((enum envol_xts_backend)b);
+
+		if (name && strcmp(name, s) == 0)
+			return (enum envol_xts_backend)b;
+	}
+	return ENVOL_XTS_BACKEND_INVALID;
+}
+
+int sector_cipher_stub_new(const uint8_t key[ENVOL_XTS_KEY_SIZE], void **ret)
+{
+	return -EIO;
+}
+
+void sector_cipher_stub_free(void *state)
+{
+}
+
+int sector_cipher_stub_crypt(void *state, bool enc, uint64_t sector, unsigned sector_shift,
+			     uint8_t *buf, size_t n)
+{
+	return -EIO;
+}
+
+/* Runs b's self-test unless it has run; its result.  Under xts_lock. */
+static int status_locked(enum envol_xts_backend b)
+{
+	const struct sector_cipher_ops *ops = xts_backends[b];
+
+	if (!xts_tested[b]) {
+		xts_status[b] = sector_cipher_selftest(ops, xts_why[b], sizeof xts_why[b]);
+		if (xts_status[b] == 0)
+			snprintf(xts_why[b], sizeof xts_why[b], "%s", ops->describe());
+		else
+			log_debug("sector cipher %s: %s: %s", ops->name,
+				  xts_status[b] == -EOPNOTSUPP ? "not usable" : "self-test failed",
+				  xts_why[b]);
+		/* -ENOMEM is not a verdict on the backend: run the test again next time. */
+		xts_tested[b] = xts_status[b] != -ENOMEM;
+	}
+	return xts_status[b];
+}
+
+int envol_xts_backend_status(enum envol_xts_backend b, char *why, size_t why_len)
+{
+	int r;
+
+	if (b <= ENVOL_XTS_BACKEND_AUTO || b >= ENVOL_XTS_BACKEND_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&xts_lock);
+	r = status_locked(b);
+	if (why && why_len)
+		snprintf(why, why_len, "%s", xts_why[b]);
+	pthread_mutex_unlock(&xts_lock);
+	return r;
+}
+
+/* FIPS mode: OpenSSL's default properties ask for it, or the kernel runs in FIPS mode. */
+static bool fips_mode(void)
+{
+	char c = 0;
+	int fd;
+
+	if (EVP_default_properties_is_fips_enabled(NULL))
+		return true;
+	fd = open("/proc/sys/crypto/fips_enabled", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '1';
+}
+
+_printf_(3, 4) static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strnlen(buf, len);
+	va_list ap;
+
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+static const char *status_word(int r)
+{
+	return r == 0 ? "passed" : r == -EOPNOTSUPP ? "not usable" : "FAILED";
+}
+
+int sector_cipher_choose(enum envol_xts_backend want, const int status[ENVOL_XTS_BACKEND_MAX],
+			 const char *const whys[ENVOL_XTS_BACKEND_MAX], bool fips, char *why,
+			 size_t why_len)
+{
+	enum envol_xts_backend got = ENVOL_XTS_BACKEND_INVALID;
+	char head[160] = "";
+
+	if (fips) {
+		if (status[ENVOL_XTS_BACKEND_OPENSSL] == 0)
+			got = ENVOL_XTS_BACKEND_OPENSSL;
+		snprintf(head, sizeof head, "FIPS mode: only openssl may be used%s",
+			 want != ENVOL_XTS_BACKEND_AUTO && want != ENVOL_XTS_BACKEND_OPENSSL ?
+				 " (server.cipher_backend ignored)" :
+				 "");
+	} else if (want != ENVOL_XTS_BACKEND_AUTO && status[want] == 0) {
+		got = want;
+		snprintf(head, sizeof head, "as configured");
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(xts_preference) && got < 0; i++)
+			if (status[xts_preference[i]] == 0)
+				got = xts_preference[i];
+		if (want == ENVOL_XTS_BACKEND_AUTO)
+			snprintf(head, sizeof head, "auto: the first of");
+		else
+			snprintf(head, sizeof head, "%s %s (%s), falling back to the first of",
+				 envol_xts_backend_to_string(want),
+				 status[want] == -EOPNOTSUPP ? "is not usable here" :
+							       "failed its self-test",
+				 whys[want] ? whys[want] : "?");
+		for (size_t i = 0; i < ARRAY_SIZE(xts_preference); i++)
+			append(head, sizeof head, "%s %s", i ? "," : "",
+			       envol_xts_backend_to_string(xts_preference[i]));
+		append(head, sizeof head, " that passed");
+	}
+	if (got < 0)
+		got = -EIO;
+	if (!why || !why_len)
+		return got;
+	if (got > 0)
+		snprintf(why, why_len, "sector cipher %s (%s): %s; self-tests:",
+			 envol_xts_backend_to_string(got), whys[got] ? whys[got] : "?", head);
+	else
+		snprintf(why, why_len, "no sector cipher backend can be used (%s); self-tests:", head);
+	for (size_t i = 0; i < ARRAY_SIZE(xts_preference); i++) {
+		enum envol_xts_backend b = xts_preference[i];
+
+		append(why, why_len, "%s %s %s", i ? "," : "", envol_xts_backend_to_string(b),
+		       status_word(status[b]));
+		if (status[b] != 0 && b != want)
+			append(why, why_len, " (%s)", whys[b] ? whys[b] : "?");
+	}
+	return got;
+}
+
+/* Chooses among all backends (testing each once); sets xts_selected.  Under xts_lock. */
+static int select_locked(enum envol_xts_backend want, char *why, size_t why_len)
+{
+	int status[ENVOL_XTS_BACKEND_MAX] = { 0 };
+	const char *whys[ENVOL_XTS_BACKEND_MAX] = { 0 };
+	int got, degraded = 0;
+
+	for (int b = ENVOL_XTS_BACKEND_AUTO + 1; b < ENVOL_XTS_BACKEND_MAX; b++) {
+		status[b] = status_locked((enum envol_xts_backend)b);
+		whys[b] = xts_why[b];
+		if (status[b] != 0 && status[b] != -EOPNOTSUPP)
+			degraded = 1; /* a failed self-test is worth a warning */
+	}
+	got = sector_cipher_choose(want, status, whys, fips_mode(), why, why_len);
+	if (got < 0) {
+		xts_selected = ENVOL_XTS_BACKEND_AUTO;
+		xts_select_r = -EIO;
+		return -EIO;
+	}
+	xts_selected = (enum envol_xts_backend)got;
+	xts_select_r = 0;
+	if (want != ENVOL_XTS_BACKEND_AUTO && got != want)
+		degraded = 1;
+	return degraded;
+}
+
+int envol_xts_select(const char *name, char *why, size_t why_len)
+{
+	enum envol_xts_backend want = envol_xts_backend_from_string(name);
+	int r;
+
+	if (want < 0) {
+		if (why && why_len)
+			snprintf(why, why_len, "unknown sector cipher backend \"%s\"",
+				 name ? name : "(null)");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&xts_lock);
+	r = select_locked(want, why, why_len);
+	pthread_mutex_unlock(&xts_lock);
+	if (why && why_len)
+		log_debug("%s", why);
+	return r;
+}
+
+enum envol_xts_backend envol_xts_selected(void)
+{
+	enum envol_xts_backend b;
+
+	pthread_mutex_lock(&xts_lock);
+	b = xts_selected;
+	pthread_mutex_unlock(&xts_lock);
+	return b;
+}
+
+/* The backend envol_xts_new() uses: the selected one, selecting auto on first use. */
+static int default_backend(void)
+{
+	char why[512];
+	int r;
+
+	pthread_mutex_lock(&xts_lock);
+	if (xts_selected == ENVOL_XTS_BACKEND_AUTO && xts_select_r == 0) {
+		r = select_locked(ENVOL_XTS_BACKEND_AUTO, why, sizeof why);
+		log_debug("%s", why);
+	}
+	r = xts_selected != ENVOL_XTS_BACKEND_AUTO ? (int)xts_selected : -EIO;
+	pthread_mutex_unlock(&xts_lock);
+	return r;
+}
+
+int envol_xts_new_backend(const uint8_t *key, size_t key_len, unsigned sector_size,
+			  enum envol_xts_backend backend, struct envol_xts **ret)
+{
 	struct envol_xts *x;
+	int b, r;
 
 	if (!key || !ret || key_len != ENVOL_XTS_KEY_SIZE)
 		return -EINVAL;
 	if (sector_size != 512 && sector_size != 4096)
 		return -EINVAL;
-	if (impl != ENVOL_XTS_IMPL_AUTO && impl != ENVOL_XTS_IMPL_EVP &&
-	    impl != ENVOL_XTS_IMPL_DISPATCH)
+	if (backend < ENVOL_XTS_BACKEND_AUTO || backend >= ENVOL_XTS_BACKEND_MAX)
 		return -EINVAL;
 	/* IEEE 1619 key halves must differ; OpenSSL refuses equal halves for encryption. */
 	if (CRYPTO_memcmp(key, key + XTS_HALF, XTS_HALF) == 0)
 		return log_debug_errno(-EINVAL, "XTS key halves are equal");
 
-	cipher = xts_setup_get();
-	if (!cipher)
-		return log_debug_errno(-EIO, "cannot fetch AES-256-XTS from OpenSSL");
-	if (impl == ENVOL_XTS_IMPL_AUTO)
-		impl = xts_disp_ok && !xts_force_evp ? ENVOL_XTS_IMPL_DISPATCH : ENVOL_XTS_IMPL_EVP;
-	else if (impl == ENVOL_XTS_IMPL_DISPATCH && !xts_disp_ok)
-		return log_debug_errno(-EOPNOTSUPP, "AES-256-XTS provider dispatch not usable");
+	if (backend == ENVOL_XTS_BACKEND_AUTO) {
+		b = default_backend();
+		if (b < 0)
+			return log_debug_errno(b, "no sector cipher backend passed its self-test");
+	} else {
+		r = envol_xts_backend_status(backend, NULL, 0);
+		if (r < 0)
+			return log_debug_errno(r, "sector cipher %s cannot be used",
+					       envol_xts_backend_to_string(backend));
+		b = backend;
+	}
 
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	x->impl = impl;
+	x->backend = (enum envol_xts_backend)b;
+	x->ops = xts_backends[b];
 	x->sector_size = sector_size;
 	x->sector_shift = sector_size == 512 ? 9 : 12;
-	x->key = envol_secure_alloc(ENVOL_XTS_KEY_SIZE);
-	if (!x->key) {
-		envol_xts_free(x);
-		return -ENOMEM;
-	}
-	memcpy(x->key, key, ENVOL_XTS_KEY_SIZE);
-
-	for (size_t l = 0; l < (impl == ENVOL_XTS_IMPL_DISPATCH ? XTS_LANES : 1); l++) {
-		if (impl == ENVOL_XTS_IMPL_DISPATCH) {
-			x->enc[l] = xts_dispatch_ctx_new(&xts_disp, x->key, 1);
-			x->dec[l] = xts_dispatch_ctx_new(&xts_disp, x->key, 0);
-		} else {
-			x->enc[l] = xts_evp_ctx_new(cipher, x->key, 1);
-			x->dec[l] = xts_evp_ctx_new(cipher, x->key, 0);
-		}
-		if (!x->enc[l] || !x->dec[l]) {
-			envol_xts_free(x);
-			return log_debug_errno(-EIO, "cannot key AES-256-XTS contexts");
-		}
+	r = x->ops->new_state(key, &x->state);
+	if (r < 0) {
+		log_debug_errno(r, "cannot key sector cipher %s: %m", x->ops->name);
+		free(x);
+		return r;
 	}
 	*ret = x;
 	return 0;
@@ -351,29 +331,14 @@ int envol_xts_new_impl(const uint8_t *key, size_t key_len, unsigned sector_size,
 
 int envol_xts_new(const uint8_t *key, size_t key_len, unsigned sector_size, struct envol_xts **ret)
 {
-	return envol_xts_new_impl(key, key_len, sector_size, ENVOL_XTS_IMPL_AUTO, ret);
-}
-
-static void xts_ctx_free(enum envol_xts_impl impl, void *ctx)
-{
-	if (!ctx)
-		return;
-	/* Both free functions cleanse the provider's key schedule before freeing it. */
-	if (impl == ENVOL_XTS_IMPL_DISPATCH)
-		xts_disp.freectx(ctx);
-	else
-		EVP_CIPHER_CTX_free(ctx);
+	return envol_xts_new_backend(key, key_len, sector_size, ENVOL_XTS_BACKEND_AUTO, ret);
 }
 
 struct envol_xts *envol_xts_free(struct envol_xts *x)
 {
 	if (!x)
 		return NULL;
-	for (size_t l = 0; l < XTS_LANES; l++) {
-		xts_ctx_free(x->impl, x->enc[l]);
-		xts_ctx_free(x->impl, x->dec[l]);
-	}
-	envol_secure_free(x->key);
+	x->ops->free_state(x->state);
 	free(x);
 	return NULL;
 }
@@ -383,17 +348,15 @@ unsigned envol_xts_sector_size(const struct envol_xts *x)
 	return x ? x->sector_size : 0;
 }
 
-enum envol_xts_impl envol_xts_get_impl(const struct envol_xts *x)
+enum envol_xts_backend envol_xts_get_backend(const struct envol_xts *x)
 {
-	return x ? x->impl : ENVOL_XTS_IMPL_AUTO;
+	return x ? x->backend : ENVOL_XTS_BACKEND_AUTO;
 }
 
-static int xts_crypt(struct envol_xts *x, int enc, uint64_t sector, uint8_t *buf, size_t len)
+static int xts_crypt(struct envol_xts *x, bool enc, uint64_t sector, uint8_t *buf, size_t len)
 {
-	uint8_t tweak[XTS_TWEAK_SIZE], tweak2[XTS_TWEAK_SIZE];
 	uint64_t last;
-	size_t n, ss, i = 0;
-	void *const *ctx;
+	size_t n;
 
 	if (!x || (!buf && len > 0))
 		return -EINVAL;
@@ -405,51 +368,19 @@ static int xts_crypt(struct envol_xts *x, int enc, uint64_t sector, uint8_t *buf
 	/* The last sector number must not wrap around 2^64. */
 	if (ADD_OVERFLOW(sector, (uint64_t)(n - 1), &last))
 		return -EINVAL;
-
-	ss = x->sector_size;
-	ctx = enc ? x->enc : x->dec;
-	/* Separate loops rather than a branch per sector: a 512-byte sector is ~100 ns. */
-	if (x->impl == ENVOL_XTS_IMPL_DISPATCH) {
-		const struct xts_dispatch *d = &xts_disp;
-		OSSL_FUNC_cipher_encrypt_init_fn *init = enc ? d->einit : d->dinit;
-		size_t o0 = 0, o1 = 0;
-
-		/* Pairs: both tweaks in, then both sectors through (see XTS_LANES). */
-		for (; i + 1 < n; i += 2, buf += 2 * ss) {
-			xts_tweak(tweak, sector + i);
-			xts_tweak(tweak2, sector + i + 1);
-			if (init(ctx[0], NULL, 0, tweak, XTS_TWEAK_SIZE, NULL) != 1 ||
-			    init(ctx[1], NULL, 0, tweak2, XTS_TWEAK_SIZE, NULL) != 1 ||
-			    d->update(ctx[0], buf, &o0, ss, buf, ss) != 1 ||
-			    d->update(ctx[1], buf + ss, &o1, ss, buf + ss, ss) != 1 || o0 != ss ||
-			    o1 != ss)
-				goto fail;
-		}
-		if (i < n) {
-			xts_tweak(tweak, sector + i);
-			if (!xts_dispatch_sector(d, ctx[0], enc, tweak, buf, ss))
-				goto fail;
-		}
-	} else {
-		for (; i < n; i++, buf += ss) {
-			xts_tweak(tweak, sector + i);
-			if (!xts_evp_sector(ctx[0], enc, tweak, buf, ss))
-				goto fail;
-		}
-	}
+	if (x->ops->crypt(x->state, enc, sector, x->sector_shift, buf, n) < 0)
+		return log_debug_errno(-EIO, "AES-256-XTS %s (%s) failed in sectors %llu-%llu",
+				       enc ? "encryption" : "decryption", x->ops->name,
+				       (unsigned long long)sector, (unsigned long long)last);
 	return 0;
-fail:
-	return log_debug_errno(-EIO, "AES-256-XTS %s (%s) failed at sector %llu",
-			       enc ? "encryption" : "decryption", envol_xts_impl_name(x->impl),
-			       (unsigned long long)(sector + i));
 }
 
 int envol_xts_encrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len)
 {
-	return xts_crypt(x, 1, sector, buf, len);
+	return xts_crypt(x, true, sector, buf, len);
 }
 
 int envol_xts_decrypt(struct envol_xts *x, uint64_t sector, uint8_t *buf, size_t len)
 {
-	return xts_crypt(x, 0, sector, buf, len);
+	return xts_crypt(x, false, sector, buf, len);
 }

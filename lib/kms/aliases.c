@@ -20,8 +20,11 @@ static int check_alias_name(struct kms_call *c, const char *name, bool creating)
 	char arn[KMS_ARN_MAX];
 
 	if (strncmp(name, "alias/", 6) != 0 || name[6] == 0)
-		return kms_fail(c, KMS_ERR_INVALID_ALIAS_NAME,
-				"Alias must start with the prefix \"alias/\" followed by a name");
+		return kms_fail(c, KMS_ERR_VALIDATION,
+				"1 validation error detected: Value '%s' at 'aliasName' failed to "
+				"satisfy constraint: Member must satisfy regular expression pattern: "
+				"^alias/[a-zA-Z0-9/_-]+$",
+				name);
 	for (const char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == ':' || *p == '/' || *p == '_' || *p == '-'))
@@ -33,10 +36,10 @@ static int check_alias_name(struct kms_call *c, const char *name, bool creating)
 	if (is_reserved_alias(name)) {
 		kms_alias_arn(c->k, name, arn);
 		if (creating)
-			return kms_fail(c, KMS_ERR_INVALID_ALIAS_NAME,
-					"Alias %s: the prefixes alias/aws/ and alias/envol/ are "
-					"reserved for managed keys",
-					name);
+			return kms_fail(c, KMS_ERR_NOT_AUTHORIZED,
+					"%s is not authorized to create alias %s: the prefixes "
+					"alias/aws/ and alias/envol/ are reserved for managed keys",
+					kms_call_principal(c), arn);
 		return kms_fail(c, KMS_ERR_ACCESS_DENIED,
 				"User: %s is not authorized to perform: kms:%s on resource: %s "
 				"because it is reserved for managed keys",
@@ -90,6 +93,11 @@ int kms_op_delete_alias(struct kms_call *c)
 	if (r < 0)
 		return kms_fail_internal(c, r, "alias lookup");
 	kms_key_arn(k, id, c->key_arn);
+	r = kms_authorize_key(c, id);
+	if (r == -ENOENT)
+		return kms_fail(c, KMS_ERR_NOT_FOUND, "Alias %s is not found.", arn);
+	if (r < 0)
+		return -1;
 	r = kms_store_alias_delete(k->store, c->req.alias_name);
 	if (r < 0)
 		return kms_fail_internal(c, r, "alias");

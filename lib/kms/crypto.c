@@ -118,6 +118,15 @@ static int decrypt_blob(struct kms_call *c, const char *key_id, const uint8_t *d
 	}
 	envol_uuid_format(b.key_id, id);
 	kms_key_arn(k, id, c->key_arn);
+	if (!key_id) {
+		r = kms_authorize_key(c, id);
+		if (r == -ENOENT)
+			return kms_fail(c, KMS_ERR_INVALID_CIPHERTEXT,
+					"The ciphertext is invalid: the KMS key that encrypted it "
+					"no longer exists (deleted, or never created in this KMS)");
+		if (r < 0)
+			return -1;
+	}
 	r = kms_cache_acquire(k->cache, k->store, b.key_id, &e);
 	if (r == -ENOENT)
 		return kms_fail(
@@ -193,10 +202,14 @@ int kms_op_re_encrypt(struct kms_call *c)
 	    check_algorithm(c, c->req.destination_encryption_algorithm) < 0)
 		return -1;
 	c->result.type = KMS_RESULT_CRYPTO;
+	c->action = "ReEncryptFrom";
 	if (decrypt_blob(c, c->req.source_key_id, c->req.ciphertext_blob,
 			 c->req.ciphertext_blob_len, &c->req.context, &pt, &len) < 0)
 		return -1;
 	memcpy(res->source_key_id, c->key_arn, sizeof res->source_key_id);
+	c->action = "ReEncryptTo";
+	c->authz_ctx = &c->req.dst_context;
+	c->authorized = false;
 	r = encrypt_with(c, c->req.destination_key_id, &c->req.dst_context, pt, len,
 			 &res->ciphertext_blob, &res->ciphertext_blob_len);
 	envol_wipe(pt, len);

@@ -32,6 +32,11 @@ static const struct {
     [KMS_ERR_TAG] = {"TagException", 400},
     [KMS_ERR_LIMIT_EXCEEDED] = {"LimitExceededException", 400},
     [KMS_ERR_INVALID_KEY_USAGE] = {"InvalidKeyUsageException", 400},
+    [KMS_ERR_MALFORMED_POLICY] = {"MalformedPolicyDocumentException", 400},
+    [KMS_ERR_NOT_AUTHORIZED] = {"NotAuthorizedException", 400},
+    [KMS_ERR_INVALID_GRANT_ID] = {"InvalidGrantIdException", 400},
+    [KMS_ERR_INVALID_GRANT_TOKEN] = {"InvalidGrantTokenException", 400},
+    [KMS_ERR_DRY_RUN] = {"DryRunOperationException", 412},
     [KMS_ERR_INTERNAL] = {"KMSInternalException", 500},
 };
 

@@ -47,6 +47,12 @@ struct kms_call {
 	int error; /* enum kms_error; 0: success */
 	char msg[1024];
 	char key_arn[KMS_ARN_MAX]; /* the key the request resolved to ("": none), for the audit */
+	/* authorization (authz.c) */
+	const char *action;		    /* the action asked, when not the operation's name
+					       ("ReEncryptFrom"); NULL: kms_op_name() */
+	const struct kms_context *authz_ctx; /* the context conditions see; NULL: req.context */
+	bool authorized;		    /* a decision allowed the call */
+	int decision;			    /* enum kms_access_reason of the last decision */
 	struct kms_result result;  /* filled by the operation on success */
 };
 
@@ -65,13 +71,38 @@ int kms_fail_internal(struct kms_call *c, int r, const char *what);
 
 /* ---- authz.c ---- */
 
-int kms_authz_new(const struct kms_options *o, struct kms_authz **ret);
+/* Service principal name of envold (Principal {"Service": …}). */
+#define KMS_ENVOLD_SERVICE "envold.envol.internal"
+
+struct kms_policy;
+
+/* Reads the identity policies of o; -errno with err set (a file that does not parse). */
+int kms_authz_new(const struct kms_options *o, struct kms_authz **ret, char *err, size_t errlen);
 void kms_authz_free(struct kms_authz *a);
+/* Whether the operation names a key (then kms_authorize_key() decides it). */
+bool kms_authz_names_key(enum kms_op op);
 /*
- * The one decision point: whether the call's caller may run its (decoded) request.  Returns 0,
- * or -1 with AccessDeniedException and an AWS-style message set on c.
+ * The decision for operations that name no key (identity policies alone), before the handler
+ * runs; for the others 0 (kms_authorize_key() decides).  Returns 0, or -1 with
+ * AccessDeniedException and an AWS-style message set on c.
  */
-int kms_authorize(const struct kms_authz *a, struct kms_call *c);
+int kms_authorize(struct kms_call *c);
+/*
+ * The decision for an operation on key id (c->key_arn set), under the key's policy, the
+ * caller's identity policies and (later) grants: 0 (c->authorized set), -1 with the error set,
+ * or -ENOENT with nothing set when the key does not exist (the caller says so its way).
+ */
+int kms_authorize_key(struct kms_call *c, const char *id);
+/*
+ * A key policy text for CreateKey or PutKeyPolicy, parsed and checked (unknown principals):
+ * 0 and a new reference, or -1 with MalformedPolicyDocumentException set.
+ */
+int kms_authz_parse_key_policy(struct kms_call *c, const char *text, struct kms_policy **ret);
+/* The lockout safety check of policy for key id (skipped when the request bypasses it): 0, or
+ * -1 with MalformedPolicyDocumentException set. */
+int kms_authz_lockout_check(struct kms_call *c, const char *id, const struct kms_policy *policy);
+/* Drops the cached policy of key id (PutKeyPolicy, deletion). */
+void kms_authz_policy_changed(struct kms_authz *a, const char *id);
 
 /* ---- resolve.c: which key a KeyId names ---- */
 
@@ -117,6 +148,12 @@ int64_t kms_page_limit(struct kms_call *c, int64_t dflt, int64_t max);
 const char *kms_page_after(const struct kms_call *c);
 /* Sets NextMarker (when the page is truncated) to a copy of marker.  0, or -1 (error set). */
 int kms_page_marker(struct kms_call *c, const char *marker);
+
+/* ---- key_policy.c ---- */
+
+int kms_op_get_key_policy(struct kms_call *c);
+int kms_op_list_key_policies(struct kms_call *c);
+int kms_op_put_key_policy(struct kms_call *c);
 
 /* ---- keys.c ---- */
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kms/internal.h"
+#include "kms/policy.h"
 #include "util/clock.h"
 #include "util/encoding.h"
 
@@ -17,6 +18,7 @@
 void kms_key_changed(struct kms *k, const struct kms_key *key)
 {
 	kms_cache_drop(k->cache, key->uuid);
+	kms_authz_policy_changed(k->authz, key->id);
 	kms_sweeper_refresh(k);
 }
 
@@ -35,6 +37,7 @@ int kms_op_create_key(struct kms_call *c)
 	struct kms *k = c->k;
 	const char *spec = q->key_spec ? q->key_spec : q->customer_master_key_spec;
 	_cleanup_key_ struct kms_key key = {0};
+	_cleanup_policy_ struct kms_policy *policy = NULL;
 	char id[KMS_KEY_ID_SIZE];
 	uint8_t u[16];
 	int r;
@@ -69,8 +72,11 @@ int kms_op_create_key(struct kms_call *c)
 		return kms_fail_internal(c, r, "uuid");
 	envol_uuid_format(u, id);
 	kms_key_arn(k, id, c->key_arn);
-	r = kms_store_key_create(k->store, id, envol_clock_now(), q->description, false, q->tags,
-				 q->n_tags, NULL);
+	if (q->policy && (kms_authz_parse_key_policy(c, q->policy, &policy) < 0 ||
+			  kms_authz_lockout_check(c, id, policy) < 0))
+		return -1;
+	r = kms_store_key_create(k->store, id, envol_clock_now(), q->description, false, q->policy,
+				 q->tags, q->n_tags, NULL);
 	if (r < 0)
 		return kms_fail_internal(c, r, "create key");
 	r = kms_store_key_get(k->store, id, &key);

@@ -38,11 +38,14 @@ static const struct {
     [KMS_OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT] = {"GenerateDataKeyWithoutPlaintext",
 						    kms_op_generate_data_key, true},
     [KMS_OP_GENERATE_RANDOM] = {"GenerateRandom", kms_op_generate_random, true},
+    [KMS_OP_GET_KEY_POLICY] = {"GetKeyPolicy", kms_op_get_key_policy, false},
     [KMS_OP_GET_KEY_ROTATION_STATUS] = {"GetKeyRotationStatus", kms_op_get_key_rotation_status,
 					false},
     [KMS_OP_LIST_ALIASES] = {"ListAliases", kms_op_list_aliases, false},
     [KMS_OP_LIST_KEY_ROTATIONS] = {"ListKeyRotations", kms_op_list_key_rotations, false},
     [KMS_OP_LIST_KEYS] = {"ListKeys", kms_op_list_keys, false},
+    [KMS_OP_LIST_KEY_POLICIES] = {"ListKeyPolicies", kms_op_list_key_policies, false},
+    [KMS_OP_PUT_KEY_POLICY] = {"PutKeyPolicy", kms_op_put_key_policy, false},
     [KMS_OP_LIST_RESOURCE_TAGS] = {"ListResourceTags", kms_op_list_resource_tags, false},
     [KMS_OP_RE_ENCRYPT] = {"ReEncrypt", kms_op_re_encrypt, true},
     [KMS_OP_ROTATE_KEY_ON_DEMAND] = {"RotateKeyOnDemand", kms_op_rotate_key_on_demand, false},
@@ -68,14 +71,11 @@ static const char *const unsupported_ops[] = {
     "GenerateDataKeyPairWithoutPlaintext",
     "GenerateMac",
     "GetKeyLastUsage",
-    "GetKeyPolicy",
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
     "ListGrants",
-    "ListKeyPolicies",
     "ListRetirableGrants",
-    "PutKeyPolicy",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
@@ -149,15 +149,20 @@ static void dispatch(struct kms_call *c, const char *operation, const char *opna
 		c->error = q;
 		return;
 	}
-	if (kms_authorize(k->authz, c) < 0)
+	if (kms_authorize(c) < 0)
 		return;
 	if (operations[op].crypto) {
 		(void)operations[op].run(c);
-		return;
+	} else {
+		kms_store_lock(k->store);
+		(void)operations[op].run(c);
+		kms_store_unlock(k->store);
 	}
-	kms_store_lock(k->store);
-	(void)operations[op].run(c);
-	kms_store_unlock(k->store);
+	/* Fail closed: an operation that never asked for a decision does not answer. */
+	if (!c->error && !c->authorized) {
+		kms_result_done(&c->result);
+		(void)kms_fail_internal(c, -EACCES, "no authorization decision");
+	}
 }
 
 int kms_handle(struct kms *k, const struct kms_caller *caller, const char *operation,
@@ -183,7 +188,19 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	}
 	if (c.error)
 		out = kms_response_error(kms_error_map(c.error, &status), c.msg);
-	(void)kms_audit_call(k->audit, &c, opname, request_id);
+	r = kms_audit_call(k->audit, &c, opname, request_id);
+	if (r < 0) {
+		/* No record, no answer: what was done is not given out (audit.h). */
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "The request could not be audited (audit log: %s)",
+			 strerror(-r));
+		if (out) {
+			envol_wipe(out, strlen(out));
+			free(out);
+		}
+		out = kms_response_error(kms_error_map(KMS_ERR_INTERNAL, &status), msg);
+	}
 
 	kms_result_done(&c.result);
 	kms_request_done(&c.req);
@@ -201,6 +218,7 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	struct kms_audit_record rec = {0};
 	char opname[129], rid[37];
 	char *out;
+	int r;
 
 	if (!k || !ret_body || !error_type)
 		return -EINVAL;
@@ -212,8 +230,17 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	rec.source = caller ? caller->source : NULL;
 	rec.request_id = request_id;
 	rec.error_code = error_type;
-	(void)kms_audit_append(k->audit, &rec);
+	/* Nobody authenticated: aggregated per source and minute, so strangers cannot grow the
+	 * log at will. */
+	if (!caller || !caller->principal || strcmp(caller->principal, "anonymous") == 0)
+		r = kms_audit_unauthenticated(k->audit, &rec);
+	else
+		r = kms_audit_append(k->audit, &rec);
 	(void)http_status;
+	if (r < 0) {
+		free(out);
+		return r;
+	}
 	if (!out)
 		return -ENOMEM;
 	*ret_body = out;
@@ -225,8 +252,8 @@ void kms_close(struct kms *k)
 	if (!k)
 		return;
 	kms_cache_free(k->cache);
+	kms_audit_close(k->audit); /* anchors in the store: before it closes */
 	kms_store_close(k->store);
-	kms_audit_close(k->audit);
 	kms_authz_free(k->authz);
 	free(k->region);
 	free(k->account_id);
@@ -248,10 +275,14 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 	atomic_store(&k->next_deletion, INT64_MAX);
 	k->region = strdup(o->region);
 	k->account_id = strdup(o->account_id);
-	if (!k->region || !k->account_id || kms_authz_new(o, &k->authz) < 0 ||
-	    kms_cache_new(&k->cache) < 0) {
+	if (!k->region || !k->account_id || kms_cache_new(&k->cache) < 0) {
 		kms_close(k);
 		return -ENOMEM;
+	}
+	r = kms_authz_new(o, &k->authz, err, errlen);
+	if (r < 0) {
+		kms_close(k);
+		return r;
 	}
 	snprintf(k->arn_prefix, sizeof k->arn_prefix, "arn:aws:kms:%s:%s:", o->region,
 		 o->account_id);
@@ -260,12 +291,6 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 	r = kms_store_open(o->database, o->root_key_file, &k->store, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = kms_audit_open(o->audit_log, &k->audit);
-	if (r < 0) {
-		envol_set_error(err, errlen, "cannot open audit log %s: %s", o->audit_log,
-				strerror(-r));
-		goto fail;
-	}
 	kms_store_lock(k->store);
 	r = kms_store_check_root_key(k->store);
 	kms_sweeper_refresh(k);
@@ -277,6 +302,9 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 				o->database);
 		goto fail;
 	}
+	r = kms_audit_open(o->audit_log, k->store, &k->audit, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret = k;
 	return 0;
 fail:

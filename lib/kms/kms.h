@@ -19,20 +19,29 @@ struct kms;
 
 struct kms_options {
 	const char *database;      /* SQLite file, created if missing */
-	const char *root_key_file; /* 32 raw bytes, created with mode 0600 if missing; if
+	const char *root_key_file; /* 32 raw bytes, created with mode 0600 if missing while the
+				      database holds nothing sealed (else kms_open fails); if
 				      $CREDENTIALS_DIRECTORY/root.key exists it is used instead */
-	const char *audit_log;     /* append-only, hash-chained JSON lines */
+	const char *audit_log;     /* append-only JSON lines, chained with a key (audit.h) */
 	const char *region;        /* "local" */
 	const char *account_id;    /* "000000000000" */
 	char *const *admins;       /* principal ARNs with full access */
 	size_t n_admins;
-	char *const *services; /* principal ARNs that may unwrap volume keys */
+	char *const *services; /* service principals (envold): see authz.c */
 	size_t n_services;
+	/* Identity policies: IAM JSON documents read from file, attached to principal. */
+	const struct kms_identity_policy_file {
+		const char *principal, *file;
+	} *identity_policies;
+	size_t n_identity_policies;
+	char *const *principals; /* other principals that exist (SigV4 credentials'), for the
+				    key policy check of unknown principals */
+	size_t n_principals;
 };
 
 /* Who is calling: principal ARN (already authenticated by the transport) and where from. */
 struct kms_caller {
-	const char *principal; /* "arn:aws:iam::000000000000:user/root" */
+	const char *principal; /* "arn:aws:iam::000000000000:user/unix/root" */
 	const char *source;    /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
 };
 
@@ -57,15 +66,26 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	       const char *request_id, const char *error_type, int http_status,
 	       const char *message, char **ret_body);
 
+/*
+ * Re-reads the access settings of o (admins, services, identity policies, principals) and
+ * swaps them in atomically (SIGHUP); requests in flight finish under the old ones.  Returns 0,
+ * or -errno with err set and nothing changed.
+ */
+int kms_reload_access(struct kms *k, const struct kms_options *o, char *err, size_t errlen);
+
 /* Rotates keys whose rotation is due and destroys keys whose deletion window is over, by
  * envol_clock_now().  Returns the number of keys changed, or -errno. */
 int kms_tick(struct kms *k);
 
 /*
- * Checks the hash chain of an audit log file.  Returns 0 and the number of lines, or -EBADMSG
- * with err naming the first bad line ("line 17: prev hash does not match line 16"), or -errno.
+ * Checks the keyed chain of an audit log file (path, or o->audit_log if NULL) with the chain
+ * key derived from o->root_key_file (read, never created) and the anchor in o->database (opened
+ * read-only).  Returns 0 and the number of lines, or -EBADMSG with err naming the first bad
+ * line ("line 17: prev hash does not match line 16") or the anchor's complaint (records removed
+ * from the end), or -errno.
  */
-int kms_audit_verify(const char *path, uint64_t *ret_lines, char *err, size_t errlen);
+int kms_audit_verify(const struct kms_options *o, const char *path, uint64_t *ret_lines,
+		     char *err, size_t errlen);
 
 /*
  * The error kinds of the KMS core (positive numbers; 0 is success).  kms_error_map() is the
@@ -90,6 +110,11 @@ enum kms_error {
 	KMS_ERR_TAG,                   /* TagException, 400 */
 	KMS_ERR_LIMIT_EXCEEDED,        /* LimitExceededException, 400 */
 	KMS_ERR_INVALID_KEY_USAGE,     /* InvalidKeyUsageException, 400 */
+	KMS_ERR_MALFORMED_POLICY,      /* MalformedPolicyDocumentException, 400 */
+	KMS_ERR_NOT_AUTHORIZED,        /* NotAuthorizedException, 400 */
+	KMS_ERR_INVALID_GRANT_ID,      /* InvalidGrantIdException, 400 */
+	KMS_ERR_INVALID_GRANT_TOKEN,   /* InvalidGrantTokenException, 400 */
+	KMS_ERR_DRY_RUN,               /* DryRunOperationException, 412 */
 	KMS_ERR_INTERNAL,              /* KMSInternalException, 500 */
 	KMS_ERR_MAX,
 };

@@ -21,7 +21,7 @@ int kms_managed_create(struct kms *k, char id[KMS_KEY_ID_SIZE])
 		return r;
 	envol_uuid_format(u, id);
 	r = kms_store_key_create(k->store, id, envol_clock_now(), MANAGED_DESCRIPTION, true, NULL,
-				 0, KMS_MANAGED_ALIAS);
+				 NULL, 0, KMS_MANAGED_ALIAS);
 	if (r == 0)
 		log_debug("kms: created the managed key %s (%s)", id, KMS_MANAGED_ALIAS);
 	return r;

@@ -111,6 +111,18 @@ static const char *const e_include[] = {"ALL_KEY_MATERIAL", "ROTATIONS_ONLY", NU
 	{                                                                                          \
 		"Recipient", M_UNSUP, false, 0, 0, NOOFF, NULL                                     \
 	}
+#define POLICY_OPT                                                                                 \
+	{                                                                                          \
+		"Policy", M_STR, false, 1, KMS_POLICY_TEXT_MAX, OFF(policy), NULL                  \
+	}
+#define POLICY_NAME                                                                                \
+	{                                                                                          \
+		"PolicyName", M_STR, false, 1, 128, OFF(policy_name), NULL                         \
+	}
+#define BYPASS                                                                                     \
+	{                                                                                          \
+		"BypassPolicyLockoutSafetyCheck", M_BOOL, false, 0, 0, OFF(bypass_lockout), NULL   \
+	}
 #define END                                                                                        \
 	{                                                                                          \
 		NULL, 0, false, 0, 0, 0, NULL                                                      \
@@ -123,14 +135,14 @@ static const struct member m_create_alias[] = {
     END,
 };
 static const struct member m_create_key[] = {
-    {"Policy", M_UNSUP, false, 0, 0, NOOFF, NULL},
+    POLICY_OPT,
     {"Description", M_STR, false, 0, 8192, OFF(description), NULL},
     {"KeyUsage", M_STR, false, 0, 0, OFF(key_usage), e_key_usage},
     {"CustomerMasterKeySpec", M_STR, false, 0, 0, OFF(customer_master_key_spec), e_key_spec},
     {"KeySpec", M_STR, false, 0, 0, OFF(key_spec), e_key_spec},
     {"Origin", M_STR, false, 0, 0, OFF(origin), e_origin},
     {"CustomKeyStoreId", M_UNSUP, false, 0, 0, NOOFF, NULL},
-    {"BypassPolicyLockoutSafetyCheck", M_BOOL, false, 0, 0, NOOFF, NULL},
+    BYPASS,
     {"Tags", M_TAGS, false, 0, 0, OFF(tags), NULL},
     {"MultiRegion", M_BOOL, false, 0, 0, OFF(multi_region), NULL},
     {"XksKeyId", M_UNSUP, false, 0, 0, NOOFF, NULL},
@@ -193,6 +205,15 @@ static const struct member m_list_rotations[] = {
     LIMIT,	MARKER,
     END,
 };
+static const struct member m_get_policy[] = {KEY_ID_REQ, POLICY_NAME, END};
+static const struct member m_list_policies[] = {KEY_ID_REQ, LIMIT, MARKER, END};
+static const struct member m_put_policy[] = {
+    KEY_ID_REQ,
+    POLICY_NAME,
+    {"Policy", M_STR, true, 1, KMS_POLICY_TEXT_MAX, OFF(policy), NULL},
+    BYPASS,
+    END,
+};
 static const struct member m_list_keys[] = {LIMIT, MARKER, END};
 static const struct member m_list_tags[] = {KEY_ID_REQ, LIMIT, MARKER, END};
 static const struct member m_re_encrypt[] = {
@@ -244,10 +265,13 @@ static const struct member *const op_members[KMS_OP_MAX] = {
     [KMS_OP_GENERATE_DATA_KEY] = m_gdk,
     [KMS_OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT] = m_gdkwp,
     [KMS_OP_GENERATE_RANDOM] = m_random,
+    [KMS_OP_GET_KEY_POLICY] = m_get_policy,
     [KMS_OP_GET_KEY_ROTATION_STATUS] = m_key_only,
     [KMS_OP_LIST_ALIASES] = m_list_aliases,
     [KMS_OP_LIST_KEY_ROTATIONS] = m_list_rotations,
     [KMS_OP_LIST_KEYS] = m_list_keys,
+    [KMS_OP_LIST_KEY_POLICIES] = m_list_policies,
+    [KMS_OP_PUT_KEY_POLICY] = m_put_policy,
     [KMS_OP_LIST_RESOURCE_TAGS] = m_list_tags,
     [KMS_OP_RE_ENCRYPT] = m_re_encrypt,
     [KMS_OP_ROTATE_KEY_ON_DEMAND] = m_key_only,

@@ -19,6 +19,9 @@
 #define KMS_MAX_PLAINTEXT 4096
 #define KMS_MAX_CIPHERTEXT 6144
 #define KMS_MAX_TAGS 50
+/* Longest Policy member decoded; longer than the 32 KiB quota, so that the policy parser
+ * (policy.h) says what is wrong with an oversize document. */
+#define KMS_POLICY_TEXT_MAX 131072
 
 struct kms_tag {
 	const char *key;
@@ -34,6 +37,8 @@ struct kms_request {
 	const char *description; /* NULL: absent */
 	const char *key_usage, *key_spec, *customer_master_key_spec, *origin;
 	const char *policy, *custom_key_store_id, *xks_key_id;
+	const char *policy_name; /* NULL: absent ("default") */
+	int bypass_lockout;	  /* BypassPolicyLockoutSafetyCheck: 0 absent or false, 1 true */
 	int multi_region; /* -1 absent, 0 false, 1 true */
 
 	int64_t limit; /* 0: absent */

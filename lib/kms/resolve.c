@@ -2,7 +2,8 @@
 /*
  * resolve.c — which key a KeyId member names: a key id, a key ARN, an alias name or an alias
  * ARN (in this region and account), the ARNs envol formats, and the key-state refusals every
- * operation on a key applies.
+ * operation on a key applies.  A resolved key is authorized here (kms_authorize_key()), so
+ * every operation on a key is decided under that key's policy.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,16 @@ void kms_key_arn(const struct kms *k, const char *id, char out[KMS_ARN_MAX])
 void kms_alias_arn(const struct kms *k, const char *alias, char out[KMS_ARN_MAX])
 {
 	snprintf(out, KMS_ARN_MAX, "%s%s", k->arn_prefix, alias);
+}
+
+/* The decision for the key just resolved (authz.c); a key that does not exist is NotFound. */
+static int authorize(struct kms_call *c, const char *id)
+{
+	int r = kms_authorize_key(c, id);
+
+	if (r == -ENOENT)
+		return kms_fail(c, KMS_ERR_NOT_FOUND, "Key '%s' does not exist", c->key_arn);
+	return r < 0 ? -1 : 0;
 }
 
 int kms_resolve_id(struct kms_call *c, const char *key_id, bool allow_alias,
@@ -55,7 +66,7 @@ int kms_resolve_id(struct kms_call *c, const char *key_id, bool allow_alias,
 	if (!alias) {
 		envol_uuid_format(u, id);
 		kms_key_arn(k, id, c->key_arn);
-		return 0;
+		return authorize(c, id);
 	}
 	if (!allow_alias)
 		return kms_fail(c, KMS_ERR_NOT_FOUND,
@@ -76,7 +87,7 @@ int kms_resolve_id(struct kms_call *c, const char *key_id, bool allow_alias,
 	if (r < 0)
 		return kms_fail_internal(c, r, "alias lookup");
 	kms_key_arn(k, id, c->key_arn);
-	return 0;
+	return authorize(c, id);
 }
 
 int kms_resolve_key(struct kms_call *c, const char *key_id, bool allow_alias, struct kms_key *ret)

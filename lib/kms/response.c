@@ -34,6 +34,9 @@ void kms_result_done(struct kms_result *r)
 	case KMS_RESULT_TAGS:
 		kms_tag_rows_free(r->tags, r->page.n);
 		break;
+	case KMS_RESULT_POLICY:
+		free(r->policy);
+		break;
 	case KMS_RESULT_CRYPTO:
 		free(r->crypto.ciphertext_blob);
 		if (r->crypto.plaintext)
@@ -188,6 +191,14 @@ static json_t *members(const struct kms *k, const struct kms_result *r)
 		set(o, "Truncated", json_boolean(r->page.truncated), &ok);
 		if (r->page.truncated && r->page.next_marker)
 			set(o, "NextMarker", json_string(r->page.next_marker), &ok);
+		break;
+	case KMS_RESULT_POLICY:
+		set(o, "Policy", json_string(r->policy), &ok);
+		set(o, "PolicyName", json_string("default"), &ok);
+		break;
+	case KMS_RESULT_POLICY_NAMES:
+		set(o, "PolicyNames", json_pack("[s]", "default"), &ok);
+		set(o, "Truncated", json_false(), &ok);
 		break;
 	case KMS_RESULT_CRYPTO: /* encode_crypto() */
 		break;

@@ -28,6 +28,8 @@ enum kms_result_type {
 	KMS_RESULT_ROTATIONS,	    /* ListKeyRotations */
 	KMS_RESULT_TAGS,	    /* ListResourceTags */
 	KMS_RESULT_CRYPTO, /* Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom */
+	KMS_RESULT_POLICY,	   /* GetKeyPolicy */
+	KMS_RESULT_POLICY_NAMES,   /* ListKeyPolicies: always ["default"] */
 };
 
 /* The members of the cryptographic operations' answers; each is present when set. */
@@ -63,6 +65,7 @@ struct kms_result {
 		struct kms_rotation *rotations;	 /* ROTATIONS */
 		struct kms_tag_row *tags;	 /* TAGS */
 		struct kms_crypto_result crypto; /* CRYPTO */
+		char *policy;			 /* POLICY (malloc'd) */
 	};
 	struct kms_page page; /* KEYS, ALIASES, ROTATIONS, TAGS */
 };

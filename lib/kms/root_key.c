@@ -32,7 +32,7 @@ static int read_key_file(int fd, uint8_t *key)
 	return 0;
 }
 
-int kms_root_key_load(const char *path, uint8_t **ret, char *err, size_t errlen)
+int kms_root_key_load(const char *path, bool create, uint8_t **ret, char *err, size_t errlen)
 {
 	_cleanup_(envol_secure_freep) uint8_t *key = envol_secure_alloc(KMS_KEY_LEN);
 	_cleanup_free_ char *cred = NULL;
@@ -59,6 +59,8 @@ int kms_root_key_load(const char *path, uint8_t **ret, char *err, size_t errlen)
 			return envol_fail(-EINVAL, err, errlen, "no root key file configured");
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	}
+	if (fd < 0 && errno == ENOENT && !create)
+		return envol_fail(-ENOENT, err, errlen, "root key %s is missing", path);
 	if (fd < 0 && errno == ENOENT) {
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0) {

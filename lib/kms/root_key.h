@@ -8,6 +8,7 @@
 #ifndef ENVOL_KMS_ROOT_KEY_H
 #define ENVOL_KMS_ROOT_KEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,10 +19,10 @@
 
 /*
  * Loads the root key into a new secure buffer (32 bytes): $CREDENTIALS_DIRECTORY/root.key
- * if it exists, else path, which is created (O_EXCL, mode 0600, 32 random bytes, fsync'd)
- * when missing.  Returns 0 or -errno with err set.
+ * if it exists, else path.  A missing path is created (O_EXCL, mode 0600, 32 random bytes,
+ * fsync'd) if create is true, else it is -ENOENT.  Returns 0 or -errno with err set.
  */
-int kms_root_key_load(const char *path, uint8_t **ret, char *err, size_t errlen);
+int kms_root_key_load(const char *path, bool create, uint8_t **ret, char *err, size_t errlen);
 
 /* Seals one version of CMK material (KMS_KEY_LEN bytes) under the root key.  0 or -errno. */
 int kms_root_key_seal(const uint8_t *root, const uint8_t key_id[16], uint32_t version,

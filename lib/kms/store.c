@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kms/blob.h"
 #include "kms/root_key.h"
@@ -166,7 +167,8 @@ static const char schema[] =
     " rotation_enabled INTEGER NOT NULL DEFAULT 0,"
     " rotation_period INTEGER NOT NULL DEFAULT 365,"
     " next_rotation INTEGER,"
-    " current_version INTEGER NOT NULL);"
+    " current_version INTEGER NOT NULL,"
+    " policy TEXT);" /* the key policy; NULL: the default policy */
     "CREATE TABLE IF NOT EXISTS key_material ("
     " key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
     " version INTEGER NOT NULL,"
@@ -190,7 +192,62 @@ static const char schema[] =
     " tag_key TEXT NOT NULL,"
     " tag_value TEXT NOT NULL,"
     " PRIMARY KEY (key_id, tag_key));"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS grants ("
+    " grant_id TEXT PRIMARY KEY,"
+    " key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
+    " name TEXT,"
+    " grantee TEXT NOT NULL,"
+    " retiring TEXT,"
+    " operations INTEGER NOT NULL,"
+    " constraints TEXT,"
+    " issuing TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS grants_key ON grants(key_id, grant_id);"
+    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring);";
+
+/* Schema version 1 had no key policies: add the column. */
+static const char upgrade_1_2[] = "ALTER TABLE keys ADD COLUMN policy TEXT;";
+
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version;", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Creates the schema, or brings an older one up to date (inside the caller's transaction). */
+static int create_schema(sqlite3 *db)
+{
+	int v = schema_version(db);
+	bool has_keys;
+	sqlite3_stmt *st = NULL;
+
+	if (v < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'keys';", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	has_keys = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has_keys && v < 2 && kms_sql_exec(db, upgrade_1_2) < 0)
+		return -EIO;
+	if (kms_sql_exec(db, schema) < 0)
+		return -EIO;
+	return kms_sql_exec(db, "PRAGMA user_version = 2;");
+}
+
+/* The audit log's anchor (audit.h): the sequence number and chain MAC of its newest record. */
+static const char anchor_schema[] = "CREATE TABLE IF NOT EXISTS audit_anchor ("
+				    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+				    " seq INTEGER NOT NULL,"
+				    " offset INTEGER NOT NULL,"
+				    " mac BLOB NOT NULL,"
+				    " tag BLOB NOT NULL);";
 
 static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 {
@@ -219,7 +276,8 @@ static int open_db(const char *path, sqlite3 **ret, char *err, size_t errlen)
 		sqlite3_close(db);
 		return -EIO;
 	}
-	if (kms_sql_exec(db, schema) < 0 || kms_sql_exec(db, "COMMIT;") < 0) {
+	if (create_schema(db) < 0 || kms_sql_exec(db, anchor_schema) < 0 ||
+	    kms_sql_exec(db, "COMMIT;") < 0) {
 		envol_set_error(err, errlen, "cannot create the schema in %s: %s", path,
 				sqlite3_errmsg(db));
 		sqlite3_close(db);
@@ -242,7 +300,22 @@ int kms_store_open(const char *database, const char *root_key_file, struct kms_s
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	r = kms_root_key_load(root_key_file, &s->root, err, errlen);
+	r = kms_root_key_load(root_key_file, false, &s->root, err, errlen);
+	if (r == -ENOENT) {
+		/* A new root key only for a store that holds nothing sealed under an old one. */
+		r = kms_store_holds_state(database);
+		if (r > 0)
+			r = envol_fail(
+			    -ENOENT, err, errlen,
+			    "root key %s is missing but %s holds keys or an audit anchor "
+			    "sealed under it; nothing was changed. Restore root.key from "
+			    "its backup (docs/operations.md, \"Backup and restore\")",
+			    root_key_file, database);
+		else if (r == 0)
+			r = kms_root_key_load(root_key_file, true, &s->root, err, errlen);
+		else
+			envol_set_error(err, errlen, "cannot read %s: %s", database, strerror(-r));
+	}
 	if (r == 0)
 		r = open_db(database, &s->db, err, errlen);
 	if (r < 0) {
@@ -285,4 +358,147 @@ int kms_store_check_root_key(struct kms_store *s)
 	return kms_root_key_unseal(s->root, u, (uint32_t)sqlite3_column_int64(st, 1),
 				   sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
 				   m);
+}
+
+const uint8_t *kms_store_root_key(struct kms_store *s) { return s->root; }
+
+/* ---- the audit anchor ---- */
+
+static int anchor_row(sqlite3_stmt *st, struct kms_audit_anchor *ret)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 1) < 0 ||
+	    sqlite3_column_bytes(st, 2) != KMS_AUDIT_MAC_LEN ||
+	    sqlite3_column_bytes(st, 3) != KMS_AUDIT_MAC_LEN)
+		return -EBADMSG;
+	ret->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	ret->offset = (uint64_t)sqlite3_column_int64(st, 1);
+	memcpy(ret->mac, sqlite3_column_blob(st, 2), KMS_AUDIT_MAC_LEN);
+	memcpy(ret->tag, sqlite3_column_blob(st, 3), KMS_AUDIT_MAC_LEN);
+	return 0;
+}
+
+#define ANCHOR_SELECT "SELECT seq, offset, mac, tag FROM audit_anchor WHERE id = 1"
+
+int kms_store_audit_anchor_get(struct kms_store *s, struct kms_audit_anchor *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = kms_sql_prepare(s, ANCHOR_SELECT);
+
+	return st ? anchor_row(st, ret) : -EIO;
+}
+
+int kms_store_audit_anchor_put(struct kms_store *s, const struct kms_audit_anchor *a)
+{
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    kms_sql_prepare(s, "INSERT OR REPLACE INTO audit_anchor (id, seq, offset, mac, tag) "
+			       "VALUES (1, ?1, ?2, ?3, ?4)");
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)a->seq);
+	sqlite3_bind_int64(st, 2, (int64_t)a->offset);
+	sqlite3_bind_blob(st, 3, a->mac, KMS_AUDIT_MAC_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, a->tag, KMS_AUDIT_MAC_LEN, SQLITE_STATIC);
+	return kms_sql_step_done(s, st);
+}
+
+/* A read-only connection to an existing database, or NULL with r set (-ENOENT: no file). */
+static sqlite3 *open_readonly(const char *database, int *r)
+{
+	sqlite3 *db = NULL;
+
+	if (access(database, F_OK) < 0) {
+		*r = negative_errno();
+		return NULL;
+	}
+	if (sqlite3_open_v2(database, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		*r = -EIO;
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	*r = 0;
+	return db;
+}
+
+/* 1 if the table exists and has a row, 0 if not, -EIO. */
+static int table_has_rows(sqlite3 *db, const char *table)
+{
+	_cleanup_free_ char *sql = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (asprintf(&sql, "SELECT 1 FROM %s LIMIT 1", table) < 0)
+		return -ENOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		bool missing = strstr(sqlite3_errmsg(db), "no such table") != NULL;
+
+		sqlite3_finalize(st);
+		return missing ? 0 : -EIO;
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int kms_store_holds_state(const char *database)
+{
+	static const char *const tables[] = {"keys", "key_material", "audit_anchor"};
+	_cleanup_free_ char *wal = NULL;
+	sqlite3 *db = NULL;
+	struct stat st;
+	char *uri;
+	int r = 0, rc;
+
+	if (access(database, F_OK) < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	/* A write-ahead log left by a crash may hold keys: count it as state, and otherwise read
+	 * the file as immutable, so that not even -wal and -shm files are made. */
+	if (asprintf(&wal, "%s-wal", database) < 0)
+		return -ENOMEM;
+	if (stat(wal, &st) == 0 && st.st_size > 0)
+		return 1;
+	uri = sqlite3_mprintf("file:%q?mode=ro&immutable=1", database);
+	if (!uri)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	sqlite3_free(uri);
+	if (rc != SQLITE_OK) {
+		sqlite3_close(db);
+		return -EIO;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(tables) && r == 0; i++)
+		r = table_has_rows(db, tables[i]);
+	sqlite3_close(db);
+	return r;
+}
+
+int kms_store_audit_anchor_read(const char *database, struct kms_audit_anchor *ret)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int r;
+
+	db = open_readonly(database, &r);
+	if (!db)
+		return r;
+	r = table_has_rows(db, "audit_anchor");
+	if (r == 0)
+		r = -ENOENT;
+	else if (r > 0) {
+		if (sqlite3_prepare_v2(db, ANCHOR_SELECT, -1, &st, NULL) == SQLITE_OK)
+			r = anchor_row(st, ret);
+		else
+			r = -EIO;
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return r;
 }

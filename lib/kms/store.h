@@ -98,6 +98,14 @@ void kms_store_close(struct kms_store *s); /* NULL is fine */
  * sealed material does not unseal, or -errno. */
 int kms_store_check_root_key(struct kms_store *s);
 
+/*
+ * Whether an existing database holds anything sealed under a root key (keys, key material or
+ * an audit anchor), read without changing it: 1, 0 (also when there is no file), or -errno.
+ */
+int kms_store_holds_state(const char *database);
+/* The root key (32 bytes of secure memory owned by the store). */
+const uint8_t *kms_store_root_key(struct kms_store *s);
+
 void kms_store_lock(struct kms_store *s);
 void kms_store_unlock(struct kms_store *s);
 
@@ -106,11 +114,15 @@ void kms_store_unlock(struct kms_store *s);
 int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret);
 /*
  * Creates a key with fresh material version 1, its tags and, if alias is not NULL, an alias for
- * it, in one transaction.  managed: KeyManager AWS with yearly automatic rotation.
+ * it, in one transaction.  managed: KeyManager AWS with yearly automatic rotation.  policy:
+ * the key policy text, NULL for the default policy.
  */
 int kms_store_key_create(struct kms_store *s, const char *id, int64_t now, const char *description,
-			 bool managed, const struct kms_tag *tags, size_t n_tags,
-			 const char *alias);
+			 bool managed, const char *policy, const struct kms_tag *tags,
+			 size_t n_tags, const char *alias);
+/* The key policy text in a new string, or NULL in *ret when the key has the default policy. */
+int kms_store_key_policy_get(struct kms_store *s, const char *id, char **ret);
+int kms_store_key_policy_put(struct kms_store *s, const char *id, const char *policy);
 int kms_store_key_set_description(struct kms_store *s, const char *id, const char *description);
 /* Enabled or Disabled (clears nothing else). */
 int kms_store_key_set_state(struct kms_store *s, const char *id, enum kms_key_state state);
@@ -179,5 +191,23 @@ int kms_store_tags_delete(struct kms_store *s, const char *id, const char *const
 /* A page of a key's tags with a tag key after `after`. */
 int kms_store_tags_list(struct kms_store *s, const char *id, const char *after, int64_t limit,
 			struct kms_tag_row **ret, size_t *ret_n, bool *ret_more);
+
+/* ---- the audit anchor (audit.h) ---- */
+
+#define KMS_AUDIT_MAC_LEN 32
+
+/* Where the audit chain stood when last anchored (audit.c computes mac and tag). */
+struct kms_audit_anchor {
+	uint64_t seq;			/* the newest record anchored */
+	uint64_t offset;		/* where its line starts in the log file */
+	uint8_t mac[KMS_AUDIT_MAC_LEN]; /* its chain MAC */
+	uint8_t tag[KMS_AUDIT_MAC_LEN]; /* HMAC over seq, offset and mac under the chain key */
+};
+
+/* The anchor: 0, -ENOENT (none yet) or -errno. */
+int kms_store_audit_anchor_get(struct kms_store *s, struct kms_audit_anchor *ret);
+int kms_store_audit_anchor_put(struct kms_store *s, const struct kms_audit_anchor *a);
+/* The same from a database opened read-only for the verifier (envolctl): 0, -ENOENT, -errno. */
+int kms_store_audit_anchor_read(const char *database, struct kms_audit_anchor *ret);
 
 #endif

@@ -26,11 +26,25 @@ static enum kms_key_state state_from_text(const unsigned char *t)
 	return KMS_KEY_ENABLED;
 }
 
+/* Steps a statement that returns one row: 0 (a row), -ENOENT (none) or -EIO. */
+static int step_row(sqlite3_stmt *st)
+{
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_DONE:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
 int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct kms_key key = {0};
 	const char *t;
+	int r;
 
 	st = kms_sql_prepare(
 	    s, "SELECT created, description, state, deletion_date, pending_days, manager, "
@@ -39,14 +53,9 @@ int kms_store_key_get(struct kms_store *s, const char *id, struct kms_key *ret)
 	if (!st)
 		return -EIO;
 	kms_sql_bind_text(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		break;
-	case SQLITE_DONE:
-		return -ENOENT;
-	default:
-		return -EIO;
-	}
+	r = step_row(st);
+	if (r < 0)
+		return r;
 	snprintf(key.id, sizeof key.id, "%s", id);
 	if (envol_uuid_parse(id, key.uuid) < 0)
 		return -EBADMSG;
@@ -98,15 +107,15 @@ static int add_material(struct kms_store *s, const char *id, uint32_t version, i
 }
 
 static int insert_key(struct kms_store *s, const char *id, int64_t now, const char *description,
-		      bool managed)
+		      bool managed, const char *policy)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
 	st =
 	    kms_sql_prepare(s, "INSERT INTO keys (id, created, description, state, manager, "
-			       "rotation_enabled, rotation_period, next_rotation, current_version) "
-			       "VALUES (?, ?, ?, 'Enabled', ?, ?, ?, ?, 1)");
+			       "rotation_enabled, rotation_period, next_rotation, current_version, "
+			       "policy) VALUES (?, ?, ?, 'Enabled', ?, ?, ?, ?, 1, ?)");
 	if (!st)
 		return -EIO;
 	kms_sql_bind_text(st, 1, id);
@@ -119,6 +128,10 @@ static int insert_key(struct kms_store *s, const char *id, int64_t now, const ch
 		sqlite3_bind_int64(st, 7, now + (int64_t)KMS_DEFAULT_ROTATION_DAYS * KMS_DAY);
 	else
 		sqlite3_bind_null(st, 7);
+	if (policy)
+		kms_sql_bind_text(st, 8, policy);
+	else
+		sqlite3_bind_null(st, 8);
 	r = kms_sql_step_done(s, st);
 	if (r < 0)
 		return r;
@@ -126,18 +139,56 @@ static int insert_key(struct kms_store *s, const char *id, int64_t now, const ch
 }
 
 int kms_store_key_create(struct kms_store *s, const char *id, int64_t now, const char *description,
-			 bool managed, const struct kms_tag *tags, size_t n_tags, const char *alias)
+			 bool managed, const char *policy, const struct kms_tag *tags,
+			 size_t n_tags, const char *alias)
 {
 	int r = kms_sql_begin(s);
 
 	if (r < 0)
 		return r;
-	r = insert_key(s, id, now, description, managed);
+	r = insert_key(s, id, now, description, managed, policy);
 	if (r == 0)
 		r = kms_sql_insert_tags(s, id, tags, n_tags);
 	if (r == 0 && alias)
 		r = kms_store_alias_put(s, alias, id, false, now);
 	return kms_sql_end(s, r);
+}
+
+int kms_store_key_policy_get(struct kms_store *s, const char *id, char **ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = kms_sql_prepare(s, "SELECT policy FROM keys WHERE id = ?");
+	const char *t;
+	char *p = NULL;
+	int r;
+
+	if (!st)
+		return -EIO;
+	kms_sql_bind_text(st, 1, id);
+	r = step_row(st);
+	if (r < 0)
+		return r;
+	t = (const char *)sqlite3_column_text(st, 0);
+	if (t) {
+		p = strdup(t);
+		if (!p)
+			return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
+int kms_store_key_policy_put(struct kms_store *s, const char *id, const char *policy)
+{
+	_cleanup_stmt_ sqlite3_stmt *st =
+	    kms_sql_prepare(s, "UPDATE keys SET policy = ? WHERE id = ?");
+
+	if (!st)
+		return -EIO;
+	kms_sql_bind_text(st, 1, policy);
+	kms_sql_bind_text(st, 2, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(s->db) ? 0 : -ENOENT;
 }
 
 int kms_store_key_set_description(struct kms_store *s, const char *id, const char *description)

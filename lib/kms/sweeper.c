@@ -31,6 +31,7 @@ int kms_sweep_deletions(struct kms *k, bool force)
 		if (r < 0)
 			break;
 		kms_cache_drop_id(k->cache, ids.id[i]);
+		kms_authz_policy_changed(k->authz, ids.id[i]);
 		kms_key_arn(k, ids.id[i], arn);
 		log_debug("kms: destroyed key %s (deletion window over)", ids.id[i]);
 		(void)kms_audit_system(k->audit, "DeleteKey", arn);
@@ -78,6 +79,9 @@ int kms_tick(struct kms *k)
 
 	if (!k)
 		return -EINVAL;
+	r = kms_audit_flush(k->audit);
+	if (r < 0)
+		return r;
 	d = kms_sweep_deletions(k, true);
 	if (d < 0)
 		return d;

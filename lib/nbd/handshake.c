@@ -31,11 +31,15 @@ struct hs {
 	unsigned n_options;
 	/* negotiated so far */
 	uint32_t client_flags;
+	enum nbd_tls_mode tls_mode;
+	bool tls;		/* STARTTLS succeeded */
+	char denied[NBD_MAX_ERROR_TEXT + 1]; /* TLS up, identity refused: why */
 	bool structured;
 	bool meta;			      /* base:allocation selected ... */
 	char meta_export[NBD_MAX_STRING + 1]; /* ... for this export name */
 	void *export;			      /* open()ed; released unless we reach transmission */
 	struct nbd_export_limits limits;
+	bool block_size_asked; /* the NBD_OPT_GO chosen listed NBD_INFO_BLOCK_SIZE */
 	/* the option being answered */
 	int emit_error; /* a NBD_REP_SERVER reply could not be sent */
 	char name[NBD_MAX_STRING + 1];
@@ -110,7 +114,9 @@ static void enter_transmission(struct hs *h)
 {
 	h->limits = (struct nbd_export_limits){
 	    .size = h->info.size,
-	    .min_block = h->info.min_block,
+	    /* block sizes bind only a client that asked for them (NBD spec, "Block size
+	     * constraints"); any other may send byte-granular requests */
+	    .min_block = h->block_size_asked ? h->info.min_block : 1,
 	    .max_payload = h->info.max_block,
 	    .transmission_flags = h->info.transmission_flags,
 	    .structured = h->structured,
@@ -124,6 +130,7 @@ static enum hs_state opt_export_name(struct hs *h, uint32_t len)
 
 	if (copy_name(h->opt, len, h->name, sizeof h->name) < 0)
 		return fail(h, -EPROTO);
+	h->block_size_asked = false;
 	reset_answer(h);
 	r = h->ops->open(h->opaque, h->name, &h->info, &h->export, h->err, sizeof h->err);
 	if (r < 0)
@@ -205,6 +212,10 @@ static enum hs_state opt_info_go(struct hs *h, uint32_t opt, uint32_t len)
 		return fail(h, r);
 	if (opt == NBD_OPT_INFO)
 		return HS_OPTION;
+	h->block_size_asked = false;
+	for (uint16_t i = 0; i < req.n_info; i++)
+		if (req.info[i] == NBD_INFO_BLOCK_SIZE)
+			h->block_size_asked = true;
 	enter_transmission(h);
 	return HS_TRANSMISSION;
 }
@@ -240,17 +251,72 @@ static enum hs_state opt_meta(struct hs *h, uint32_t opt, uint32_t len)
 	return r < 0 ? fail(h, r) : HS_OPTION;
 }
 
-/* NBD_OPT_STARTTLS: where a transport upgrade will go (handshake.h); refused for now. */
-static enum hs_state opt_starttls(struct hs *h, uint32_t opt)
+/* NBD_OPT_STARTTLS: acknowledge, then upgrade the transport (nbd_server_ops.starttls). */
+static enum hs_state opt_starttls(struct hs *h, uint32_t opt, uint32_t len)
 {
-	return refuse(h, opt, NBD_REP_ERR_POLICY, "TLS not supported yet");
+	int r;
+
+	if (len != 0)
+		return refuse(h, opt, NBD_REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+	if (h->tls)
+		return refuse(h, opt, NBD_REP_ERR_INVALID, "TLS is already negotiated");
+	if (h->tls_mode == NBD_TLS_OFF || !h->ops->starttls)
+		return refuse(h, opt, NBD_REP_ERR_POLICY, "TLS is not enabled on this listener");
+	r = send_ack(h, opt);
+	if (r < 0)
+		return fail(h, r);
+	h->err[0] = 0;
+	r = h->ops->starttls(h->opaque, h->err, sizeof h->err);
+	if (r == -EACCES) {
+		snprintf(h->denied, sizeof h->denied, "%s",
+			 h->err[0] ? h->err : "TLS client identity not allowed");
+	} else if (r < 0) {
+		log_debug("STARTTLS: TLS handshake failed: %s", h->err);
+		return fail(h, r);
+	}
+	/* nothing negotiated in plaintext carries over into the TLS session */
+	h->tls = true;
+	h->structured = false;
+	h->meta = false;
+	return HS_OPTION;
+}
+
+/*
+ * Options the TLS policy does not let through: before STARTTLS under "require"
+ * (NBD_REP_ERR_TLS_REQD, no export names), or after a refused client identity.  Returns
+ * HS_OPTION when opt may be answered normally.
+ */
+static enum hs_state tls_gate(struct hs *h, uint32_t opt, bool *gated)
+{
+	*gated = true;
+	if (opt == NBD_OPT_ABORT)
+		goto pass;
+	if (h->denied[0]) {
+		if (opt == NBD_OPT_EXPORT_NAME)
+			return fail(h, -EACCES); /* cannot carry an error */
+		return refuse(h, opt, NBD_REP_ERR_POLICY, h->denied);
+	}
+	if (h->tls_mode == NBD_TLS_REQUIRE && !h->tls && opt != NBD_OPT_STARTTLS) {
+		if (opt == NBD_OPT_EXPORT_NAME)
+			return fail(h, -EPROTO); /* the spec: terminate the session */
+		return refuse(h, opt, NBD_REP_ERR_TLS_REQD,
+			      "TLS is required: send NBD_OPT_STARTTLS first");
+	}
+pass:
+	*gated = false;
+	return HS_OPTION;
 }
 
 static enum hs_state handle_option(struct hs *h, uint32_t opt, uint32_t len)
 {
+	enum hs_state next;
 	char text[128];
+	bool gated;
 	int r;
 
+	next = tls_gate(h, opt, &gated);
+	if (gated)
+		return next;
 	switch (opt) {
 	case NBD_OPT_EXPORT_NAME:
 		return opt_export_name(h, len);
@@ -260,7 +326,7 @@ static enum hs_state handle_option(struct hs *h, uint32_t opt, uint32_t len)
 	case NBD_OPT_LIST:
 		return opt_list(h, opt, len);
 	case NBD_OPT_STARTTLS:
-		return opt_starttls(h, opt);
+		return opt_starttls(h, opt, len);
 	case NBD_OPT_INFO:
 	case NBD_OPT_GO:
 		return opt_info_go(h, opt, len);
@@ -345,6 +411,7 @@ int nbd_handshake_run(const struct nbd_io *io, const struct nbd_server_ops *ops,
 	h->io = io;
 	h->ops = ops;
 	h->opaque = opaque;
+	h->tls_mode = ops->tls_mode ? ops->tls_mode(opaque) : NBD_TLS_OFF;
 	for (;;) {
 		switch (state) {
 		case HS_GREETING:

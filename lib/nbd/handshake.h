@@ -8,10 +8,10 @@
  * struct nbd_io (read exactly n bytes, write one reply) and asks the server what only the
  * server knows through struct nbd_server_ops (list exports, describe one, open one).  Timeouts
  * are the transport's: a read that gives up returns its -errno and the handshake ends.  Those
- * seams are what the fuzzer drives with bytes from memory, and what TLS will wrap:
- * NBD_OPT_STARTTLS is answered in one place (opt_starttls() in handshake.c, refused today);
- * a transport upgrade hook belongs in struct nbd_server_ops, after which the same struct nbd_io
- * reads and writes through the TLS session.
+ * seams are what the fuzzer drives with bytes from memory, and what TLS wraps:
+ * NBD_OPT_STARTTLS is answered in one place (opt_starttls() in handshake.c), which calls the
+ * transport upgrade hook nbd_server_ops.starttls; after it the same struct nbd_io reads and
+ * writes through the TLS session.
  */
 #ifndef ENVOL_NBD_HANDSHAKE_H
 #define ENVOL_NBD_HANDSHAKE_H
@@ -46,6 +46,14 @@ struct nbd_export_info {
 	char description[NBD_MAX_STRING + 1];
 };
 
+/* The listener's TLS policy (nbdkit's --tls): off refuses STARTTLS, on allows it, require
+ * refuses every option but STARTTLS and ABORT with NBD_REP_ERR_TLS_REQD until TLS is up. */
+enum nbd_tls_mode {
+	NBD_TLS_OFF,
+	NBD_TLS_ON,
+	NBD_TLS_REQUIRE,
+};
+
 /* Called by nbd_server_ops.list once per export; a negative return stops the listing. */
 typedef int (*nbd_list_emit_fn)(void *ctx, const char *name, const char *description);
 
@@ -69,6 +77,15 @@ struct nbd_server_ops {
 	int (*open)(void *opaque, const char *name, struct nbd_export_info *ret, void **ret_export,
 		    char *err, size_t errlen);
 	void (*release)(void *opaque, void *export);
+	/* The TLS policy of this connection; NULL means NBD_TLS_OFF. */
+	enum nbd_tls_mode (*tls_mode)(void *opaque);
+	/*
+	 * NBD_OPT_STARTTLS was acknowledged: run the TLS handshake on the transport.  0: TLS is
+	 * up and nbd_io goes through it.  -EACCES: TLS is up but the client's identity is not
+	 * allowed (err says why): every later option is refused with NBD_REP_ERR_POLICY and that
+	 * text.  Any other error: the TLS handshake failed and the connection closes.
+	 */
+	int (*starttls)(void *opaque, char *err, size_t errlen);
 };
 
 /* What was negotiated, for the transmission phase. */

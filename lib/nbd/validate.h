@@ -15,7 +15,7 @@
 /* What was negotiated for one connection (lib/nbd/handshake.h fills it). */
 struct nbd_export_limits {
 	uint64_t size;
-	uint32_t min_block; /* offsets and lengths must be multiples of it */
+	uint32_t min_block; /* offsets and lengths must be multiples of it (1: any) */
 	uint32_t max_payload;
 	uint16_t transmission_flags;
 	bool structured;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto/xts.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -135,6 +136,11 @@ static int check_endpoint(const char *v)
 	return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0 ? 0 : -1;
 }
 
+static int check_cipher_backend(const char *v)
+{
+	return envol_xts_backend_from_string(v) >= 0 ? 0 : -1;
+}
+
 static int load_string(struct loader *l, config_setting_t *s, char **dst, check_fn check,
 		       const char *what)
 {
@@ -253,7 +259,99 @@ static int load_credentials(struct loader *l, struct envol_config *c, config_set
 	return 0;
 }
 
-enum kind { STR, PATH, SECRET, ARRAY, INT };
+static int load_identities(struct loader *l, struct envol_config *c, config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s,
+			    "server.tls_identities: must be a list of groups ( { match = …; "
+			    "principal = …; }, … )");
+	n = config_setting_length(s);
+	c->server.tls_identities = calloc((size_t)n + 1, sizeof(*c->server.tls_identities));
+	if (!c->server.tls_identities)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *m;
+		struct envol_tls_identity *id = &c->server.tls_identities[i];
+		int r;
+
+		c->server.n_tls_identities = (size_t)i + 1;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(l, g, "server.tls_identities[%d]: must be a group { … }", i);
+		for (int j = 0; (m = config_setting_get_elem(g, (unsigned)j)); j++) {
+			const char *name = config_setting_name(m);
+
+			if (strcmp(name, "match") == 0)
+				r = load_string(l, m, &id->match, check_nonempty,
+						"a subject, sha256:<hex> or a PSK username");
+			else if (strcmp(name, "principal") == 0)
+				r = load_string(l, m, &id->principal, check_nonempty,
+						"a principal ARN");
+			else
+				r = fail(l, m, "server.tls_identities[%d].%s: unknown setting", i,
+					 name);
+			if (r < 0)
+				return r;
+		}
+		if (!id->match || !id->principal)
+			return fail(l, g, "server.tls_identities[%d]: needs match and principal", i);
+		if (strncmp(id->principal, "arn:", 4) != 0)
+			return fail(l, g, "server.tls_identities[%d].principal: must be a principal ARN",
+				    i);
+	}
+	return 0;
+}
+
+static int load_identity_policies(struct loader *l, struct envol_config *c, config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(l, s,
+			    "kms.identity_policies: must be a list of groups ( { principal = …; "
+			    "file = …; }, … )");
+	n = config_setting_length(s);
+	c->kms.identity_policies = calloc((size_t)n + 1, sizeof(*c->kms.identity_policies));
+	if (!c->kms.identity_policies)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *m;
+		struct envol_identity_policy *ip = &c->kms.identity_policies[i];
+		int r;
+
+		c->kms.n_identity_policies = (size_t)i + 1;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(l, g, "kms.identity_policies[%d]: must be a group { … }", i);
+		for (int j = 0; (m = config_setting_get_elem(g, (unsigned)j)); j++) {
+			const char *name = config_setting_name(m);
+
+			if (strcmp(name, "principal") == 0)
+				r = load_string(l, m, &ip->principal, NULL, NULL);
+			else if (strcmp(name, "file") == 0)
+				r = load_string(l, m, &ip->file, check_absolute_path,
+						"an absolute path");
+			else
+				r = fail(l, m, "kms.identity_policies[%d].%s: unknown setting", i,
+					 name);
+			if (r < 0)
+				return r;
+		}
+		if (!ip->principal || !ip->file)
+			return fail(l, g, "kms.identity_policies[%d]: needs principal and file", i);
+		if (strncmp(ip->principal, "arn:", 4) != 0)
+			return fail(l, g,
+				    "kms.identity_policies[%d].principal: must be a principal ARN", i);
+	}
+	return 0;
+}
+
+static int check_tls_mode(const char *v)
+{
+	return strcmp(v, "off") == 0 || strcmp(v, "on") == 0 || strcmp(v, "require") == 0 ? 0 : -1;
+}
+
+enum kind { STR, PATH, SECRET, ARRAY, INT, BOOL };
 
 struct field {
 	const char *name;
@@ -262,13 +360,16 @@ struct field {
 	size_t count_offset; /* ARRAY: where the element count goes */
 	check_fn check;
 	const char *what;
+	int min, max; /* INT: the range (both 0: 0–1024) */
 };
 
 #define F(name, kind, member, check, what)                                                         \
-	{ name, kind, offsetof(struct envol_config, member), 0, check, what }
+	{ name, kind, offsetof(struct envol_config, member), 0, check, what, 0, 0 }
 #define FA(name, member, count)                                                                    \
 	{ name, ARRAY, offsetof(struct envol_config, member),                                      \
-	  offsetof(struct envol_config, count), NULL, NULL }
+	  offsetof(struct envol_config, count), NULL, NULL, 0, 0 }
+#define FI(name, member, lo, hi)                                                                   \
+	{ name, INT, offsetof(struct envol_config, member), 0, NULL, NULL, lo, hi }
 
 static const struct field root_fields[] = {
 	F("state_dir", PATH, state_dir, check_absolute_path, "an absolute path"),
@@ -284,6 +385,8 @@ static const struct field kms_fields[] = {
 	F("audit_log", PATH, kms.audit_log, check_absolute_path, "an absolute path"),
 	FA("admins", kms.admins, kms.n_admins),
 	FA("services", kms.services, kms.n_services),
+	F("tls_certificates", PATH, kms.tls_certificates, check_absolute_path, "an absolute path"),
+	F("allow_plain_http", BOOL, kms.allow_plain_http, NULL, NULL),
 };
 static const struct field server_fields[] = {
 	F("socket", PATH, server.socket, check_absolute_path, "an absolute path"),
@@ -291,6 +394,17 @@ static const struct field server_fields[] = {
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
 	F("backend", STR, server.backend, check_backend, "\"file\" or \"rbd\""),
 	F("threads", INT, server.threads, NULL, NULL),
+	F("tls", STR, server.tls, check_tls_mode, "\"off\", \"on\" or \"require\""),
+	F("tls_certificates", PATH, server.tls_certificates, check_absolute_path,
+	  "an absolute path"),
+	F("tls_verify_peer", BOOL, server.tls_verify_peer, NULL, NULL),
+	F("tls_psk_file", PATH, server.tls_psk_file, check_absolute_path, "an absolute path"),
+	F("allow_plain_tcp", BOOL, server.allow_plain_tcp, NULL, NULL),
+	F("cipher_backend", STR, server.cipher_backend, check_cipher_backend,
+	  "a sector cipher backend (auto, openssl, gcrypt, vaes)"),
+	FI("max_connections", server.max_connections, 1, 65536),
+	FI("max_inflight_mib", server.max_inflight_mib, 64, 1048576),
+	FI("handshake_timeout", server.handshake_timeout, 1, 3600),
 };
 static const struct field rbd_fields[] = {
 	F("ceph_conf", STR, rbd.ceph_conf, NULL, NULL),
@@ -301,9 +415,13 @@ static const struct field rbd_fields[] = {
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
-	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// URL"),
+	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// or https:// URL"),
 	F("access_key_id", STR, client.access_key_id, NULL, NULL),
 	F("secret_access_key", SECRET, client.secret_access_key, NULL, NULL),
+	F("tls_ca", PATH, client.tls_ca, check_absolute_path, "an absolute path"),
+	F("tls_cert", PATH, client.tls_cert, check_absolute_path, "an absolute path"),
+	F("tls_key", PATH, client.tls_key, check_absolute_path, "an absolute path"),
+	FI("kms_timeout", client.kms_timeout, 1, 600),
 };
 
 static int load_field(struct loader *l, struct envol_config *c, const struct field *f,
@@ -320,15 +438,24 @@ static int load_field(struct loader *l, struct envol_config *c, const struct fie
 		return load_secret(l, s, dst);
 	case ARRAY:
 		return load_string_array(l, s, dst, (size_t *)((char *)c + f->count_offset));
-	case INT:
+	case INT: {
+		int lo = f->min, hi = f->max ? f->max : 1024;
+
 		setting_path(s, path, sizeof path);
 		if (config_setting_type(s) != CONFIG_TYPE_INT)
 			return fail(l, s, "%s: must be an integer", path);
-		if (config_setting_get_int(s) < 0 || config_setting_get_int(s) > 1024)
-			return fail(l, s, "%s: %d is out of range 0–1024", path,
-				    config_setting_get_int(s));
+		if (config_setting_get_int(s) < lo || config_setting_get_int(s) > hi)
+			return fail(l, s, "%s: %d is out of range %d–%d", path,
+				    config_setting_get_int(s), lo, hi);
 		*(int *)dst = config_setting_get_int(s);
 		return 0;
+	case BOOL:
+		setting_path(s, path, sizeof path);
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(l, s, "%s: must be true or false", path);
+		*(bool *)dst = config_setting_get_bool(s) != 0;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -355,6 +482,18 @@ static int load_group(struct loader *l, struct envol_config *c, config_setting_t
 
 		if (strcmp(group, "kms") == 0 && strcmp(name, "credentials") == 0) {
 			r = load_credentials(l, c, s);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (strcmp(group, "kms") == 0 && strcmp(name, "identity_policies") == 0) {
+			r = load_identity_policies(l, c, s);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (strcmp(group, "server") == 0 && strcmp(name, "tls_identities") == 0) {
+			r = load_identities(l, c, s);
 			if (r < 0)
 				return r;
 			continue;
@@ -421,7 +560,7 @@ static int default_principals(char ***dst, size_t *n, const char *account, const
 	if (*dst)
 		return 0;
 	*dst = calloc(2, sizeof(**dst));
-	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/%s", account, user) < 0) {
+	if (!*dst || asprintf(&(*dst)[0], "arn:aws:iam::%s:user/unix/%s", account, user) < 0) {
 		free(*dst);
 		*dst = NULL;
 		return -ENOMEM;
@@ -453,6 +592,22 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->rbd.client_id, "admin");
 	r |= default_str(&c->rbd.pool, "envol");
 	r |= default_str(&c->rbd.pool_namespace, "%s", "");
+	r |= default_str(&c->server.tls, "%s", ""); /* by listener: require on TCP, off on Unix */
+	r |= default_str(&c->server.tls_certificates, "%s", "");
+	r |= default_str(&c->server.tls_psk_file, "%s", "");
+	r |= default_str(&c->kms.tls_certificates, "%s", "");
+	r |= default_str(&c->client.tls_ca, "%s", "");
+	r |= default_str(&c->client.tls_cert, "%s", "");
+	r |= default_str(&c->client.tls_key, "%s", "");
+	r |= default_str(&c->server.cipher_backend, "auto");
+	if (c->server.max_connections == 0)
+		c->server.max_connections = ENVOL_DEFAULT_MAX_CONNECTIONS;
+	if (c->server.max_inflight_mib == 0)
+		c->server.max_inflight_mib = ENVOL_DEFAULT_MAX_INFLIGHT_MIB;
+	if (c->server.handshake_timeout == 0)
+		c->server.handshake_timeout = ENVOL_DEFAULT_HANDSHAKE_TIMEOUT;
+	if (c->client.kms_timeout == 0)
+		c->client.kms_timeout = ENVOL_DEFAULT_KMS_TIMEOUT;
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");
@@ -493,6 +648,12 @@ struct envol_config *envol_config_free(struct envol_config *c)
 		free(c->kms.credentials[i].principal);
 	}
 	free(c->kms.credentials);
+	for (size_t i = 0; i < c->kms.n_identity_policies; i++) {
+		free(c->kms.identity_policies[i].principal);
+		free(c->kms.identity_policies[i].file);
+	}
+	free(c->kms.identity_policies);
+	free(c->kms.tls_certificates);
 	free(c->server.socket);
 	free(c->server.listen);
 	free(c->server.volume_dir);
@@ -501,9 +662,21 @@ struct envol_config *envol_config_free(struct envol_config *c)
 	free(c->rbd.client_id);
 	free(c->rbd.pool);
 	free(c->rbd.pool_namespace);
+	free(c->server.tls);
+	free(c->server.tls_certificates);
+	free(c->server.tls_psk_file);
+	for (size_t i = 0; i < c->server.n_tls_identities; i++) {
+		free(c->server.tls_identities[i].match);
+		free(c->server.tls_identities[i].principal);
+	}
+	free(c->server.tls_identities);
+	free(c->server.cipher_backend);
 	free(c->client.kms_socket);
 	free(c->client.endpoint);
 	free(c->client.access_key_id);
+	free(c->client.tls_ca);
+	free(c->client.tls_cert);
+	free(c->client.tls_key);
 	envol_secure_free(c->client.secret_access_key);
 	free(c);
 	return NULL;

@@ -8,6 +8,7 @@
 #ifndef ENVOL_LOG_H
 #define ENVOL_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 #include "util/macros.h"
@@ -15,6 +16,13 @@
 void envol_log_set_level(int max_priority); /* LOG_ERR … LOG_DEBUG; default LOG_INFO */
 int envol_log_get_level(void);
 void envol_log_set_ident(const char *ident); /* program name printed on stderr lines */
+
+/*
+ * Copies s into buf (len bytes, NUL-terminated) with control bytes, DEL and backslash written
+ * as \xNN; truncates between characters.  Returns the length written.  envol_log_errno() applies
+ * it to every message, so a client's string (an export name with a newline) stays on its line.
+ */
+size_t envol_log_escape(const char *s, char *buf, size_t len);
 
 /* Logs and returns r (a negative errno, or 0).  %m in fmt prints strerror(-r). */
 int envol_log_errno(int priority, int r, const char *fmt, ...) _printf_(3, 4);

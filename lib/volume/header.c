@@ -147,6 +147,74 @@ const char *envol_header_context_get(const struct envol_volume_header *h, const 
 	return NULL;
 }
 
+static const struct {
+	const char *key;
+	const char *field; /* as messages name it */
+} bound_params[ENVOL_HEADER_BOUND_PARAMS] = {
+	{ ENVOL_VOLUME_CONTEXT_FORMAT, "format version" },
+	{ ENVOL_VOLUME_CONTEXT_SIZE, "size" },
+	{ ENVOL_VOLUME_CONTEXT_SECTOR_SIZE, "sector_size" },
+	{ ENVOL_VOLUME_CONTEXT_DATA_OFFSET, "data_offset" },
+	{ ENVOL_VOLUME_CONTEXT_CIPHER, "cipher" },
+	{ ENVOL_VOLUME_CONTEXT_READ_ONLY, "read-only flag" },
+};
+
+void envol_header_bound_param(const struct envol_volume_header *h, size_t i,
+			      const char **ret_key, char *buf, size_t len)
+{
+	*ret_key = bound_params[i].key;
+	switch (i) {
+	case 0:
+		snprintf(buf, len, "%d", ENVOL_HEADER_VERSION);
+		break;
+	case 1:
+		snprintf(buf, len, "%llu", (unsigned long long)h->size);
+		break;
+	case 2:
+		snprintf(buf, len, "%u", h->sector_size);
+		break;
+	case 3:
+		snprintf(buf, len, "%llu", (unsigned long long)h->data_offset);
+		break;
+	case 4:
+		snprintf(buf, len, "%.*s", (int)sizeof h->cipher, h->cipher);
+		break;
+	default:
+		snprintf(buf, len, "%s", h->flags & ENVOL_HEADER_FLAG_READ_ONLY ? "true" : "false");
+		break;
+	}
+}
+
+int envol_header_check_binding(const struct envol_volume_header *h, char *err, size_t errlen)
+{
+	const char *missing = NULL;
+	size_t found = 0;
+
+	for (size_t i = 0; i < ENVOL_HEADER_BOUND_PARAMS; i++) {
+		const char *key, *bound;
+		char have[ENVOL_HEADER_CIPHER_SIZE + 8];
+
+		envol_header_bound_param(h, i, &key, have, sizeof have);
+		bound = envol_header_context_get(h, key);
+		if (!bound) {
+			missing = key;
+			continue;
+		}
+		found++;
+		if (strcmp(bound, have) != 0)
+			return envol_fail(-EBADMSG, err, errlen,
+					  "header %s %s is not the encryption context's %s %s",
+					  bound_params[i].field, have, key, bound);
+	}
+	if (found == 0)
+		return 0;
+	if (missing)
+		return envol_fail(-EBADMSG, err, errlen,
+				  "the encryption context binds some parameters but lacks %s",
+				  missing);
+	return 1;
+}
+
 /* blob_len and n_context within their bounds (validate and decode); code on failure. */
 static int check_counts(const struct envol_volume_header *h, int code, char *err, size_t errlen)
 {

@@ -69,5 +69,24 @@ int envol_header_compute_mac(const struct envol_volume_header *h, const uint8_t 
 /* Looks up an encryption context key; NULL when absent. */
 const char *envol_header_context_get(const struct envol_volume_header *h, const char *key);
 
+/* The parameters the encryption context binds (ENVOL_VOLUME_CONTEXT_FORMAT ... _READ_ONLY). */
+#define ENVOL_HEADER_BOUND_PARAMS (ENVOL_VOLUME_BOUND_PAIRS - 1)
+
+/*
+ * The i-th bound parameter (i < ENVOL_HEADER_BOUND_PARAMS) of h: its context key into
+ * *ret_key and the value h's fields give it into buf ("1", "8388608", "512", "1048576",
+ * "aes-xts-plain64", "false"); the one table create, upgrade and attach share.
+ */
+void envol_header_bound_param(const struct envol_volume_header *h, size_t i,
+			      const char **ret_key, char *buf, size_t len);
+
+/*
+ * Does h's encryption context bind h's parameters?  Returns 1 (every bound key present and
+ * equal to what the fields say), 0 (none present: a volume made before binding existed), or
+ * -EBADMSG with the field named in err (one differs: "header size 4194304 is not the
+ * encryption context's envol:size 8388608", or only some are present).
+ */
+int envol_header_check_binding(const struct envol_volume_header *h, char *err, size_t errlen);
+
 
 #endif

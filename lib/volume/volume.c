@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * volume.c — an envol volume's lifecycle (format v1, docs/format.md): create, open and close
- * on a backend, attach and detach the DEK (checking or sealing the header MAC), rekey, and
+ * on a backend, attach and detach the DEK (authenticating the header: encryption context
+ * binding and MAC, sealing a bound MAC-pending header), rewrap (rekey, upgrade), and
  * what the header says (info).  Header slots are slots.c's, sector I/O is io.c's, the storage
  * is the backend's (backend.h).
  */
@@ -42,6 +43,7 @@ void envol_volume_refresh_info(struct envol_volume *v)
 	i->n_context = h->n_context;
 	i->read_only = h->flags & ENVOL_HEADER_FLAG_READ_ONLY;
 	i->mac_pending = h->flags & ENVOL_HEADER_FLAG_MAC_PENDING;
+	i->bound = envol_header_check_binding(h, NULL, 0) == 1;
 }
 
 int envol_volume_open_backend(const struct envol_backend_type *type, const char *location,
@@ -76,6 +78,46 @@ static int check_key_params(const char *key_arn, size_t blob_len, char *err, siz
 		return envol_fail(-EINVAL, err, errlen, "CiphertextBlob length %zu is not 1..%d",
 				  blob_len, ENVOL_VOLUME_MAX_BLOB);
 	return 0;
+}
+
+int envol_volume_bound_context(const uint8_t uuid[16], uint64_t size, uint32_t sector_size,
+			       bool read_only, struct envol_volume_bound_context *ret)
+{
+	_cleanup_free_ struct envol_volume_header *h = NULL;
+	struct envol_volume_bound_context c = { 0 };
+
+	if (!uuid || !ret || (sector_size != 512 && sector_size != 4096))
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->size = size;
+	h->sector_size = sector_size;
+	h->data_offset = ENVOL_VOLUME_DATA_OFFSET;
+	h->flags = read_only ? ENVOL_HEADER_FLAG_READ_ONLY : 0;
+	strcpy(h->cipher, ENVOL_VOLUME_CIPHER);
+	envol_uuid_format(uuid, c.values[0]);
+	c.pairs[0].key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
+	for (size_t i = 0; i < ENVOL_HEADER_BOUND_PARAMS; i++)
+		envol_header_bound_param(h, i, &c.pairs[i + 1].key, c.values[i + 1],
+					 sizeof c.values[i + 1]);
+	*ret = c;
+	for (size_t i = 0; i < ENVOL_VOLUME_BOUND_PAIRS; i++)
+		ret->pairs[i].value = ret->values[i];
+	return 0;
+}
+
+/* A header about to be written must bind its parameters (create, rewrap). */
+static int require_binding(const struct envol_volume_header *h, char *err, size_t errlen)
+{
+	int r = envol_header_check_binding(h, err, errlen);
+
+	if (r == 1)
+		return 0;
+	if (r == 0)
+		envol_set_error(err, errlen, "the encryption context does not bind the volume's "
+					     "parameters (envol:size, envol:sector-size, ...)");
+	return -EINVAL;
 }
 
 /* The first header of a new volume (MAC pending, sequence 1), validated. */
@@ -116,7 +158,10 @@ static int new_header(const struct envol_volume_create_params *p, struct envol_v
 	memcpy(h->key_arn, p->key_arn, strlen(p->key_arn) + 1);
 	memcpy(h->blob, p->blob, p->blob_len);
 	h->blob_len = p->blob_len;
-	return envol_header_validate(h, err, errlen);
+	r = envol_header_validate(h, err, errlen);
+	if (r < 0)
+		return r;
+	return require_binding(h, err, errlen);
 }
 
 /*
@@ -337,36 +382,61 @@ static int derive_mac_key(const uint8_t *dek, const uint8_t uuid[16], uint8_t *o
 				 sizeof info - 1, out, 32);
 }
 
+/* Checks the sealed header's MAC under mk. */
+static int check_mac(const struct envol_volume_header *h, const uint8_t *mk, char *err,
+		     size_t errlen)
+{
+	uint8_t mac[ENVOL_HEADER_MAC_SIZE];
+	int r;
+
+	r = envol_header_compute_mac(h, mk, mac);
+	if (r < 0)
+		r = envol_fail(r, err, errlen, "computing the header MAC failed");
+	else if (!envol_memequal_consttime(mac, h->mac, sizeof mac))
+		r = envol_fail(-EBADMSG, err, errlen,
+			       "header MAC mismatch: wrong key or tampered header");
+	envol_wipe(mac, sizeof mac);
+	return r;
+}
+
 /*
- * With the DEK's MAC key mk: checks the header MAC, or seals a MAC-pending header when
- * writable (hdr_lock held).
+ * Authenticates the header in use before any sector is served (hdr_lock held), with the DEK's
+ * MAC key mk; the caller got the DEK by a KMS Decrypt that authenticated the header's
+ * encryption context (docs/format.md, "What authenticates the header"):
+ *  - bound context (every parameter pair present): each field that decides how sectors are
+ *    read must equal its pair, else -EBADMSG.  Then a sealed header's MAC must match; a
+ *    MAC-pending one is sealed by a writable attach.  Sealing trusts no flag: everything that
+ *    decides how sectors are read was just authenticated through the KMS, and the MAC only
+ *    adds the informational fields (key ARN, creation time).
+ *  - unbound context (a volume from before binding): the MAC must match; a MAC-pending header
+ *    is authenticated by nothing, so it is refused (-EKEYREJECTED), never sealed.
  */
-static int check_or_seal_header(struct envol_volume *v, const uint8_t *mk, char *err,
-				size_t errlen)
+static int authenticate_header(struct envol_volume *v, const uint8_t *mk, char *err,
+			       size_t errlen)
 {
 	_cleanup_free_ struct envol_volume_header *nh = NULL;
-	uint8_t mac[ENVOL_HEADER_MAC_SIZE];
-	int r = 0;
+	int bound, r = 0;
 
-	if (!(v->hdr->flags & ENVOL_HEADER_FLAG_MAC_PENDING)) {
-		r = envol_header_compute_mac(v->hdr, mk, mac);
-		if (r < 0)
-			r = envol_fail(r, err, errlen, "computing the header MAC failed");
-		else if (!envol_memequal_consttime(mac, v->hdr->mac, sizeof mac))
-			r = envol_fail(-EBADMSG, err, errlen,
-				       "header MAC mismatch: wrong key or tampered header");
-		envol_wipe(mac, sizeof mac);
-		return r;
-	}
+	bound = envol_header_check_binding(v->hdr, err, errlen);
+	if (bound < 0)
+		return bound;
+	if (!(v->hdr->flags & ENVOL_HEADER_FLAG_MAC_PENDING))
+		return check_mac(v->hdr, mk, err, errlen);
+	if (!bound)
+		return envol_fail(-EKEYREJECTED, err, errlen,
+				  "the header's MAC is pending and its encryption context does "
+				  "not bind the volume's parameters (a volume created or rekeyed "
+				  "by an older envol), so nothing authenticates it; check its "
+				  "parameters and run: envolctl volume upgrade NAME");
 	if (!v->writable)
-		return 0; /* a read-only attach uses a pending header as it is */
+		return 0; /* read-only: the bound fields are authenticated; seal another time */
 	nh = calloc(1, sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
 	/*
-	 * Trust on first attach: seal the header with the MAC now, into both slots one after
-	 * the other, so no MAC-pending copy stays behind for an attacker to fall back to by
-	 * corrupting the sealed slot.
+	 * Seal into both slots one after the other, so no MAC-pending copy stays behind (an
+	 * older bound slot would still be checked against its context, but a sealed pair is
+	 * simpler to reason about).
 	 */
 	for (int copy = 0; copy < 2 && r == 0; copy++) {
 		*nh = *v->hdr;
@@ -409,7 +479,7 @@ int envol_volume_attach_key(struct envol_volume *v, const uint8_t *dek, size_t d
 		envol_set_error(err, errlen, "cannot set up AES-XTS with this key: %s", strerror(-r));
 		goto out;
 	}
-	r = check_or_seal_header(v, mk, err, errlen);
+	r = authenticate_header(v, mk, err, errlen);
 	if (r < 0)
 		goto out;
 	r = envol_io_pool_start(v, x);
@@ -425,19 +495,23 @@ out:
 	return r;
 }
 
-int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
-			    size_t blob_len, char *err, size_t errlen)
+int envol_volume_rewrap(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
+			size_t blob_len, const struct envol_context_pair *context, size_t n_context,
+			char *err, size_t errlen)
 {
 	_cleanup_free_ struct envol_volume_header *nh = NULL;
 	int r;
 
-	if (!v || !key_arn || !blob)
+	if (!v || !key_arn || !blob || (!context && n_context))
 		return -EINVAL;
 	if (!v->writable)
 		return envol_fail(-EROFS, err, errlen, "the volume is open read-only");
 	r = check_key_params(key_arn, blob_len, err, errlen);
 	if (r < 0)
 		return r;
+	if (n_context > ENVOL_VOLUME_MAX_CONTEXT)
+		return envol_fail(-EINVAL, err, errlen, "%zu encryption context pairs, at most %d",
+				  n_context, ENVOL_VOLUME_MAX_CONTEXT);
 	nh = calloc(1, sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
@@ -451,14 +525,41 @@ int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const u
 	memcpy(nh->blob, blob, blob_len);
 	nh->blob_len = blob_len;
 	memset(nh->mac, 0, sizeof nh->mac);
+	r = 0;
+	if (context) {
+		memset(nh->context, 0, sizeof nh->context);
+		for (size_t i = 0; i < n_context && r == 0; i++) {
+			const struct envol_context_pair *c = &context[i];
+
+			if (!c->key || !c->value || strlen(c->key) > ENVOL_HEADER_MAX_CONTEXT_KEY ||
+			    strlen(c->value) > ENVOL_HEADER_MAX_CONTEXT_VALUE) {
+				r = envol_fail(-EINVAL, err, errlen,
+					       "encryption context pair %zu is missing or too long",
+					       i);
+				break;
+			}
+			strcpy(nh->context[i].key, c->key);
+			strcpy(nh->context[i].value, c->value);
+		}
+		nh->n_context = n_context;
+	}
 	if (v->mac_key)
 		nh->flags &= ~ENVOL_HEADER_FLAG_MAC_PENDING;
 	else
 		nh->flags |= ENVOL_HEADER_FLAG_MAC_PENDING;
-	r = envol_header_validate(nh, err, errlen);
+	if (r == 0)
+		r = envol_header_validate(nh, err, errlen);
+	if (r == 0)
+		r = require_binding(nh, err, errlen);
 	if (r == 0)
 		r = envol_slots_commit(v, nh, v->mac_key, err, errlen);
 	pthread_mutex_unlock(&v->hdr_lock);
 	pthread_rwlock_unlock(&v->key_lock);
 	return r;
+}
+
+int envol_volume_update_key(struct envol_volume *v, const char *key_arn, const uint8_t *blob,
+			    size_t blob_len, char *err, size_t errlen)
+{
+	return envol_volume_rewrap(v, key_arn, blob, blob_len, NULL, 0, err, errlen);
 }

@@ -101,7 +101,12 @@ rbd_cli export --no-progress "$image" "$T/export.vol"
 [ "$(stat -c %s "$T/export.vol")" = $((size + (1 << 20))) ] || fail "rbd export size"
 uuid=$(jq -r .volume_id "$T/show.json")
 jq -r .ciphertext_blob "$T/show.json" | base64 -d >"$T/blob"
-ctl key decrypt "$T/blob" "$T/dek" --context "envol:volume-id=$uuid" >/dev/null
+# the volume's whole encryption context (its id and the parameters it binds), K=V each
+mapfile -t ctx < <(jq -r '.encryption_context | to_entries[] | "--context=\(.key)=\(.value)"' \
+    "$T/show.json")
+[ "${#ctx[@]}" -ge 1 ] && grep -q "^--context=envol:volume-id=$uuid$" <(printf '%s\n' "${ctx[@]}") ||
+    fail "the encryption context does not hold envol:volume-id = $uuid"
+ctl key decrypt "$T/blob" "$T/dek" "${ctx[@]}" >/dev/null
 [ "$(stat -c %s "$T/dek")" = 64 ] || fail "the DEK is $(stat -c %s "$T/dek") bytes"
 out=$(xxd -p -c 64 "$T/dek" | $PY "$ENVOL_SOURCE_DIR/tests/interop/volume_dmcrypt.py" \
     "$T/export.vol" "$T/plain") || fail "rbd export does not decrypt to the plaintext: $out"

@@ -26,6 +26,7 @@
 #include "test_volume_util.h"
 #include "unit.h"
 #include "util/config.h"
+#include "util/encoding.h"
 #include "util/macros.h"
 #include "volume/backend.h"
 #include "volume/locate.h"
@@ -48,26 +49,27 @@ static void location_of(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "rbd:%s/%s-%ld.vol", pool, name, (long)getpid());
 }
 
-/* A fresh volume at location (sector size 512, MAC pending). */
+/* A fresh volume at location (sector size 512, MAC pending, its parameters bound). */
 static void create_volume(const char *location)
 {
 	static const uint8_t blob[32] = { 1, 2, 3 };
-	struct envol_context_pair pair = { ENVOL_VOLUME_CONTEXT_VOLUME_ID,
-					   "00000000-0000-4000-8000-000000000001" };
+	struct envol_volume_bound_context bc;
 	struct envol_volume_create_params p = {
 		.path = location,
 		.size = VOLUME_SIZE,
 		.sector_size = 512,
-		.uuid = { 0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1 },
 		.key_arn = "arn:aws:kms:local:000000000000:key/test",
 		.blob = blob,
 		.blob_len = sizeof blob,
-		.context = &pair,
-		.n_context = 1,
+		.n_context = ENVOL_VOLUME_BOUND_PAIRS,
 	};
 	char err[512] = "";
 	int r;
 
+	CU_ASSERT_FATAL(envol_uuid_generate(p.uuid) == 0);
+	CU_ASSERT_FATAL(envol_volume_bound_context(p.uuid, p.size, p.sector_size, false, &bc) ==
+			0);
+	p.context = bc.pairs;
 	(void)envol_volume_erase(location, NULL, 0);
 	(void)envol_volume_remove(location, NULL, 0);
 	r = envol_volume_create(&p, err, sizeof err);

@@ -58,11 +58,11 @@ static void cleanup(void)
 static void prepare(void)
 {
 	struct envol_volume_create_params p = {0};
-	struct envol_context_pair ctx[1];
+	struct envol_volume_bound_context bc;
 	struct envol_volume *v = NULL;
 	const char *tmp = getenv("TMPDIR");
 	uint8_t blob[96];
-	char uuid[37], err[512] = "";
+	char err[512] = "";
 	int r;
 
 	snprintf(dir, sizeof dir, "%s/envol-fuzz-nbd.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -72,16 +72,16 @@ static void prepare(void)
 	memset(blob, 0x5a, sizeof blob); /* never unwrapped: the key is attached directly */
 	for (size_t i = 0; i < sizeof p.uuid; i++)
 		p.uuid[i] = (uint8_t)(0xf0 + i);
-	envol_uuid_format(p.uuid, uuid);
-	ctx[0] = (struct envol_context_pair){.key = ENVOL_VOLUME_CONTEXT_VOLUME_ID, .value = uuid};
+	if (envol_volume_bound_context(p.uuid, VOLUME_SIZE, 512, false, &bc) < 0)
+		die("the volume's encryption context", NULL, -EINVAL);
 	p.path = path;
 	p.size = VOLUME_SIZE;
 	p.sector_size = 512;
 	p.key_arn = "arn:aws:kms:local:000000000000:key/fuzz";
 	p.blob = blob;
 	p.blob_len = sizeof blob;
-	p.context = ctx;
-	p.n_context = 1;
+	p.context = bc.pairs;
+	p.n_context = ENVOL_VOLUME_BOUND_PAIRS;
 	r = envol_volume_create(&p, err, sizeof err);
 	if (r < 0)
 		die("create the volume", err, r);

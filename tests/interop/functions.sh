@@ -85,8 +85,9 @@ state_dir = "$T/state";
 runtime_dir = "$T/run";
 kms: {
   listen = "$kms_listen";
-  admins = [ "arn:aws:iam::000000000000:user/root", "arn:aws:iam::000000000000:user/alice" ];
-  services = [ "arn:aws:iam::000000000000:user/envol" ];
+  allow_plain_http = true;   # tests over plain TCP (test-tls-kms.sh tests HTTPS)
+  admins = [ "arn:aws:iam::000000000000:user/unix/root", "arn:aws:iam::000000000000:user/alice" ];
+  services = [ "arn:aws:iam::000000000000:user/unix/envol" ];
   credentials = ( { access_key_id = "$ACCESS_KEY"; secret_access_key = "$SECRET_KEY";
                     principal = "arn:aws:iam::000000000000:user/alice"; } );
 };

@@ -214,6 +214,36 @@ check(code is not None, "the managed key was scheduled for deletion")
 code, _ = error_of(kms.encrypt, KeyId="alias/does-not-exist", Plaintext=b"x")
 check(code == "NotFoundException", f"unknown alias: {code}")
 
+# key policies (alice, the SigV4 principal, is in kms.admins: kms:* by identity policy)
+import json
+pol = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+check(pol["Statement"][0]["Sid"] == "Enable IAM User Permissions"
+      and pol["Statement"][0]["Principal"]["AWS"] == "arn:aws:iam::000000000000:root",
+      f"default policy {pol}")
+check(kms.list_key_policies(KeyId=key)["PolicyNames"] == ["default"], "ListKeyPolicies")
+ME = "arn:aws:iam::000000000000:user/alice"
+mine = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": ME}, "Action": "kms:*", "Resource": "*"},
+    {"Effect": "Deny", "Principal": {"AWS": ME}, "Action": "kms:Encrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "forbidden"}}}]}
+kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(mine))
+check(json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]) == mine, "GetKeyPolicy after Put")
+kms.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"purpose": "fine"})
+code, _ = error_of(kms.encrypt, KeyId=key, Plaintext=b"x",
+                   EncryptionContext={"purpose": "forbidden"})
+check(code == "AccessDeniedException", f"explicit deny with a context condition: {code}")
+lockout = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": ME}, "Action": "kms:Decrypt", "Resource": "*"}]}
+code, _ = error_of(kms.put_key_policy, KeyId=key, PolicyName="default",
+                   Policy=json.dumps(lockout))
+check(code == "MalformedPolicyDocumentException", f"lockout check: {code}")
+code, _ = error_of(kms.put_key_policy, KeyId=key, PolicyName="default", Policy="{not json")
+check(code == "MalformedPolicyDocumentException", f"bad JSON: {code}")
+code, _ = error_of(kms.create_key, Policy=json.dumps(lockout))
+check(code == "MalformedPolicyDocumentException", f"CreateKey lockout check: {code}")
+code, _ = error_of(kms.create_alias, AliasName="alias/aws/mine", TargetKeyId=key)
+check(code == "NotAuthorizedException", f"reserved alias: {code}")
+
 # the response carries a request id (x-amzn-RequestId)
 rid = kms.list_keys()["ResponseMetadata"]["RequestId"]
 check(len(rid) == 36 and rid.count("-") == 4, f"RequestId {rid!r}")

@@ -9,9 +9,14 @@
 #   test-attach-header.py info FILE
 #       one line per slot: "A valid seq=N flags=F size=S" or "A invalid"
 #   test-attach-header.py tamper FILE SLOT WHAT [nofix]
-#       SLOT: A, B, active (valid, highest sequence) or inactive (the other slot)
-#       WHAT: arn (flip the last byte of the key ARN) or size (halve the logical size)
-#       Recomputes the slot checksum unless "nofix", so only the MAC can tell.
+#       SLOT: A, B, both, active (valid, highest sequence) or inactive (the other slot)
+#       WHAT: one field changed: arn (flip the last byte of the key ARN), arn=ARN (another
+#       key ARN of the same length), size (halve the
+#       logical size), version (2), sector_size (512 <-> 4096), data_offset (+4096), cipher
+#       ("aes-cbc-essiv:sha256"), read_only (flip the flag), uuid (flip a bit), created (+1);
+#       or the forgery of issue 9: pending_size / pending_read_only (MAC_PENDING set, MAC
+#       zeroed, and size halved / read-only flag flipped)
+#       Recomputes the slot checksum unless "nofix", so only authentication can tell.
 import hashlib
 import struct
 import sys
@@ -60,23 +65,55 @@ def main():
             print(f"{n} valid seq={s['seq']} flags={s['flags']} size={s['size']}" if s
                   else f"{n} invalid")
         return
-    name, s = pick(buf, sys.argv[3])
+    for name in (["A", "B"] if sys.argv[3] == "both" else [sys.argv[3]]):
+        tamper(path, buf, name, sys.argv[4], len(sys.argv) > 5 and sys.argv[5] == "nofix")
+
+
+def tamper(path, buf, which, what, nofix):
+    name, s = pick(buf, which)
     if s is None:
         sys.exit(f"slot {name} is not valid")
     off = SLOTS[name]
-    if sys.argv[4] == "arn":
+    flags = s["flags"]
+    if what == "arn":
         buf[off + 160 + s["arn_len"] - 1] ^= 0x01
-    elif sys.argv[4] == "size":
+    elif what.startswith("arn="):
+        arn = what[4:].encode()
+        if len(arn) != s["arn_len"]:
+            sys.exit("arn=: the new key ARN must have the length of the old one")
+        buf[off + 160:off + 160 + len(arn)] = arn
+    elif what == "size":
         struct.pack_into("<Q", buf, off + 48, s["size"] // 2)
+    elif what == "version":
+        struct.pack_into("<I", buf, off + 8, 2)
+    elif what == "sector_size":
+        struct.pack_into("<I", buf, off + 28, 4096 if s["sector_size"] == 512 else 512)
+    elif what == "data_offset":
+        struct.pack_into("<Q", buf, off + 56, struct.unpack_from("<Q", buf, off + 56)[0] + 4096)
+    elif what == "cipher":
+        buf[off + 72:off + 104] = b"aes-cbc-essiv:sha256".ljust(32, b"\0")
+    elif what == "read_only":
+        struct.pack_into("<I", buf, off + 24, flags ^ 1)
+    elif what == "uuid":
+        buf[off + 47] ^= 0x01
+    elif what == "created":
+        struct.pack_into("<Q", buf, off + 64, struct.unpack_from("<Q", buf, off + 64)[0] + 1)
+    elif what in ("pending_size", "pending_read_only"):
+        buf[off + 128:off + 160] = bytes(32)
+        if what == "pending_size":
+            struct.pack_into("<I", buf, off + 24, flags | 2)
+            struct.pack_into("<Q", buf, off + 48, s["size"] // 2)
+        else:
+            struct.pack_into("<I", buf, off + 24, (flags | 2) ^ 1)
     else:
-        sys.exit(f"unknown field {sys.argv[4]}")
-    if not (len(sys.argv) > 5 and sys.argv[5] == "nofix"):
+        sys.exit(f"unknown field {what}")
+    if not nofix:
         body = bytes(buf[off:off + s["len"] - 32])
         buf[off + s["len"] - 32:off + s["len"]] = hashlib.sha256(body).digest()
     with open(path, "r+b") as f:
         f.seek(off)
         f.write(buf[off:off + SLOT_SIZE])
-    print(f"tampered slot {name} ({sys.argv[4]})")
+    print(f"tampered slot {name} ({what})")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ for ss in 512 4096; do
     [ "$data_offset" = 1048576 ] || fail "$name: data_offset $data_offset, want 1048576"
     jq -r .ciphertext_blob "$T/show.json" | base64 -d >"$T/blob"
     aws_kms decrypt --ciphertext-blob "fileb://$T/blob" \
-        --encryption-context "{\"envol:volume-id\":\"$uuid\"}" \
+        --encryption-context "$(jq -c .encryption_context "$T/show.json")" \
         --query Plaintext --output text | base64 -d >"$T/dek"
     [ "$(stat -c %s "$T/dek")" = 64 ] || fail "$name: Decrypt gave $(stat -c %s "$T/dek") bytes"
     $PY "$ENVOL_SOURCE_DIR/tests/interop/test-attach-scan.py" decrypt "$backing" "$T/dek" \

@@ -56,7 +56,7 @@ rc=0; ctl audit verify "$T/missing.log" 2>"$T/err" || rc=$?
 ctl audit tail -n 3 >"$T/tail.txt"
 [ "$(wc -l <"$T/tail.txt")" = 4 ] || { cat "$T/tail.txt"; fail "tail -n 3: not header + 3 rows"; }
 head -1 "$T/tail.txt" | grep -Eq '^TIME +PRINCIPAL +OPERATION +KEY +ERROR$' || fail "tail header"
-tail -1 "$T/tail.txt" | grep -Eq "arn:aws:iam::000000000000:user/root +EnableKey +arn:aws:kms:local:000000000000:key/$id +-$" ||
+tail -1 "$T/tail.txt" | grep -Eq "arn:aws:iam::000000000000:user/unix/root +EnableKey +arn:aws:kms:local:000000000000:key/$id +-$" ||
     { cat "$T/tail.txt"; fail "tail: last record is not EnableKey of $id"; }
 grep -q NotFoundException <(ctl audit tail -n 50) || fail "tail: the refused DescribeKey is not shown"
 ctl --json audit tail -n 2 >"$T/tail.json"

@@ -17,8 +17,9 @@ start_kmsd
 dek() {
     ctl --json volume show "$1" >"$T/show-$1.json"
     jq -r .ciphertext_blob "$T/show-$1.json" | base64 -d >"$T/blob-$1.bin"
-    ctl key decrypt "$T/blob-$1.bin" "$2" \
-        --context "envol:volume-id=$(jq -r .volume_id "$T/show-$1.json")" >/dev/null
+    # the volume's whole encryption context (the id and the parameters it binds)
+    mapfile -t ctxargs < <(jq -r '.encryption_context | to_entries[] | "--context", "\(.key)=\(.value)"' "$T/show-$1.json")
+    ctl key decrypt "$T/blob-$1.bin" "$2" "${ctxargs[@]}" >/dev/null
     [ "$(stat -c %s "$2")" = 64 ] || fail "DEK of $1 is not 64 bytes"
 }
 
@@ -35,7 +36,9 @@ jq -e --arg u "$uuid" --arg p "$T/state/volumes/v1.vol" '
     .name == "v1" and .path == $p and .volume_id == $u and .size == 67108864 and
     .sector_size == 512 and .cipher == "aes-xts-plain64" and .data_offset == 1048576 and
     .key_state == "Enabled" and .encryption_context["envol:volume-id"] == $u and
-    .read_only == false and .mac_pending == true and .attached == false and
+    .read_only == false and .mac_pending == true and .attached == false and .bound == true and
+    .encryption_context["envol:size"] == "67108864" and
+    .encryption_context["envol:sector-size"] == "512" and
     (.created | test("^20[0-9-]{8}T[0-9:]{8}Z$"))' "$T/v1.json" >/dev/null ||
     { cat "$T/v1.json"; fail "show --json v1"; }
 managed=$(ctl --json key show alias/envol/ebs | jq -r .KeyMetadata.Arn)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test-kms-curl.sh — envol-kmsd's listeners with curl: SigV4 from curl --aws-sigv4 on TCP (and the
 # AWS errors for missing, garbled, unknown-key and wrong-region signatures), the Unix socket with
-# SO_PEERCRED (principal user/root, mode 0660, an Authorization header ignored, another uid
+# SO_PEERCRED (principal user/unix/root, mode 0660, an Authorization header ignored, another uid
 # refused), response headers, stale socket removal after kill -9, a non-loopback kms.listen
 # refused, and SIGTERM exiting 0 and removing the socket; with the test clock moved, expired and
 # future signatures, and the daemon's tick rotating a key when due and destroying one whose
@@ -100,8 +100,8 @@ uds() {
 eq "$(stat -c %a "$SOCK")" 660 "socket mode"
 KEY2=$(uds CreateKey '{"Description":"unix key"}' | jq -r .KeyMetadata.KeyId)
 [[ $KEY2 =~ ^[0-9a-f-]{36}$ ]] || fail "CreateKey over the Unix socket"
-grep -F "$KEY2" "$T/state/audit.log" | grep -q 'arn:aws:iam::000000000000:user/root' \
-    || fail "Unix caller not audited as user/root"
+grep -F "$KEY2" "$T/state/audit.log" | grep -q 'arn:aws:iam::000000000000:user/unix/root' \
+    || fail "Unix caller not audited as user/unix/root"
 grep -F "$KEY2" "$T/state/audit.log" | grep -q 'unix:pid=' || fail "Unix source not audited"
 # an Authorization header on the Unix socket is ignored, even a bogus one
 eq "$(uds DescribeKey "{\"KeyId\":\"$KEY\"}" -H 'Authorization: AWS4-HMAC-SHA256 bogus' \
@@ -117,8 +117,8 @@ setpriv --reuid=65534 --regid=65534 --clear-groups curl -sS --unix-socket "$SOCK
     -H "$CT" -H 'X-Amz-Target: TrentService.ListKeys' -d '{}' http://localhost/ >"$T/body"
 eq "$(jq -r .__type "$T/body")" AccessDeniedException "uid 65534 over the Unix socket"
 NOBODY=$(getent passwd 65534 | cut -d: -f1)
-grep -q "arn:aws:iam::000000000000:user/${NOBODY:-65534}" "$T/state/audit.log" \
-    || fail "uid 65534 not audited as user/${NOBODY:-65534}"
+grep -q "arn:aws:iam::000000000000:user/unix/${NOBODY:-65534}" "$T/state/audit.log" \
+    || fail "uid 65534 not audited as user/unix/${NOBODY:-65534}"
 chmod 660 "$SOCK"
 chmod 700 "$T"
 

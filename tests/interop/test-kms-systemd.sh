@@ -39,7 +39,7 @@ if command -v systemd-socket-activate >/dev/null; then
     KEY=$(curl -sS --max-time 20 --unix-socket "$T/activated.sock" -H "$CT" \
           -H 'X-Amz-Target: TrentService.CreateKey' -d '{}' http://localhost/ | jq -r .KeyMetadata.KeyId)
     [[ $KEY =~ ^[0-9a-f-]{36}$ ]] || { cat "$T/act.log"; fail "CreateKey on the activated socket"; }
-    grep -F "$KEY" "$T/state/audit.log" | grep -q 'user/root' || fail "activated caller not root"
+    grep -F "$KEY" "$T/state/audit.log" | grep -q 'user/unix/root' || fail "activated caller not root"
     [ ! -e "$T/run/kms.sock" ] || fail "kms.socket bound although systemd passed a socket"
     grep -q "Listening on unix:$T/activated.sock" "$T/act.log" || { cat "$T/act.log"; fail "listener name"; }
     kill -TERM "$APID"

@@ -4,7 +4,7 @@
 # past the end (EINVAL; ENOSPC for writes and zeroes), longer than 32 MiB (EINVAL), unaligned to
 # the 512-byte minimum block size (EINVAL), FAST_ZERO with NO_HOLE (ENOTSUP); libnbd's strict
 # checks are off so the requests reach envold.  Raw clients: STARTTLS is refused with
-# "TLS not supported yet", an unknown option gets ERR_UNSUP, GO on a missing export
+# "TLS is not enabled on this listener" (the Unix socket, TLS off), an unknown option gets ERR_UNSUP, GO on a missing export
 # ERR_UNKNOWN; a client sending garbage (bad option magic, then bad request magic after
 # EXPORT_NAME) is disconnected while another client keeps reading and writing.
 source "$(dirname "$0")/functions.sh"
@@ -18,9 +18,10 @@ start_kmsd
 "$BIN/envolctl" -c "$CONF" volume create err --size 64M >/dev/null
 start_envold
 
-SOCK=$T/run/nbd.sock $PY - <<'PY'
+SOCK=$T/run/nbd.sock PYTHONPATH=$ENVOL_SOURCE_DIR/tests/interop $PY - <<'PY'
 import errno, os, socket, struct, sys
 import nbd
+from nbd_raw import fail, greet_socket, option, recvall
 
 def eno(e):
     # nbd.Error.errno is a name ("EINVAL") in some libnbd versions, a number in others
@@ -29,10 +30,6 @@ def eno(e):
 sock = os.environ["SOCK"]
 uri = "nbd+unix:///err?socket=" + sock
 size = 64 << 20
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
 
 h = nbd.NBD()
 h.set_strict_mode(0)        # let invalid requests reach the server
@@ -76,31 +73,11 @@ def raw():
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
     s.connect(sock)
-    g = recvall(s, 18)
-    if g[:16] != b"NBDMAGICIHAVEOPT" or struct.unpack(">H", g[16:])[0] != 3:
-        fail("greeting %r" % g)
-    s.sendall(struct.pack(">I", 3))
-    return s
-
-def recvall(s, n):
-    b = b""
-    while len(b) < n:
-        k = s.recv(n - len(b))
-        if not k:
-            raise EOFError("closed after %d of %d bytes" % (len(b), n))
-        b += k
-    return b
-
-def option(s, opt, data=b""):
-    s.sendall(b"IHAVEOPT" + struct.pack(">II", opt, len(data)) + data)
-    magic, o, typ, ln = struct.unpack(">QIII", recvall(s, 20))
-    if magic != 0x3e889045565a9 or o != opt:
-        fail("option reply header %x %d" % (magic, o))
-    return typ, recvall(s, ln)
+    return greet_socket(s)
 
 s = raw()
 typ, text = option(s, 5)                          # STARTTLS
-if typ != 0x80000002 or text != b"TLS not supported yet":
+if typ != 0x80000002 or text != b"TLS is not enabled on this listener":
     fail("STARTTLS: %x %r" % (typ, text))
 typ, text = option(s, 0x4242)
 if typ != 0x80000001:

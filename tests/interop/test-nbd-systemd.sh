@@ -65,7 +65,7 @@ echo "socket activation and sd_notify work"
 
 # TCP listener from server.listen (loopback only)
 port=$(free_port)
-perl -0pi -e "s/server: \{\n  listen = \"\"/server: {\n  listen = \"127.0.0.1:$port\"/" "$CONF"
+perl -0pi -e "s/server: \{\n  listen = \"\"/server: {\n  allow_plain_tcp = true;\n  listen = \"127.0.0.1:$port\"/" "$CONF"
 grep -q "listen = \"127.0.0.1:$port\"" "$CONF" || fail "could not set server.listen"
 start_envold
 wait_until 10 "envold answers on 127.0.0.1:$port" nbdinfo --size "nbd://127.0.0.1:$port/act"

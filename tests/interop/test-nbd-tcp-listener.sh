@@ -51,7 +51,7 @@ attach_stop_daemon "$ENVOLD_PID" envold
 
 # ---- server.listen set: TCP served, and the warning logged ----
 port=$(free_port)
-printf 'server: {\n  listen = "127.0.0.1:%s";\n};\n' "$port" >>"$CONF"
+printf 'server: {\n  listen = "127.0.0.1:%s";\n  allow_plain_tcp = true;\n};\n' "$port" >>"$CONF"
 start_envold
 [ "$(tcp_listeners "$ENVOLD_PID")" = "$port" ] || fail "no TCP listener on $port"
 [ "$(nbdinfo --size "nbd://127.0.0.1:$port/tcpcheck")" = 8388608 ] || fail "no export over TCP"
@@ -63,6 +63,7 @@ attach_stop_daemon "$ENVOLD_PID" envold
 # ---- a TCP socket passed by systemd: the same warning ----
 if command -v systemd-socket-activate >/dev/null; then
     sed -i '/^server: {/,/^};/d' "$CONF"
+    printf 'server: {\n  allow_plain_tcp = true;\n};\n' >>"$CONF"
     port=$(free_port)
     systemd-socket-activate -l "127.0.0.1:$port" "$BIN/envold" -c "$CONF" \
         >"$T/activated.log" 2>&1 &

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test-xts-crosscheck.py — helper of test-xts-crosscheck.sh: compares libenvol's sector cipher
 # (driven through build/tests/xts-tool) with python3-cryptography's AES-XTS, in both
-# directions, for random keys and data, both sector sizes and sector numbers above 2^32.
+# directions, for random keys and data, both sector sizes and sector numbers above 2^32 —
+# once through the default (auto) path and once on every backend usable here (xts-tool --list).
 #   usage: /usr/bin/python3 test-xts-crosscheck.py XTS_TOOL TMPDIR [ROUNDS]
 import os
 import random
@@ -26,12 +27,13 @@ def py_xts(key, first, ss, data, encrypt):
     return bytes(out)
 
 
-def tool(op, keyfile, first, ss, data, expect_ok=True):
-    p = subprocess.run([TOOL, op, keyfile, str(first), str(ss)], input=data,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def tool(backend, op, keyfile, first, ss, data, expect_ok=True):
+    p = subprocess.run([TOOL, "--backend", backend, op, keyfile, str(first), str(ss)],
+                       input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if expect_ok and p.returncode != 0:
-        sys.exit("FAIL: xts-tool %s first=%d ss=%d len=%d exited %d: %s"
-                 % (op, first, ss, len(data), p.returncode, p.stderr.decode(errors="replace")))
+        sys.exit("FAIL: xts-tool --backend %s %s first=%d ss=%d len=%d exited %d: %s"
+                 % (backend, op, first, ss, len(data), p.returncode,
+                    p.stderr.decode(errors="replace")))
     return p
 
 
@@ -68,50 +70,66 @@ for i in range(ROUNDS):
 combos.append((512, 40, (1 << 32) - 20))
 combos.append((4096, 6, (1 << 32) - 3))
 
+# Which backends this build has, and their start-up self-test results: none may have failed.
+listing = subprocess.run([TOOL, "--list"], stdout=subprocess.PIPE, check=True).stdout.decode()
+backends = []
+for line in listing.splitlines():
+    name, status, why = (line.split(" ", 2) + [""])[:3]
+    print("backend %-9s %-10s %s" % (name, status, why))
+    if status == "FAILED":
+        sys.exit("FAIL: backend %s failed its self-test: %s" % (name, why))
+    if status == "passed":
+        backends.append(name)
+if "openssl" not in backends or len(backends) < 2:
+    sys.exit("FAIL: expected openssl and at least one more backend, got %s" % backends)
+
+# One key, plaintext and reference ciphertext per combination, shared by every backend.
+cases = []
 above = 0
 for n, (ss, nsect, first) in enumerate(combos):
     key = random_key()
-    keyfile = write_key(key)
     plain = os.urandom(ss * nsect)
-    if first + nsect - 1 >= 1 << 32:
-        above += 1
-
-    # Direction 1: envol encrypts, cryptography decrypts (and must produce the same bytes).
-    ct = tool("encrypt", keyfile, first, ss, plain).stdout
-    if len(ct) != len(plain):
-        sys.exit("FAIL: combo %d: ciphertext length %d != %d" % (n, len(ct), len(plain)))
-    if ct == plain:
-        sys.exit("FAIL: combo %d: ciphertext equals plaintext" % n)
-    if py_xts(key, first, ss, ct, False) != plain:
-        sys.exit("FAIL: combo %d (ss=%d first=%#x sectors=%d): cryptography cannot decrypt "
-                 "envol's ciphertext" % (n, ss, first, nsect))
-    if py_xts(key, first, ss, plain, True) != ct:
-        sys.exit("FAIL: combo %d: ciphertexts differ" % n)
-
-    # Direction 2: cryptography encrypts, envol decrypts.
-    ct2 = py_xts(key, first, ss, plain, True)
-    pt2 = tool("decrypt", keyfile, first, ss, ct2).stdout
-    if pt2 != plain:
-        sys.exit("FAIL: combo %d (ss=%d first=%#x sectors=%d): envol cannot decrypt "
-                 "cryptography's ciphertext" % (n, ss, first, nsect))
-
+    ct = py_xts(key, first, ss, plain, True)
+    if ct == plain or py_xts(key, first, ss, ct, False) != plain:
+        sys.exit("FAIL: combo %d: cryptography does not round-trip" % n)
     # The check can fail: a neighbouring sector number must not decrypt correctly.
     if first > 0 and py_xts(key, first - 1, ss, ct, False)[:ss] == plain[:ss]:
         sys.exit("FAIL: combo %d: decrypting at sector-1 matched, the check is blind" % n)
-    print("ok %2d: sector_size=%4d first_sector=%#018x sectors=%3d" % (n, ss, first, nsect))
+    if first + nsect - 1 >= 1 << 32:
+        above += 1
+    cases.append((ss, nsect, first, key, plain, ct))
 
-# The tool (and envol_xts) refuse input that is not a whole number of sectors.
-keyfile = write_key(random_key())
-for ss, ln in ((512, 511), (512, 700), (4096, 512), (4096, 4097)):
-    p = tool("encrypt", keyfile, 0, ss, os.urandom(ln), expect_ok=False)
+for backend in ["auto"] + backends:
+    for n, (ss, nsect, first, key, plain, ct) in enumerate(cases):
+        keyfile = write_key(key)
+        # Direction 1: envol encrypts; the same bytes as cryptography's (which decrypts them).
+        out = tool(backend, "encrypt", keyfile, first, ss, plain).stdout
+        if out != ct:
+            sys.exit("FAIL: %s combo %d (ss=%d first=%#x sectors=%d): envol's ciphertext "
+                     "differs from cryptography's (%d vs %d bytes)"
+                     % (backend, n, ss, first, nsect, len(out), len(ct)))
+        # Direction 2: cryptography encrypts, envol decrypts.
+        if tool(backend, "decrypt", keyfile, first, ss, ct).stdout != plain:
+            sys.exit("FAIL: %s combo %d (ss=%d first=%#x sectors=%d): envol cannot decrypt "
+                     "cryptography's ciphertext" % (backend, n, ss, first, nsect))
+        print("ok %-8s %2d: sector_size=%4d first_sector=%#018x sectors=%3d"
+              % (backend, n, ss, first, nsect))
+
+    # The tool (and envol_xts) refuse input that is not a whole number of sectors.
+    keyfile = write_key(random_key())
+    for ss, ln in ((512, 511), (512, 700), (4096, 512), (4096, 4097)):
+        p = tool(backend, "encrypt", keyfile, 0, ss, os.urandom(ln), expect_ok=False)
+        if p.returncode == 0:
+            sys.exit("FAIL: xts-tool (%s) accepted %d bytes at sector size %d"
+                     % (backend, ln, ss))
+    # Equal key halves are refused.
+    half = os.urandom(32)
+    p = tool(backend, "encrypt", write_key(half + half), 0, 512, os.urandom(512),
+             expect_ok=False)
     if p.returncode == 0:
-        sys.exit("FAIL: xts-tool accepted %d bytes at sector size %d" % (ln, ss))
-# Equal key halves are refused.
-half = os.urandom(32)
-p = tool("encrypt", write_key(half + half), 0, 512, os.urandom(512), expect_ok=False)
-if p.returncode == 0:
-    sys.exit("FAIL: xts-tool accepted a key with equal halves")
+        sys.exit("FAIL: xts-tool (%s) accepted a key with equal halves" % backend)
 
 if len(combos) < 20 or above < 10:
     sys.exit("FAIL: too few combinations (%d, %d above 2^32)" % (len(combos), above))
-print("PASS: %d combinations (%d reaching above 2^32), both directions" % (len(combos), above))
+print("PASS: %d combinations (%d reaching above 2^32), both directions, on auto and %s"
+      % (len(combos), above, ", ".join(backends)))

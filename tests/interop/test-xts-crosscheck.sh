@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test-xts-crosscheck.sh — libenvol's AES-256-XTS (plain64, sector sizes 512 and 4096, sector
 # numbers up to 2^64-1) against an independent implementation, python3-cryptography, in both
-# directions: random keys (os.urandom), random data, at least 20 combinations.  The work is in
+# directions: random keys (os.urandom), random data, at least 20 combinations, through the
+# default path and on every sector-cipher backend usable here.  The work is in
 # test-xts-crosscheck.py; our side runs through build/tests/xts-tool.
 source "$(dirname "$0")/functions.sh"
 

@@ -97,7 +97,7 @@ static struct envol_volume *open_attached(const char *path, bool writable)
 static int cmd_create(int argc, char **argv)
 {
 	struct envol_volume_create_params p = { 0 };
-	struct envol_context_pair ctx[1];
+	struct envol_volume_bound_context bc;
 	uint8_t blob[120];
 	char uuid[37], err[512] = "";
 	int r;
@@ -111,10 +111,13 @@ static int cmd_create(int argc, char **argv)
 	if (envol_uuid_generate(p.uuid) < 0 || getrandom(blob, sizeof blob, 0) != sizeof blob)
 		return 1;
 	envol_uuid_format(p.uuid, uuid);
-	ctx[0].key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
-	ctx[0].value = uuid;
-	p.context = ctx;
-	p.n_context = 1;
+	r = envol_volume_bound_context(p.uuid, p.size, p.sector_size, p.read_only, &bc);
+	if (r < 0) {
+		fprintf(stderr, "volume-tool: create: sector size must be 512 or 4096\n");
+		return 1;
+	}
+	p.context = bc.pairs;
+	p.n_context = ENVOL_VOLUME_BOUND_PAIRS;
 	p.key_arn = "arn:aws:kms:local:000000000000:key/11111111-2222-4333-8444-555555555555";
 	p.blob = blob;
 	p.blob_len = sizeof blob;

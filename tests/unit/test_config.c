@@ -50,9 +50,9 @@ static void test_defaults_derived(void)
 	CU_ASSERT_STRING_EQUAL(c->kms.account_id, "000000000000");
 	CU_ASSERT_STRING_EQUAL(c->kms.listen, "");
 	CU_ASSERT_EQUAL_FATAL(c->kms.n_admins, 1);
-	CU_ASSERT_STRING_EQUAL(c->kms.admins[0], "arn:aws:iam::000000000000:user/root");
+	CU_ASSERT_STRING_EQUAL(c->kms.admins[0], "arn:aws:iam::000000000000:user/unix/root");
 	CU_ASSERT_EQUAL_FATAL(c->kms.n_services, 1);
-	CU_ASSERT_STRING_EQUAL(c->kms.services[0], "arn:aws:iam::000000000000:user/envol");
+	CU_ASSERT_STRING_EQUAL(c->kms.services[0], "arn:aws:iam::000000000000:user/unix/envol");
 	CU_ASSERT_STRING_EQUAL(c->server.socket, "/run/x/nbd.sock");
 	CU_ASSERT_STRING_EQUAL(c->server.listen, ""); /* no TCP unless configured (issue 9) */
 	CU_ASSERT_STRING_EQUAL(c->server.volume_dir, "/srv/e/volumes");
@@ -129,7 +129,7 @@ static void test_full_file(void)
 	CU_ASSERT_EQUAL(c->kms.n_admins, 2);
 	CU_ASSERT_STRING_EQUAL(c->kms.admins[1], "arn:aws:iam::123456789012:user/ops");
 	/* services default follows the configured account */
-	CU_ASSERT_STRING_EQUAL(c->kms.services[0], "arn:aws:iam::123456789012:user/envol");
+	CU_ASSERT_STRING_EQUAL(c->kms.services[0], "arn:aws:iam::123456789012:user/unix/envol");
 	CU_ASSERT_EQUAL_FATAL(c->kms.n_credentials, 1);
 	CU_ASSERT_STRING_EQUAL(c->kms.credentials[0].access_key_id, "AKID1");
 	CU_ASSERT_STRING_EQUAL(c->kms.credentials[0].secret_access_key, "s3cr3t");

@@ -505,7 +505,7 @@ static void test_refusals_and_limits(void)
 	send_info_go(&w, NBD_OPT_GO, "vol1");
 	CU_ASSERT_EQUAL(run(&w, &res), 0);
 	expect_greeting(&w);
-	expect_text(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS not supported yet");
+	expect_text(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS is not enabled on this listener");
 	expect_text(&w, 0x4242, NBD_REP_ERR_UNSUP, "option 16962 (unknown) is not supported");
 	expect_text(&w, NBD_OPT_PEEK_EXPORT, NBD_REP_ERR_UNSUP,
 		    "option 4 (NBD_OPT_PEEK_EXPORT) is not supported");
@@ -563,6 +563,151 @@ static void test_refusals_and_limits(void)
 	done(&w, NULL);
 }
 
+/* ---- STARTTLS: a stub upgrade hook; the wire stays the same byte stream ---- */
+
+static enum nbd_tls_mode tls_mode;
+static int starttls_result; /* what the hook returns */
+static unsigned starttls_calls;
+
+static enum nbd_tls_mode s_tls_mode(void *opaque) { return tls_mode; }
+
+static int s_starttls(void *opaque, char *err, size_t errlen)
+{
+	starttls_calls++;
+	if (starttls_result == -EACCES)
+		snprintf(err, errlen, "identity 'CN=x' is not mapped");
+	else if (starttls_result < 0)
+		snprintf(err, errlen, "bad certificate");
+	return starttls_result;
+}
+
+static const struct nbd_server_ops tls_ops = {
+    .list = s_list,
+    .describe = s_describe,
+    .open = s_open,
+    .release = s_release,
+    .tls_mode = s_tls_mode,
+    .starttls = s_starttls,
+};
+
+static int run_tls(struct wire *w, struct nbd_handshake_result *res, enum nbd_tls_mode mode,
+		   int result)
+{
+	const struct nbd_io io = {.read = w_read, .write = w_write, .opaque = w};
+
+	tls_mode = mode;
+	starttls_result = result;
+	starttls_calls = 0;
+	CU_ASSERT_FATAL(w->in.error == 0);
+	return nbd_handshake_run(&io, &tls_ops, stubs, res);
+}
+
+static void test_starttls_require(void)
+{
+	static const char reqd[] = "TLS is required: send NBD_OPT_STARTTLS first";
+	struct wire w;
+	struct nbd_handshake_result res = {0};
+
+	/* before TLS: every option but STARTTLS and ABORT is refused, no export name leaks */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_LIST, NULL, 0);
+	send_info_go(&w, NBD_OPT_INFO, "vol1");
+	send_info_go(&w, NBD_OPT_GO, "vol1");
+	send_option(&w, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	send_meta(&w, NBD_OPT_LIST_META_CONTEXT, "vol1", NULL);
+	send_option(&w, NBD_OPT_STARTTLS, "x", 1);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0); /* twice */
+	send_info_go(&w, NBD_OPT_GO, "vol1");
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_REQUIRE, 0), 0);
+	CU_ASSERT_EQUAL(starttls_calls, 1);
+	expect_greeting(&w);
+	expect_text(&w, NBD_OPT_LIST, NBD_REP_ERR_TLS_REQD, reqd);
+	expect_text(&w, NBD_OPT_INFO, NBD_REP_ERR_TLS_REQD, reqd);
+	expect_text(&w, NBD_OPT_GO, NBD_REP_ERR_TLS_REQD, reqd);
+	expect_text(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_TLS_REQD, reqd);
+	expect_text(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ERR_TLS_REQD, reqd);
+	expect_text(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+	expect_reply(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL);
+	expect_text(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS is already negotiated");
+	for (int i = 0; i < 4; i++)
+		expect_reply(&w, NBD_OPT_GO, NBD_REP_INFO, NULL);
+	expect_reply(&w, NBD_OPT_GO, NBD_REP_ACK, NULL);
+	expect_end(&w);
+	CU_ASSERT_PTR_EQUAL(res.export, &stubs[0]);
+	CU_ASSERT_FALSE(res.limits.structured);
+	done(&w, &res);
+
+	/* NBD_OPT_EXPORT_NAME before TLS: the spec says terminate */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_EXPORT_NAME, "vol1", 4);
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_REQUIRE, 0), -EPROTO);
+	expect_greeting(&w);
+	expect_end(&w);
+	done(&w, NULL);
+
+	/* a failed TLS handshake closes after the ACK */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0);
+	send_option(&w, NBD_OPT_LIST, NULL, 0);
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_REQUIRE, -EPROTO), -EPROTO);
+	expect_greeting(&w);
+	expect_reply(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL);
+	expect_end(&w);
+	done(&w, NULL);
+
+	/* TLS up, identity refused: every option answered with the reason */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0);
+	send_option(&w, NBD_OPT_LIST, NULL, 0);
+	send_info_go(&w, NBD_OPT_GO, "vol1");
+	send_option(&w, NBD_OPT_EXPORT_NAME, "vol1", 4);
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_REQUIRE, -EACCES), -EACCES);
+	expect_greeting(&w);
+	expect_reply(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL);
+	expect_text(&w, NBD_OPT_LIST, NBD_REP_ERR_POLICY, "identity 'CN=x' is not mapped");
+	expect_text(&w, NBD_OPT_GO, NBD_REP_ERR_POLICY, "identity 'CN=x' is not mapped");
+	expect_end(&w);
+	done(&w, NULL);
+}
+
+static void test_starttls_on_off(void)
+{
+	struct wire w;
+	struct nbd_handshake_result res = {0};
+
+	/* on: plaintext options work, STARTTLS forgets what was negotiated before it */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0);
+	send_meta(&w, NBD_OPT_SET_META_CONTEXT, "vol1", "base:allocation");
+	send_option(&w, NBD_OPT_ABORT, NULL, 0);
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_ON, 0), -ECONNABORTED);
+	CU_ASSERT_EQUAL(starttls_calls, 1);
+	expect_greeting(&w);
+	expect_reply(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL);
+	expect_reply(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL);
+	expect_text(&w, NBD_OPT_SET_META_CONTEXT, NBD_REP_ERR_INVALID,
+		    "negotiate NBD_OPT_STRUCTURED_REPLY first");
+	expect_reply(&w, NBD_OPT_ABORT, NBD_REP_ACK, NULL);
+	expect_end(&w);
+	done(&w, NULL);
+
+	/* off: refused, the hook is never called */
+	start(&w, 3);
+	send_option(&w, NBD_OPT_STARTTLS, NULL, 0);
+	send_option(&w, NBD_OPT_LIST, NULL, 0);
+	CU_ASSERT_EQUAL(run_tls(&w, &res, NBD_TLS_OFF, 0), -EPIPE);
+	CU_ASSERT_EQUAL(starttls_calls, 0);
+	expect_greeting(&w);
+	expect_text(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS is not enabled on this listener");
+	for (size_t i = 0; i < ARRAY_SIZE(stubs); i++)
+		expect_reply(&w, NBD_OPT_LIST, NBD_REP_SERVER, NULL);
+	expect_reply(&w, NBD_OPT_LIST, NBD_REP_ACK, NULL);
+	expect_end(&w);
+	done(&w, NULL);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -572,6 +717,9 @@ int main(void)
 	    {"LIST, INFO, refused GO, ABORT", test_list_info},
 	    {"GO reply failure releases the export", test_go_send_failure_releases},
 	    {"refusals, protocol violations, limits", test_refusals_and_limits},
+	    {"STARTTLS under require: TLS_REQD, twice, failures, refused identity",
+	     test_starttls_require},
+	    {"STARTTLS under on and off", test_starttls_on_off},
 	    CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {

@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "crypto/hkdf.h"
 #include "util/macros.h"
 #include "util/encoding.h"
 #include "unit.h"
@@ -28,28 +31,77 @@ static char uuid_str[37];
 
 #define SIZE (UINT64_C(8) << 20)
 
+/*
+ * A fake KMS, standing in for envold's Decrypt: it remembers the last blob it "wrapped" and the
+ * encryption context it was wrapped with; unwrapping needs the same blob and context (the
+ * context is the real KMS's AAD) and gives dek.
+ */
+static struct {
+	uint8_t blob[90];
+	char context[4096];
+} fake;
+
+/* The context as sorted "key=value" lines. */
+static void canonical(const struct envol_context_pair *c, size_t n, char *out, size_t len)
+{
+	bool used[ENVOL_VOLUME_MAX_CONTEXT] = { false };
+	size_t pos = 0;
+
+	CU_ASSERT_FATAL(n <= ENVOL_VOLUME_MAX_CONTEXT);
+	out[0] = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t best = n;
+
+		for (size_t i = 0; i < n; i++)
+			if (!used[i] && (best == n || strcmp(c[i].key, c[best].key) < 0))
+				best = i;
+		used[best] = true;
+		pos += (size_t)snprintf(out + pos, len - pos, "%s=%s\n", c[best].key,
+					c[best].value);
+		CU_ASSERT_FATAL(pos < len);
+	}
+}
+
+static void fake_wrap(const struct envol_context_pair *c, size_t n)
+{
+	fill_random(fake.blob, sizeof fake.blob);
+	canonical(c, n, fake.context, sizeof fake.context);
+}
+
+/* envold's attach: Decrypt of the header's blob with the header's context, then attach_key. */
+static int fake_attach(struct envol_volume *v, char *err, size_t len)
+{
+	const struct envol_volume_info *i = envol_volume_get_info(v);
+	char ctx[4096];
+
+	canonical(i->context, i->n_context, ctx, sizeof ctx);
+	if (i->blob_len != sizeof fake.blob || memcmp(i->blob, fake.blob, sizeof fake.blob) != 0 ||
+	    strcmp(ctx, fake.context) != 0) {
+		snprintf(err, len, "InvalidCiphertextException");
+		return -EBADMSG;
+	}
+	return envol_volume_attach_key(v, dek, ENVOL_VOLUME_DEK_SIZE, err, len);
+}
+
 static int create_volume_ex(uint32_t sector_size, uint64_t size, bool ro, char *err, size_t len)
 {
 	struct envol_volume_create_params p = { 0 };
-	struct envol_context_pair ctx[2];
-	uint8_t blob[90];
+	static const struct envol_context_pair purpose = { "purpose", "unit test" };
+	struct envol_context_pair ctx[1 + ENVOL_VOLUME_BOUND_PAIRS];
+	struct envol_volume_bound_context bc;
 
 	(void)unlink(path);
-	fill_random(blob, sizeof blob);
 	CU_ASSERT_FATAL(envol_uuid_generate(p.uuid) == 0);
 	envol_uuid_format(p.uuid, uuid_str);
-	ctx[0].key = "purpose";
-	ctx[0].value = "unit test";
-	ctx[1].key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
-	ctx[1].value = uuid_str;
+	p.n_context = make_context(p.uuid, size, sector_size, ro, &purpose, 1, &bc, ctx);
+	fake_wrap(ctx, p.n_context);
 	p.path = path;
 	p.size = size;
 	p.sector_size = sector_size;
 	p.key_arn = "arn:aws:kms:local:000000000000:key/test";
-	p.blob = blob;
-	p.blob_len = sizeof blob;
+	p.blob = fake.blob;
+	p.blob_len = sizeof fake.blob;
 	p.context = ctx;
-	p.n_context = 2;
 	p.read_only = ro;
 	return envol_volume_create(&p, err, len);
 }
@@ -126,9 +178,16 @@ static void test_create_open_info(void)
 	CU_ASSERT_STRING_EQUAL(i->cipher, "aes-xts-plain64");
 	CU_ASSERT_STRING_EQUAL(i->key_arn, "arn:aws:kms:local:000000000000:key/test");
 	CU_ASSERT_EQUAL(i->blob_len, 90);
-	CU_ASSERT_EQUAL(i->n_context, 2);
+	CU_ASSERT_EQUAL(i->n_context, 1 + ENVOL_VOLUME_BOUND_PAIRS);
 	CU_ASSERT_STRING_EQUAL(i->context[0].key, "purpose");
 	CU_ASSERT_STRING_EQUAL(i->context[1].value, uuid_str);
+	CU_ASSERT_STRING_EQUAL(i->context[2].key, "envol:format");
+	CU_ASSERT_STRING_EQUAL(i->context[3].value, "8388608");
+	CU_ASSERT_STRING_EQUAL(i->context[4].value, "4096");
+	CU_ASSERT_STRING_EQUAL(i->context[5].value, "1048576");
+	CU_ASSERT_STRING_EQUAL(i->context[6].value, "aes-xts-plain64");
+	CU_ASSERT_STRING_EQUAL(i->context[7].value, "false");
+	CU_ASSERT(i->bound);
 	CU_ASSERT(i->mac_pending);
 	CU_ASSERT(!i->read_only);
 	CU_ASSERT(i->created > 1700000000);
@@ -138,18 +197,19 @@ static void test_create_open_info(void)
 	/* O_EXCL: never overwrite. */
 	{
 		struct envol_volume_create_params p = { 0 };
-		struct envol_context_pair c = { ENVOL_VOLUME_CONTEXT_VOLUME_ID, uuid_str };
+		struct envol_context_pair c[ENVOL_VOLUME_BOUND_PAIRS];
+		struct envol_volume_bound_context bc;
 		uint8_t blob[4] = { 1, 2, 3, 4 };
 
 		envol_uuid_parse(uuid_str, p.uuid);
+		p.n_context = make_context(p.uuid, SIZE, 512, false, NULL, 0, &bc, c);
 		p.path = path;
 		p.size = SIZE;
 		p.sector_size = 512;
 		p.key_arn = "arn:x";
 		p.blob = blob;
 		p.blob_len = 4;
-		p.context = &c;
-		p.n_context = 1;
+		p.context = c;
 		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EEXIST);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "already exists"));
 		(void)unlink(path);
@@ -161,7 +221,25 @@ static void test_create_open_info(void)
 		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a positive multiple of sector_size 4096"));
 		p.size = SIZE;
-		c.value = "00000000-0000-4000-8000-000000000000";
+		/* The context must bind every parameter, with the values of the fields. */
+		p.sector_size = 512;
+		p.read_only = true;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "header read-only flag true is not the "
+						   "encryption context's envol:read-only false"));
+		p.read_only = false;
+		p.size = SIZE / 2;
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "envol:size 8388608"));
+		p.size = SIZE;
+		p.n_context = 1; /* only envol:volume-id: an old-style context */
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not bind the volume's parameters"));
+		p.n_context = ENVOL_VOLUME_BOUND_PAIRS - 1; /* envol:read-only missing */
+		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "lacks envol:read-only"));
+		p.n_context = ENVOL_VOLUME_BOUND_PAIRS;
+		c[0].value = "00000000-0000-4000-8000-000000000000";
 		CU_ASSERT_EQUAL(envol_volume_create(&p, err, sizeof err), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not the volume uuid"));
 		p.n_context = 0;
@@ -725,6 +803,351 @@ static void test_erase(void)
 	free(hdr);
 }
 
+/* ---- evil headers: every field that decides how sectors are read -------------------------- */
+
+enum tamper {
+	T_VERSION,
+	T_SECTOR_SIZE,
+	T_SIZE,
+	T_DATA_OFFSET,
+	T_CIPHER,
+	T_READ_ONLY,
+	T_UUID,
+	T_SIZE_AND_CONTEXT,  /* size and its context pair, consistently: only the KMS can tell */
+	T_PENDING_SIZE,      /* the forgery: MAC pending set, size changed */
+	T_PENDING_READ_ONLY, /* MAC pending set, read-only flag flipped */
+	T_MAX
+};
+
+static const char *const tamper_names[T_MAX] = {
+	"version", "sector_size", "size", "data_offset", "cipher", "read-only flag", "uuid",
+	"size and envol:size", "MAC pending + size", "MAC pending + read-only flag",
+};
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+	wr32(p, (uint32_t)v);
+	wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Changes one field of the slot at off in the volume file (offsets: docs/format.md), then
+ * recomputes its checksum, so that only authentication can tell. */
+static void tamper_slot(uint64_t off, enum tamper t)
+{
+	uint8_t *s = calloc(1, ENVOL_HEADER_SLOT_SIZE);
+	int fd = open(path, O_RDWR);
+	uint32_t slot_len;
+	unsigned n = 0;
+
+	CU_ASSERT_FATAL(s && fd >= 0);
+	CU_ASSERT_FATAL(pread(fd, s, ENVOL_HEADER_SLOT_SIZE, (off_t)off) == ENVOL_HEADER_SLOT_SIZE);
+	if (t == T_SIZE_AND_CONTEXT) {
+		struct envol_volume_header *h = calloc(1, sizeof(*h));
+		char err[256] = "";
+
+		CU_ASSERT_FATAL(h && envol_header_decode(s, ENVOL_HEADER_SLOT_SIZE, h, err,
+							 sizeof err) == 0);
+		h->size /= 2;
+		for (size_t i = 0; i < h->n_context; i++)
+			if (strcmp(h->context[i].key, ENVOL_VOLUME_CONTEXT_SIZE) == 0)
+				snprintf(h->context[i].value, sizeof h->context[i].value, "%llu",
+					 (unsigned long long)h->size);
+		CU_ASSERT_FATAL(envol_header_encode(h, s, ENVOL_HEADER_SLOT_SIZE, err,
+						    sizeof err) > 0);
+		free(h);
+	} else {
+		uint32_t flags = rd32(s + 24);
+
+		switch (t) {
+		case T_VERSION:
+			wr32(s + 8, 2);
+			break;
+		case T_SECTOR_SIZE:
+			wr32(s + 28, rd32(s + 28) == 512 ? 4096 : 512);
+			break;
+		case T_SIZE:
+			wr64(s + 48, rd64(s + 48) / 2);
+			break;
+		case T_DATA_OFFSET:
+			wr64(s + 56, rd64(s + 56) + 4096);
+			break;
+		case T_CIPHER:
+			memcpy(s + 72, "aes-cbc-essiv:sha256", 21);
+			break;
+		case T_READ_ONLY:
+			wr32(s + 24, flags ^ ENVOL_HEADER_FLAG_READ_ONLY);
+			break;
+		case T_UUID:
+			s[47] ^= 1;
+			break;
+		case T_PENDING_SIZE:
+			wr32(s + 24, flags | ENVOL_HEADER_FLAG_MAC_PENDING);
+			memset(s + ENVOL_HEADER_MAC_OFFSET, 0, ENVOL_HEADER_MAC_SIZE);
+			wr64(s + 48, rd64(s + 48) / 2);
+			break;
+		default:
+			wr32(s + 24, (flags | ENVOL_HEADER_FLAG_MAC_PENDING) ^
+					     ENVOL_HEADER_FLAG_READ_ONLY);
+			memset(s + ENVOL_HEADER_MAC_OFFSET, 0, ENVOL_HEADER_MAC_SIZE);
+			break;
+		}
+		slot_len = rd32(s + 12);
+		CU_ASSERT_FATAL(slot_len > 32 && slot_len <= ENVOL_HEADER_SLOT_SIZE);
+		EVP_Digest(s, slot_len - 32, s + slot_len - 32, &n, EVP_sha256(), NULL);
+		CU_ASSERT_FATAL(n == 32);
+	}
+	CU_ASSERT_FATAL(pwrite(fd, s, ENVOL_HEADER_SLOT_SIZE, (off_t)off) == ENVOL_HEADER_SLOT_SIZE);
+	close(fd);
+	free(s);
+}
+
+static void header_area(uint8_t *buf, bool write)
+{
+	int fd = open(path, O_RDWR);
+
+	ssize_t n;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	n = write ? pwrite(fd, buf, ENVOL_VOLUME_DATA_OFFSET, 0)
+		  : pread(fd, buf, ENVOL_VOLUME_DATA_OFFSET, 0);
+	CU_ASSERT_FATAL(n == (ssize_t)ENVOL_VOLUME_DATA_OFFSET);
+	close(fd);
+}
+
+/*
+ * Attaches as envold does (open, fake Decrypt with the header's context, attach_key), writable
+ * or not.  Returns 0 or the first error; err says which step refused.
+ */
+static int try_attach(bool writable, char *err, size_t len)
+{
+	struct envol_volume *v = NULL;
+	int r;
+
+	err[0] = 0;
+	r = envol_volume_open(path, writable, &v, err, len);
+	if (r == 0) {
+		r = fake_attach(v, err, len);
+		CU_ASSERT_EQUAL(envol_volume_key_attached(v), r == 0);
+	}
+	envol_volume_close(v);
+	return r;
+}
+
+enum evil_state { FRESH, REKEYED, SEALED, N_STATES };
+
+/* A 4 KiB-sector volume in state st, its DEK known to the fake KMS. */
+static void evil_volume(enum evil_state st)
+{
+	struct envol_volume *v;
+	char err[512] = "";
+
+	create_volume(4096);
+	if (st == REKEYED) {
+		/* rekey as envolctl does it: a new blob under the same (bound) context */
+		const struct envol_volume_info *i;
+
+		v = open_vol(true);
+		i = envol_volume_get_info(v);
+		fake_wrap(i->context, i->n_context);
+		CU_ASSERT_EQUAL_FATAL(envol_volume_update_key(v, "arn:aws:kms:local:0:key/new",
+							      fake.blob, sizeof fake.blob, err,
+							      sizeof err),
+				      0);
+		CU_ASSERT(envol_volume_get_info(v)->mac_pending);
+		envol_volume_close(v);
+	} else if (st == SEALED) {
+		CU_ASSERT_EQUAL_FATAL(try_attach(true, err, sizeof err), 0);
+	}
+}
+
+static void test_evil_header_fields(void)
+{
+	static const char *const state_names[N_STATES] = { "fresh", "rekeyed", "sealed" };
+	uint8_t *orig = malloc(ENVOL_VOLUME_DATA_OFFSET), *forged = malloc(ENVOL_VOLUME_DATA_OFFSET);
+	uint8_t *after = malloc(ENVOL_VOLUME_DATA_OFFSET);
+	char err[512];
+
+	CU_ASSERT_FATAL(orig && forged && after);
+	for (int st = 0; st < N_STATES; st++) {
+		for (int t = 0; t < T_MAX; t++) {
+			for (int writable = 1; writable >= 0; writable--) {
+				int r;
+
+				evil_volume((enum evil_state)st);
+				header_area(orig, false);
+				/* both slots, so no genuine slot is left to fall back to */
+				tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, (enum tamper)t);
+				tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, (enum tamper)t);
+				header_area(forged, false);
+				r = try_attach(writable, err, sizeof err);
+				if (r == 0)
+					fprintf(stderr, "%s volume, %s changed: attached (%s)\n",
+						state_names[st], tamper_names[t],
+						writable ? "writable" : "read-only");
+				CU_ASSERT(r < 0);
+				CU_ASSERT(err[0] != 0);
+				/* and nothing sealed the forgery */
+				header_area(after, false);
+				CU_ASSERT_EQUAL(memcmp(after, forged, ENVOL_VOLUME_DATA_OFFSET), 0);
+				/* the genuine header attaches: the refusal was the tampering's */
+				header_area(orig, true);
+				r = try_attach(writable, err, sizeof err);
+				if (r < 0)
+					fprintf(stderr, "%s volume, restored: %s\n",
+						state_names[st], err);
+				CU_ASSERT_EQUAL(r, 0);
+			}
+		}
+	}
+	/* What the messages say: a bound field names the context pair; the KMS tells the rest. */
+	evil_volume(FRESH);
+	tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, T_SIZE);
+	tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, T_SIZE);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), -EBADMSG);
+	CU_ASSERT_STRING_EQUAL(err, "header size 4194304 is not the encryption context's "
+				    "envol:size 8388608");
+	evil_volume(SEALED);
+	tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, T_PENDING_READ_ONLY);
+	tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, T_PENDING_READ_ONLY);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), -EBADMSG);
+	CU_ASSERT_STRING_EQUAL(err, "header read-only flag true is not the encryption "
+				    "context's envol:read-only false");
+	evil_volume(FRESH);
+	tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, T_SIZE_AND_CONTEXT);
+	tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, T_SIZE_AND_CONTEXT);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), -EBADMSG);
+	CU_ASSERT_STRING_EQUAL(err, "InvalidCiphertextException");
+	free(orig);
+	free(forged);
+	free(after);
+}
+
+/*
+ * Rewrites both slots of the volume as an older envol wrote them: the context holds only
+ * envol:volume-id; sealed with the MAC under dek, or MAC pending.
+ */
+static void make_unbound(bool sealed)
+{
+	static const char info[] = ENVOL_HEADER_MAC_INFO;
+	struct envol_volume_header *h = calloc(1, sizeof(*h));
+	uint8_t *s = calloc(1, ENVOL_HEADER_SLOT_SIZE), mk[32];
+	struct envol_context_pair c = { ENVOL_VOLUME_CONTEXT_VOLUME_ID, NULL };
+	char err[256] = "";
+	int fd = open(path, O_RDWR);
+
+	CU_ASSERT_FATAL(h && s && fd >= 0);
+	CU_ASSERT_FATAL(pread(fd, s, ENVOL_HEADER_SLOT_SIZE, 0) == ENVOL_HEADER_SLOT_SIZE);
+	CU_ASSERT_FATAL(envol_header_decode(s, ENVOL_HEADER_SLOT_SIZE, h, err, sizeof err) == 0);
+	strcpy(h->context[0].key, ENVOL_VOLUME_CONTEXT_VOLUME_ID);
+	envol_uuid_format(h->uuid, h->context[0].value);
+	h->n_context = 1;
+	c.value = h->context[0].value;
+	fake_wrap(&c, 1); /* the fake KMS wraps the DEK under this context */
+	memcpy(h->blob, fake.blob, sizeof fake.blob);
+	h->blob_len = sizeof fake.blob;
+	memset(h->mac, 0, sizeof h->mac);
+	h->flags |= ENVOL_HEADER_FLAG_MAC_PENDING;
+	if (sealed)
+		h->flags &= ~ENVOL_HEADER_FLAG_MAC_PENDING;
+	CU_ASSERT_FATAL(envol_hkdf_sha256(h->uuid, 16, dek, sizeof dek, (const uint8_t *)info,
+					  sizeof info - 1, mk, 32) == 0);
+	CU_ASSERT_EQUAL(envol_header_check_binding(h, NULL, 0), 0);
+	for (int slot = 0; slot < 2; slot++) {
+		h->sequence = 10 - (uint64_t)slot;
+		if (sealed) {
+			CU_ASSERT_FATAL(envol_header_compute_mac(h, mk, h->mac) == 0);
+		}
+		memset(s, 0, ENVOL_HEADER_SLOT_SIZE);
+		CU_ASSERT_FATAL(envol_header_encode(h, s, ENVOL_HEADER_SLOT_SIZE, err, sizeof err) >
+				0);
+		CU_ASSERT_FATAL(pwrite(fd, s, ENVOL_HEADER_SLOT_SIZE,
+				       slot ? ENVOL_HEADER_SLOT_B_OFFSET : 0) ==
+				ENVOL_HEADER_SLOT_SIZE);
+	}
+	close(fd);
+	free(h);
+	free(s);
+}
+
+static void test_unbound_volumes(void)
+{
+	struct envol_volume *v;
+	struct envol_volume_bound_context bc;
+	struct envol_context_pair ctx[ENVOL_VOLUME_BOUND_PAIRS];
+	const struct envol_volume_info *i;
+	char err[512] = "";
+	size_t n;
+
+	/* Sealed by an older envol: its MAC authenticates it; tampering is still caught. */
+	create_volume(512);
+	make_unbound(true);
+	v = open_vol(true);
+	CU_ASSERT(!envol_volume_get_info(v)->bound);
+	envol_volume_close(v);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), 0);
+	tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, T_SIZE);
+	tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, T_SIZE);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), -EBADMSG);
+	CU_ASSERT_STRING_EQUAL(err, "header MAC mismatch: wrong key or tampered header");
+
+	/* MAC pending and unbound: nothing authenticates it; refused, never sealed. */
+	create_volume(512);
+	make_unbound(true);
+	tamper_slot(ENVOL_HEADER_SLOT_A_OFFSET, T_PENDING_SIZE);
+	tamper_slot(ENVOL_HEADER_SLOT_B_OFFSET, T_PENDING_SIZE);
+	for (int writable = 0; writable < 2; writable++) {
+		CU_ASSERT_EQUAL(try_attach(writable, err, sizeof err), -EKEYREJECTED);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "envolctl volume upgrade"));
+	}
+	v = open_vol(true);
+	CU_ASSERT(envol_volume_get_info(v)->mac_pending);
+	/* update_key keeps the context, which does not bind: refused, nothing written */
+	CU_ASSERT_EQUAL(envol_volume_update_key(v, "arn:x", fake.blob, sizeof fake.blob, err,
+						sizeof err),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not bind"));
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->sequence, 10);
+
+	/* Upgrade (what envolctl volume upgrade does): rewrap under a bound context. */
+	i = envol_volume_get_info(v);
+	CU_ASSERT_EQUAL(i->size, SIZE / 2);
+	n = make_context(i->uuid, i->size, i->sector_size, i->read_only, NULL, 0, &bc, ctx);
+	ctx[2].value = "8388608"; /* a context that does not match the fields is refused */
+	CU_ASSERT_EQUAL(envol_volume_rewrap(v, "arn:x", fake.blob, sizeof fake.blob, ctx, n, err,
+					    sizeof err),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "envol:size 8388608"));
+	ctx[2].value = bc.values[2];
+	fake_wrap(ctx, n);
+	CU_ASSERT_EQUAL(envol_volume_rewrap(v, "arn:x", fake.blob, sizeof fake.blob, ctx, n, err,
+					    sizeof err),
+			0);
+	CU_ASSERT(envol_volume_get_info(v)->bound);
+	CU_ASSERT(envol_volume_get_info(v)->mac_pending);
+	envol_volume_close(v);
+	CU_ASSERT_EQUAL(try_attach(true, err, sizeof err), 0);
+	v = open_vol(false);
+	CU_ASSERT(!envol_volume_get_info(v)->mac_pending);
+	CU_ASSERT_EQUAL(envol_volume_get_info(v)->size, SIZE / 2);
+	envol_volume_close(v);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -733,6 +1156,9 @@ int main(void)
 		{ "trim/zero punch holes, extents, NO_HOLE", test_trim_zero_extents },
 		{ "MAC pending, sealing, wrong DEK, tampering", test_mac_pending_and_wrong_key },
 		{ "update_key (rekey) with and without DEK", test_update_key },
+		{ "every field changed under a valid checksum, fresh/rekeyed/sealed",
+		  test_evil_header_fields },
+		{ "volumes of an older envol (context without parameters)", test_unbound_volumes },
 		{ "bit flip in every header byte of each slot", test_bit_flip_every_byte },
 		{ "torn write of the newer slot", test_torn_write },
 		{ "truncated files", test_truncated_file },

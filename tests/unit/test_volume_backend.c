@@ -265,8 +265,8 @@ static uint8_t dek[ENVOL_VOLUME_DEK_SIZE];
 static int create_mem_volume(uint32_t sector_size, char *err, size_t errlen)
 {
 	struct envol_volume_create_params p = { 0 };
-	struct envol_context_pair ctx[1];
-	char uuid[37];
+	struct envol_context_pair ctx[ENVOL_VOLUME_BOUND_PAIRS];
+	struct envol_volume_bound_context bc;
 	uint8_t blob[64];
 
 	mem_remove(LOCATION);
@@ -274,9 +274,7 @@ static int create_mem_volume(uint32_t sector_size, char *err, size_t errlen)
 	fill_random(blob, sizeof blob);
 	fill_random(dek, sizeof dek);
 	CU_ASSERT_FATAL(envol_uuid_generate(p.uuid) == 0);
-	envol_uuid_format(p.uuid, uuid);
-	ctx[0].key = ENVOL_VOLUME_CONTEXT_VOLUME_ID;
-	ctx[0].value = uuid;
+	p.n_context = make_context(p.uuid, SIZE, sector_size, false, NULL, 0, &bc, ctx);
 	p.path = LOCATION;
 	p.size = SIZE;
 	p.sector_size = sector_size;
@@ -284,7 +282,6 @@ static int create_mem_volume(uint32_t sector_size, char *err, size_t errlen)
 	p.blob = blob;
 	p.blob_len = sizeof blob;
 	p.context = ctx;
-	p.n_context = 1;
 	return envol_volume_create_with(&mem_type, &p, err, errlen);
 }
 
@@ -488,20 +485,18 @@ static void test_failed_create_removes(void)
 	CU_ASSERT_EQUAL(create_mem_volume(4096, err, sizeof err), 0);
 	{
 		struct envol_volume_create_params p = { .path = LOCATION };
-		struct envol_context_pair ctx = { ENVOL_VOLUME_CONTEXT_VOLUME_ID, "x" };
+		struct envol_context_pair ctx[ENVOL_VOLUME_BOUND_PAIRS];
+		struct envol_volume_bound_context bc;
 		uint8_t blob[1] = { 1 };
-		char uuid[37];
 
 		CU_ASSERT_FATAL(envol_uuid_generate(p.uuid) == 0);
-		envol_uuid_format(p.uuid, uuid);
-		ctx.value = uuid;
+		p.n_context = make_context(p.uuid, SIZE, 512, false, NULL, 0, &bc, ctx);
 		p.size = SIZE;
 		p.sector_size = 512;
 		p.key_arn = "arn:x";
 		p.blob = blob;
 		p.blob_len = 1;
-		p.context = &ctx;
-		p.n_context = 1;
+		p.context = ctx;
 		CU_ASSERT_EQUAL(envol_volume_create_with(&mem_type, &p, err, sizeof err), -EEXIST);
 	}
 	CU_ASSERT(store.exists);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/random.h>
 
+#include "envol/volume.h"
 #include "unit.h"
 
 static inline void fill_random(void *p, size_t n)
@@ -31,6 +32,23 @@ static inline bool all_zero(const uint8_t *p, size_t n)
 		if (p[i])
 			return false;
 	return true;
+}
+
+/*
+ * The encryption context of a new volume: the n_extra pairs of extra, then the pairs binding
+ * its parameters (envol_volume_bound_context, kept in bc).  Returns the number of pairs in out.
+ */
+static inline size_t make_context(const uint8_t uuid[16], uint64_t size, uint32_t sector_size,
+				  bool read_only, const struct envol_context_pair *extra,
+				  size_t n_extra, struct envol_volume_bound_context *bc,
+				  struct envol_context_pair *out)
+{
+	CU_ASSERT_FATAL(envol_volume_bound_context(uuid, size, sector_size, read_only, bc) == 0);
+	for (size_t i = 0; i < n_extra; i++)
+		out[i] = extra[i];
+	for (size_t i = 0; i < ENVOL_VOLUME_BOUND_PAIRS; i++)
+		out[n_extra + i] = bc->pairs[i];
+	return n_extra + ENVOL_VOLUME_BOUND_PAIRS;
 }
 
 /* An envol_extent_cb that records the first 64 extents. */

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test_xts.c — the sector cipher (lib/xts.c): IEEE 1619-2007 XTS-AES-256 known answers, a
- * reference XTS built from AES-256-ECB for 4096-byte sectors and sector numbers above 2^32,
- * multi-sector calls against sector-by-sector calls, and every -EINVAL path.  Every test runs
- * three times: through envol_xts_new() (AUTO), and forced onto each implementation (EVP, and the
- * provider-dispatch fast path); further tests compare the two implementations byte for byte and
- * check the selection rules, including ENVOL_XTS_FORCE_EVP=1 (in a re-executed child).
+ * test_xts.c — the sector cipher (lib/crypto/xts.c and its backends): IEEE 1619-2007
+ * XTS-AES-256 known answers, a reference XTS built from AES-256-ECB for 4096-byte sectors and
+ * sector numbers above 2^32, multi-sector calls against sector-by-sector calls, and every
+ * -EINVAL path.  Every test runs through envol_xts_new() (the selected backend) and once more on
+ * each backend usable here (envol_xts_new_backend); further tests compare all backends with each
+ * other byte for byte and check names and the process-wide selection (in re-executed children).
+ * The self-test and the selection rule themselves are in test_xts_selftest.c.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -125,38 +126,36 @@ static const struct {
 	  "6975be5e0b4efce51cd3e70c25a1fbbbd609d273ad5b0d59631c531f6a0a57b9" },
 };
 
-/* The implementation the current suite runs the tests on (set by the suite's init). */
-static enum envol_xts_impl suite_impl = ENVOL_XTS_IMPL_AUTO;
+/* The backend the current suite runs the tests on (set by the suite's init). */
+static enum envol_xts_backend suite_backend = ENVOL_XTS_BACKEND_AUTO;
 
 static int xts_new(const uint8_t *key, size_t key_len, unsigned sector_size, struct envol_xts **ret)
 {
 	int r;
 
-	if (suite_impl == ENVOL_XTS_IMPL_AUTO)
+	if (suite_backend == ENVOL_XTS_BACKEND_AUTO)
 		return envol_xts_new(key, key_len, sector_size, ret);
-	r = envol_xts_new_impl(key, key_len, sector_size, suite_impl, ret);
+	r = envol_xts_new_backend(key, key_len, sector_size, suite_backend, ret);
 	if (r == 0)
-		CU_ASSERT_EQUAL(envol_xts_get_impl(*ret), suite_impl);
+		CU_ASSERT_EQUAL(envol_xts_get_backend(*ret), suite_backend);
 	return r;
 }
 
 static int suite_auto(void)
 {
-	suite_impl = ENVOL_XTS_IMPL_AUTO;
+	suite_backend = ENVOL_XTS_BACKEND_AUTO;
 	return 0;
 }
 
-static int suite_evp(void)
-{
-	suite_impl = ENVOL_XTS_IMPL_EVP;
-	return 0;
-}
-
-static int suite_dispatch(void)
-{
-	suite_impl = ENVOL_XTS_IMPL_DISPATCH;
-	return 0;
-}
+#define SUITE_INIT(b, B)                                                                           \
+	static int suite_##b(void)                                                                 \
+	{                                                                                          \
+		suite_backend = ENVOL_XTS_BACKEND_##B;                                             \
+		return 0;                                                                          \
+	}
+SUITE_INIT(openssl, OPENSSL)
+SUITE_INIT(gcrypt, GCRYPT)
+SUITE_INIT(vaes, VAES)
 
 static size_t hex_decode(const char *hex, uint8_t *out, size_t max)
 {
@@ -476,50 +475,74 @@ static void test_independent_objects(void)
 	envol_xts_free(x2);
 }
 
+/* The backends usable here, in enum order. */
+static size_t usable_backends(enum envol_xts_backend out[ENVOL_XTS_BACKEND_MAX])
+{
+	size_t n = 0;
+
+	for (int b = ENVOL_XTS_BACKEND_AUTO + 1; b < ENVOL_XTS_BACKEND_MAX; b++)
+		if (envol_xts_backend_status((enum envol_xts_backend)b, NULL, 0) == 0)
+			out[n++] = (enum envol_xts_backend)b;
+	return n;
+}
+
 /*
- * The two implementations agree byte for byte, and each decrypts what the other encrypted:
- * random keys, 512 and 4096, one- and many-sector calls, sector numbers near 0, 2^32 and 2^64.
+ * Every usable backend agrees with every other byte for byte, and each decrypts what another
+ * encrypted: random keys, 512 and 4096, one- and many-sector calls, sector numbers near 0, 2^32
+ * and 2^64.
  */
-static void test_dispatch_equals_evp(void)
+static void test_backends_agree(void)
 {
 	static const unsigned sizes[] = { 512, 4096 };
-	/* An odd count: multi-sector calls end with an unpaired sector on the fast path. */
+	/* An odd count: multi-sector calls end with a partial group on batched paths. */
 	enum { N = 33 };
 	static const uint64_t firsts[] = { 0, UINT64_C(0xfffffff0), UINT64_MAX - (N - 1) };
+	enum envol_xts_backend bs[ENVOL_XTS_BACKEND_MAX];
+	size_t nb = usable_backends(bs);
 	uint8_t key[ENVOL_XTS_KEY_SIZE];
 	uint8_t *plain = malloc(N * 4096), *a = malloc(N * 4096), *b = malloc(N * 4096);
 
 	CU_ASSERT_FATAL(plain && a && b);
+	/* openssl is everywhere; gcrypt wherever libenvol was built with it. */
+	CU_ASSERT_FATAL(nb >= 2);
 	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (size_t f = 0; f < ARRAY_SIZE(firsts); f++) {
 			unsigned ss = sizes[s];
 			size_t len = (size_t)N * ss;
-			struct envol_xts *xe = NULL, *xd = NULL;
 
 			random_key(key);
 			random_bytes(plain, len);
-			CU_ASSERT_EQUAL_FATAL(envol_xts_new_impl(key, sizeof(key), ss,
-								 ENVOL_XTS_IMPL_EVP, &xe), 0);
-			CU_ASSERT_EQUAL_FATAL(envol_xts_new_impl(key, sizeof(key), ss,
-								 ENVOL_XTS_IMPL_DISPATCH, &xd), 0);
-			CU_ASSERT_EQUAL(envol_xts_get_impl(xe), ENVOL_XTS_IMPL_EVP);
-			CU_ASSERT_EQUAL(envol_xts_get_impl(xd), ENVOL_XTS_IMPL_DISPATCH);
-			memcpy(a, plain, len);
-			memcpy(b, plain, len);
-			CU_ASSERT_EQUAL(envol_xts_encrypt(xe, firsts[f], a, len), 0);
-			/* The fast path one sector at a time, to mix the call patterns. */
-			for (size_t i = 0; i < N; i++)
-				CU_ASSERT_EQUAL(envol_xts_encrypt(xd, firsts[f] + i, b + i * ss, ss),
-						0);
-			CU_ASSERT_EQUAL(memcmp(a, b, len), 0);
-			CU_ASSERT_NOT_EQUAL(memcmp(a, plain, len), 0);
-			/* Cross-decrypt: EVP undoes dispatch and vice versa. */
-			CU_ASSERT_EQUAL(envol_xts_decrypt(xd, firsts[f], a, len), 0);
-			CU_ASSERT_EQUAL(envol_xts_decrypt(xe, firsts[f], b, len), 0);
-			CU_ASSERT_EQUAL(memcmp(a, plain, len), 0);
-			CU_ASSERT_EQUAL(memcmp(b, plain, len), 0);
-			envol_xts_free(xe);
-			envol_xts_free(xd);
+			for (size_t i = 0; i < nb; i++) {
+				for (size_t j = 0; j < nb; j++) {
+					struct envol_xts *xa = NULL, *xb = NULL;
+
+					if (i == j)
+						continue;
+					CU_ASSERT_EQUAL_FATAL(envol_xts_new_backend(key, sizeof(key), ss,
+										    bs[i], &xa), 0);
+					CU_ASSERT_EQUAL_FATAL(envol_xts_new_backend(key, sizeof(key), ss,
+										    bs[j], &xb), 0);
+					CU_ASSERT_EQUAL(envol_xts_get_backend(xa), bs[i]);
+					CU_ASSERT_EQUAL(envol_xts_get_backend(xb), bs[j]);
+					memcpy(a, plain, len);
+					memcpy(b, plain, len);
+					CU_ASSERT_EQUAL(envol_xts_encrypt(xa, firsts[f], a, len), 0);
+					/* The other one sector at a time, to mix the call patterns. */
+					for (size_t k = 0; k < N; k++)
+						CU_ASSERT_EQUAL(envol_xts_encrypt(xb, firsts[f] + k,
+										  b + k * ss, ss),
+								0);
+					CU_ASSERT_EQUAL(memcmp(a, b, len), 0);
+					CU_ASSERT_NOT_EQUAL(memcmp(a, plain, len), 0);
+					/* Cross-decrypt. */
+					CU_ASSERT_EQUAL(envol_xts_decrypt(xb, firsts[f], a, len), 0);
+					CU_ASSERT_EQUAL(envol_xts_decrypt(xa, firsts[f], b, len), 0);
+					CU_ASSERT_EQUAL(memcmp(a, plain, len), 0);
+					CU_ASSERT_EQUAL(memcmp(b, plain, len), 0);
+					envol_xts_free(xa);
+					envol_xts_free(xb);
+				}
+			}
 		}
 	}
 	free(plain);
@@ -527,41 +550,76 @@ static void test_dispatch_equals_evp(void)
 	free(b);
 }
 
-/* Selection rules: AUTO means the fast path here unless forced; unknown impls are refused. */
-static void test_impl_selection(void)
+/* Names round-trip; out-of-range backends are refused; what each backend reports here. */
+static void test_backend_names(void)
 {
-	const char *force = getenv("ENVOL_XTS_FORCE_EVP");
-	enum envol_xts_impl want = force && strcmp(force, "1") == 0 ? ENVOL_XTS_IMPL_EVP :
-								      ENVOL_XTS_IMPL_DISPATCH;
+	static const char *const names[] = { "auto", "openssl", "gcrypt", "vaes" };
 	uint8_t key[ENVOL_XTS_KEY_SIZE];
 	struct envol_xts *x = NULL;
+	char why[256];
+
+	CU_ASSERT_EQUAL(ARRAY_SIZE(names), ENVOL_XTS_BACKEND_MAX);
+	for (int b = 0; b < ENVOL_XTS_BACKEND_MAX; b++) {
+		CU_ASSERT_STRING_EQUAL(envol_xts_backend_to_string((enum envol_xts_backend)b),
+				       names[b]);
+		CU_ASSERT_EQUAL(envol_xts_backend_from_string(names[b]), b);
+	}
+	CU_ASSERT_PTR_NULL(envol_xts_backend_to_string(ENVOL_XTS_BACKEND_MAX));
+	CU_ASSERT_PTR_NULL(envol_xts_backend_to_string((enum envol_xts_backend)-1));
+	CU_ASSERT_EQUAL(envol_xts_backend_from_string("OpenSSL"), ENVOL_XTS_BACKEND_INVALID);
+	CU_ASSERT_EQUAL(envol_xts_backend_from_string(""), ENVOL_XTS_BACKEND_INVALID);
+	CU_ASSERT_EQUAL(envol_xts_backend_from_string("evp"), ENVOL_XTS_BACKEND_INVALID);
+	CU_ASSERT_EQUAL(envol_xts_backend_from_string(NULL), ENVOL_XTS_BACKEND_INVALID);
 
 	random_key(key);
-	CU_ASSERT_EQUAL_FATAL(envol_xts_new(key, sizeof(key), 512, &x), 0);
-	/* OpenSSL 3's default provider has every function the fast path needs. */
-	CU_ASSERT_EQUAL(envol_xts_get_impl(x), want);
-	x = envol_xts_free(x);
-	CU_ASSERT_EQUAL(envol_xts_get_impl(NULL), ENVOL_XTS_IMPL_AUTO);
-	CU_ASSERT_EQUAL(envol_xts_new_impl(key, sizeof(key), 512, (enum envol_xts_impl)3, &x),
+	CU_ASSERT_EQUAL(envol_xts_new_backend(key, sizeof(key), 512, ENVOL_XTS_BACKEND_MAX, &x),
 			-EINVAL);
-	CU_ASSERT_EQUAL(envol_xts_new_impl(key, sizeof(key), 512, (enum envol_xts_impl)-1, &x),
+	CU_ASSERT_EQUAL(envol_xts_new_backend(key, sizeof(key), 512, (enum envol_xts_backend)-1,
+					      &x),
 			-EINVAL);
 	CU_ASSERT_PTR_NULL(x);
-	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_AUTO), "auto");
-	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_EVP), "evp");
-	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name(ENVOL_XTS_IMPL_DISPATCH), "dispatch");
-	CU_ASSERT_STRING_EQUAL(envol_xts_impl_name((enum envol_xts_impl)7), "?");
+	CU_ASSERT_EQUAL(envol_xts_get_backend(NULL), ENVOL_XTS_BACKEND_AUTO);
+	CU_ASSERT_EQUAL(envol_xts_backend_status(ENVOL_XTS_BACKEND_AUTO, NULL, 0), -EINVAL);
+	CU_ASSERT_EQUAL(envol_xts_backend_status(ENVOL_XTS_BACKEND_MAX, NULL, 0), -EINVAL);
+
+	/* openssl always passes; it says what does the work. */
+	CU_ASSERT_EQUAL(envol_xts_backend_status(ENVOL_XTS_BACKEND_OPENSSL, why, sizeof why), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "OpenSSL"));
+#ifdef ENVOL_HAVE_GCRYPT
+	CU_ASSERT_EQUAL(envol_xts_backend_status(ENVOL_XTS_BACKEND_GCRYPT, why, sizeof why), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "libgcrypt"));
+#else
+	CU_ASSERT_EQUAL(envol_xts_backend_status(ENVOL_XTS_BACKEND_GCRYPT, why, sizeof why),
+			-EOPNOTSUPP);
+	CU_ASSERT_STRING_EQUAL(why, "built without libgcrypt");
+#endif
+	for (int b = ENVOL_XTS_BACKEND_AUTO + 1; b < ENVOL_XTS_BACKEND_MAX; b++) {
+		int r = envol_xts_backend_status((enum envol_xts_backend)b, why, sizeof why);
+
+		printf("\n    backend %-9s %s: %s", names[b], r == 0 ? "passed" : "not usable", why);
+		/* Nothing fails its self-test on a healthy machine. */
+		CU_ASSERT(r == 0 || r == -EOPNOTSUPP);
+		/* And an unusable one cannot be used. */
+		if (r != 0)
+			CU_ASSERT_EQUAL(envol_xts_new_backend(key, sizeof(key), 512,
+							      (enum envol_xts_backend)b, &x),
+					r);
+	}
+	printf("\n");
 }
 
 /*
- * Child mode (argv[1] == "--print-impl"): with whatever ENVOL_XTS_FORCE_EVP the parent set, make
- * an envol_xts with the IEEE 1619 key, print "<impl> <first 16 bytes of vector 10 in hex>".
- * No CUnit here: the parent checks the line.
+ * Child mode (argv[1] == "--select", argv[2] = NAME): envol_xts_select(NAME) in a fresh process,
+ * then an envol_xts with the IEEE 1619 key; prints "<select result> <backend chosen> <backend of
+ * the object> <first 16 bytes of vector 10 in hex>", and the why line on stderr.  No CUnit here:
+ * the parent checks the line.
  */
-static int child_print_impl(void)
+static int child_select(const char *name)
 {
 	uint8_t key[ENVOL_XTS_KEY_SIZE], buf[512];
 	struct envol_xts *x = NULL;
+	char why[1024] = "";
+	int r;
 
 	for (size_t i = 0; i < sizeof(key); i++) {
 		unsigned v;
@@ -572,10 +630,13 @@ static int child_print_impl(void)
 	}
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)i;
+	r = envol_xts_select(name, why, sizeof why);
+	fprintf(stderr, "%s\n", why);
+	printf("%d %s ", r, envol_xts_backend_to_string(envol_xts_selected()));
 	if (envol_xts_new(key, sizeof(key), 512, &x) < 0 ||
 	    envol_xts_encrypt(x, ieee_vectors[0].sector, buf, sizeof(buf)) < 0)
 		return 1;
-	printf("%s ", envol_xts_impl_name(envol_xts_get_impl(x)));
+	printf("%s ", envol_xts_backend_to_string(envol_xts_get_backend(x)));
 	for (size_t i = 0; i < 16; i++)
 		printf("%02x", buf[i]);
 	printf("\n");
@@ -583,8 +644,8 @@ static int child_print_impl(void)
 	return 0;
 }
 
-/* Runs this program as a child with ENVOL_XTS_FORCE_EVP=value (NULL: unset); its output line. */
-static void run_child(const char *value, char *out, size_t out_size)
+/* Runs this program as a child "--select name"; its output line. */
+static void run_child(const char *name, char *out, size_t out_size)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -603,11 +664,7 @@ static void run_child(const char *value, char *out, size_t out_size)
 			_exit(3);
 		close(fds[0]);
 		close(fds[1]);
-		if (value)
-			setenv("ENVOL_XTS_FORCE_EVP", value, 1);
-		else
-			unsetenv("ENVOL_XTS_FORCE_EVP");
-		execl(self, self, "--print-impl", (char *)NULL);
+		execl(self, self, "--select", name, (char *)NULL);
 		_exit(4);
 	}
 	close(fds[1]);
@@ -624,23 +681,52 @@ static void run_child(const char *value, char *out, size_t out_size)
 	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* ENVOL_XTS_FORCE_EVP=1 (read once per process) puts AUTO on EVP; same ciphertext either way. */
-static void test_force_evp_env(void)
+/* What auto must pick here: the first of vaes, gcrypt, openssl usable on this machine. */
+static const char *auto_expected(void)
 {
-	char line[256];
+	if (envol_xts_backend_status(ENVOL_XTS_BACKEND_VAES, NULL, 0) == 0)
+		return "vaes";
+#ifdef ENVOL_HAVE_GCRYPT
+	return "gcrypt";
+#else
+	return "openssl";
+#endif
+}
 
-	run_child("1", line, sizeof(line));
-	CU_ASSERT_STRING_EQUAL(line, "evp 1c3b3a102f770386e4836c99e370cf9b\n");
-	run_child(NULL, line, sizeof(line));
-	CU_ASSERT_STRING_EQUAL(line, "dispatch 1c3b3a102f770386e4836c99e370cf9b\n");
-	run_child("0", line, sizeof(line));
-	CU_ASSERT_STRING_EQUAL(line, "dispatch 1c3b3a102f770386e4836c99e370cf9b\n");
+/*
+ * envol_xts_select() sets the backend of every later envol_xts_new() in the process; auto picks
+ * the preferred usable one; an unknown name changes nothing (auto on first use).  Same
+ * ciphertext whichever backend.
+ */
+static void test_select_in_child(void)
+{
+	static const char kat[] = "1c3b3a102f770386e4836c99e370cf9b\n";
+	enum envol_xts_backend bs[ENVOL_XTS_BACKEND_MAX];
+	size_t nb = usable_backends(bs);
+	char line[256], want[256];
+
+	for (size_t i = 0; i < nb; i++) {
+		const char *name = envol_xts_backend_to_string(bs[i]);
+
+		run_child(name, line, sizeof(line));
+		snprintf(want, sizeof want, "0 %s %s %s", name, name, kat);
+		CU_ASSERT_STRING_EQUAL(line, want);
+	}
+	/* auto: the first usable of vaes, gcrypt, openssl. */
+	run_child("auto", line, sizeof(line));
+	snprintf(want, sizeof want, "0 %s %s %s", auto_expected(), auto_expected(), kat);
+	CU_ASSERT_STRING_EQUAL(line, want);
+	/* An unknown name: -EINVAL, nothing selected, the first envol_xts_new() takes auto. */
+	run_child("aes-ni", line, sizeof(line));
+	snprintf(want, sizeof want, "%d auto ", -EINVAL);
+	CU_ASSERT_EQUAL(strncmp(line, want, strlen(want)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, kat));
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--print-impl") == 0)
-		return child_print_impl();
+	if (argc == 3 && strcmp(argv[1], "--select") == 0)
+		return child_select(argv[2]);
 
 	CU_TestInfo tests[] = {
 		{ "IEEE 1619-2007 vectors 10-14, both directions", test_ieee1619_vectors },
@@ -654,18 +740,37 @@ int main(int argc, char **argv)
 		{ "independent objects", test_independent_objects },
 		CU_TEST_INFO_NULL,
 	};
-	CU_TestInfo impl_tests[] = {
-		{ "provider dispatch and EVP agree, cross-decrypt", test_dispatch_equals_evp },
-		{ "implementation selection and names", test_impl_selection },
-		{ "ENVOL_XTS_FORCE_EVP=1 forces EVP (child process)", test_force_evp_env },
+	CU_TestInfo backend_tests[] = {
+		{ "every backend agrees with every other, cross-decrypt", test_backends_agree },
+		{ "backend names, status, out-of-range backends", test_backend_names },
+		{ "envol_xts_select in a fresh process (children)", test_select_in_child },
 		CU_TEST_INFO_NULL,
 	};
-	CU_SuiteInfo suites[] = {
-		{ "xts (envol_xts_new, auto)", suite_auto, NULL, NULL, NULL, tests },
-		{ "xts (forced EVP)", suite_evp, NULL, NULL, NULL, tests },
-		{ "xts (forced provider dispatch)", suite_dispatch, NULL, NULL, NULL, tests },
-		{ "xts implementations", suite_auto, NULL, NULL, NULL, impl_tests },
-		CU_SUITE_INFO_NULL,
+	/* One suite per backend usable here (test_backend_names says which are, and why not). */
+	static const struct {
+		enum envol_xts_backend backend;
+		const char *name;
+		CU_InitializeFunc init;
+	} per_backend[] = {
+		{ ENVOL_XTS_BACKEND_OPENSSL, "xts (openssl)", suite_openssl },
+		{ ENVOL_XTS_BACKEND_GCRYPT, "xts (gcrypt)", suite_gcrypt },
+		{ ENVOL_XTS_BACKEND_VAES, "xts (vaes)", suite_vaes },
 	};
+	CU_SuiteInfo suites[ARRAY_SIZE(per_backend) + 3] = {
+		{ "xts (envol_xts_new, selected backend)", suite_auto, NULL, NULL, NULL, tests },
+	};
+	size_t n = 1;
+	char why[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(per_backend); i++) {
+		if (envol_xts_backend_status(per_backend[i].backend, why, sizeof why) < 0) {
+			printf("%s: skipped, not usable here: %s\n", per_backend[i].name, why);
+			continue;
+		}
+		suites[n++] = (CU_SuiteInfo){ per_backend[i].name, per_backend[i].init, NULL, NULL,
+					      NULL, tests };
+	}
+	suites[n++] = (CU_SuiteInfo){ "xts backends", suite_auto, NULL, NULL, NULL, backend_tests };
+	suites[n] = (CU_SuiteInfo)CU_SUITE_INFO_NULL;
 	return unit_run(suites);
 }
