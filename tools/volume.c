@@ -526,7 +526,7 @@ static int volume_object(struct ctl *c, const char *name, const char *import_nam
 	_cleanup_free_ struct envol_volume_header *h = NULL;
 	_cleanup_free_ char *blob64 = NULL;
 	json_t *o, *ctx;
-	char err[1024] = "", uuid[37], created[40], holder[128] = "";
+	char err[1024] = "", uuid[37], created[40], holder[256] = "";
 	bool locked = false;
 	int r;
 
@@ -826,7 +826,7 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 /* Refuses an attached volume, naming the holder. Returns 0 when free. */
 static int refuse_attached(const char *name, const char *path, const char *what)
 {
-	char holder[128] = "";
+	char holder[256] = "";
 	bool locked = false;
 	int r;
 

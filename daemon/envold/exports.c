@@ -141,7 +141,7 @@ static int export_path(const char *name, char **ret_path, char *err, size_t errl
 /* Text for a volume that is locked by someone else. */
 static void busy_text(const char *path, char *err, size_t errlen)
 {
-	char holder[128] = "";
+	char holder[256] = "";
 	bool locked = false;
 
 	if (envol_volume_query_lock(path, &locked, holder, sizeof holder) == 0 && locked &&

@@ -15,7 +15,7 @@
 int envol_volume_lock(struct envol_backend *b, bool exclusive, const char *location, char *err,
 		      size_t errlen)
 {
-	char holder[128] = "";
+	char holder[256] = "";
 	int r = b->ops->lock_acquire(b, exclusive, holder, sizeof holder);
 
 	if (r != -EBUSY)
