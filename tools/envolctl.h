@@ -89,14 +89,21 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv);
 /*
  * An import is written into a temporary volume NAME.import-TAG (volume/name.h), which cannot be
  * attached as NAME and is listed as incomplete, and renamed to NAME only when complete:
- * begin creates it (refusing an existing NAME or another unfinished import of NAME) and returns
- * its name; finish waits for envold to close it and renames it without replacing anything;
+ * begin creates it on backend (NULL: server.backend) and, for rbd, in pool (NULL: rbd.pool),
+ * refusing a NAME that exists on any backend or another unfinished import of NAME, and
+ * returns its name (POOL/… outside rbd.pool); finish waits for envold to close it and renames it without replacing anything;
  * abandon crypto-erases and removes it after a failure (or says how to).  These print their
  * errors.  find looks up the unfinished import of NAME, quietly (-ENOENT if none).
  */
 int ctl_volume_import_begin(struct ctl *c, const char *name, uint64_t size, const char *key,
-			    uint32_t sector_size, char **ret_import_name, char *ret_uuid,
-			    size_t uuid_len);
+			    uint32_t sector_size, const char *backend, const char *pool,
+			    char **ret_import_name, char *ret_uuid, size_t uuid_len);
+/*
+ * --backend and --pool of create and import: a pool alone means --backend rbd; a pool with
+ * --backend file is a usage error (EXIT_USAGE printed; 0 otherwise).  backend "file", "rbd"
+ * or NULL (server.backend), pool NULL (rbd.pool).
+ */
+int ctl_parse_place(const char **backend, const char *pool);
 int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import_name);
 void ctl_volume_import_abandon(struct ctl *c, const char *name, const char *import_name);
 int ctl_volume_find_import(struct ctl *c, const char *name, char **ret_import_name);

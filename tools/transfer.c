@@ -285,8 +285,10 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"key", required_argument, NULL, 'k'},  {"sector-size", required_argument, NULL, 'S'},
 	    {"size", required_argument, NULL, 's'}, {"from-image", required_argument, NULL, 'i'},
-	    {"read-only", no_argument, NULL, 'r'},  {}};
-	const char *key = NULL, *size_text = NULL, *file = NULL, *name;
+	    {"read-only", no_argument, NULL, 'r'},  {"backend", required_argument, NULL, 'b'},
+	    {"pool", required_argument, NULL, 'p'}, {}};
+	const char *key = NULL, *size_text = NULL, *file = NULL, *name, *backend = NULL,
+		   *pool = NULL;
 	_cleanup_free_ char *import_name = NULL;
 	struct xfer x = {.import = true};
 	_cleanup_close_ int fd = -1;
@@ -314,6 +316,14 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		case 'i':
 			file = optarg;
 			break;
+		case 'b':
+			if (strcmp(optarg, "file") != 0 && strcmp(optarg, "rbd") != 0)
+				return ctl_usage("--backend %s: must be file or rbd", optarg);
+			backend = optarg;
+			break;
+		case 'p':
+			pool = optarg;
+			break;
 		default:
 			return ctl_usage("volume import: unknown option, or it needs a value");
 		}
@@ -325,8 +335,12 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		name = argv[optind + 1];
 	} else {
 		return ctl_usage("usage: envolctl volume import FILE NAME [--key KEY] "
-				 "[--sector-size 512|4096] [--size SIZE]");
+				 "[--sector-size 512|4096] [--size SIZE] [--backend file|rbd] "
+				 "[--pool POOL]");
 	}
+	r = ctl_parse_place(&backend, pool);
+	if (r)
+		return r;
 	if (ctl_config(c) < 0)
 		return EXIT_ERROR;
 
@@ -365,8 +379,8 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	/* written under a temporary name that nobody attaches as name, renamed when complete */
-	if (ctl_volume_import_begin(c, name, x.size, key, sector_size, &import_name, uuid,
-				    sizeof uuid) < 0)
+	if (ctl_volume_import_begin(c, name, x.size, key, sector_size, backend, pool, &import_name,
+				    uuid, sizeof uuid) < 0)
 		return EXIT_ERROR;
 	if (nbd_open(c, import_name, &x.h) < 0 || xfer_finish(&x, fd, name) < 0) {
 		ctl_volume_import_abandon(c, name, import_name);

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volume.c — "envolctl volume create|list|show|delete|rekey|upgrade": volumes in
- * server.volume_dir,
- * their wrapped keys through the KMS (GenerateDataKeyWithoutPlaintext, ReEncrypt), headers
- * read with the volume header codec (without a lock, so attached volumes can be shown), and
- * the temporary volumes of imports (begin, finish, abandon; listed as incomplete).
- * The transfers of import and export are in transfer.c.
+ * volume.c — "envolctl volume create|list|show|delete|rekey|upgrade|release": volumes in
+ * server.volume_dir or in a Ceph RBD pool (found by name, volume/locate.h), their wrapped keys
+ * through the KMS (GenerateDataKeyWithoutPlaintext, ReEncrypt), headers read with the volume
+ * header codec (without a lock, so attached volumes can be shown), and the temporary volumes
+ * of imports (begin, finish, abandon; listed as incomplete).  The transfers of import and
+ * export are in transfer.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,29 +22,69 @@
 #include "table.h"
 #include "volume/volume.h"
 #include "volume/header.h"
+#include "volume/locate.h"
 #include "volume/name.h"
 
 #define DEFAULT_KEY "alias/envol/ebs"
 
-/* NAME -> path in server.volume_dir; prints errors. */
-static int volume_path(struct ctl *c, const char *name, char **ret)
+static void bad_name(const char *name)
 {
+	ctl_error("\"%s\" is not a valid volume name: 1 to 64 of A-Z a-z 0-9 . _ -, starting "
+		  "with a letter or digit (POOL/NAME for a volume in another Ceph pool)",
+		  name);
+}
+
+/*
+ * NAME (or POOL[/NAMESPACE]/NAME) -> where it is or would be, on any backend (an RBD image is
+ * not looked at: see exists()), or *ret NULL when it is nowhere (no file, Ceph off); prints
+ * errors.
+ */
+static int lookup_path(struct ctl *c, const char *name, char **ret)
+{
+	char err[1024] = "";
 	int r;
 
-	if (!envol_volume_name_valid(name)) {
-		ctl_error(
-		    "\"%s\" is not a valid volume name: 1 to 64 of A-Z a-z 0-9 . _ -, starting "
-		    "with a letter or digit",
-		    name);
+	*ret = NULL;
+	if (!envol_volume_ref_valid(name)) {
+		bad_name(name);
 		return -EINVAL;
 	}
 	r = ctl_config(c);
 	if (r < 0)
 		return r;
-	r = envol_volume_name_path(c->cfg->server.volume_dir, name, ret);
+	r = envol_volume_locate(c->cfg, name, ret, err, sizeof err);
+	if (r == -ENOENT)
+		return 0;
 	if (r < 0)
-		ctl_error("%s: %s", name, strerror(-r));
+		ctl_error("%s: %s", name, err[0] ? err : strerror(-r));
 	return r;
+}
+
+/* lookup_path, where a name found nowhere is an error: -ENOENT. */
+static int volume_path(struct ctl *c, const char *name, char **ret)
+{
+	int r = lookup_path(c, name, ret);
+
+	if (r == 0 && !*ret) {
+		ctl_error("volume %s does not exist; see envolctl volume list", name);
+		r = -ENOENT;
+	}
+	return r;
+}
+
+/* Is there a volume at location?  1 or 0; prints an error and returns -errno when unknown. */
+static int exists(const char *name, const char *location)
+{
+	int r = envol_volume_exists(location);
+
+	if (r < 0)
+		ctl_error("volume %s: cannot look at %s: %s", name, location, strerror(-r));
+	return r;
+}
+
+static void report_missing(const char *name, const char *location)
+{
+	ctl_error("volume %s does not exist (no %s); see envolctl volume list", name, location);
 }
 
 /* mkdir -p with mode 0700 for what is created. */
@@ -96,11 +135,16 @@ static json_t *context_json(const struct envol_context_pair *pairs, size_t n)
 	return o;
 }
 
-/* Creates volume name (path) of size bytes under key; used by create and import. */
+/*
+ * Creates volume name of size bytes under key, on backend "file" or "rbd" (NULL:
+ * server.backend) and, for rbd, in pool (NULL: rbd.pool); used by create and import.
+ * *ret_ref (when given) is the name it goes by: name, or POOL/name outside rbd.pool.
+ */
 static int volume_make(struct ctl *c, const char *name, uint64_t size, const char *key,
-		       uint32_t sector_size, bool read_only, char *ret_uuid, size_t uuid_len)
+		       uint32_t sector_size, bool read_only, const char *backend, const char *pool,
+		       char *ret_uuid, size_t uuid_len, char **ret_ref)
 {
-	_cleanup_free_ char *path = NULL, *key_id = NULL;
+	_cleanup_free_ char *path = NULL, *key_id = NULL, *ref = NULL;
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_json_ json_t *req = NULL, *resp = NULL, *ctx = NULL;
 	struct envol_volume_bound_context bc;
@@ -110,7 +154,11 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 	size_t blob_len = 0;
 	int r;
 
-	r = volume_path(c, name, &path);
+	if (!envol_volume_name_valid(name)) {
+		bad_name(name);
+		return -EINVAL;
+	}
+	r = ctl_config(c);
 	if (r < 0)
 		return r;
 	c->key_hint = key ? key : DEFAULT_KEY;
@@ -119,10 +167,15 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 		ctl_error("--key \"%s\" is not a key id, key ARN, alias name or alias ARN", key);
 		return -EINVAL;
 	}
-	if (access(path, F_OK) == 0) {
-		ctl_error("volume %s already exists (%s); pick another name or delete it first",
-			  name, path);
-		return -EEXIST;
+	/* The name must be free on every backend, before the KMS is asked for a key. */
+	r = envol_volume_locate_new(c->cfg, name, backend, pool, &path, &ref, err, sizeof err);
+	if (r == -EEXIST) {
+		ctl_error("%s; pick another name or delete it first", err);
+		return r;
+	}
+	if (r < 0) {
+		ctl_error("cannot create volume %s: %s", name, err[0] ? err : strerror(-r));
+		return r;
 	}
 	r = envol_uuid_generate(p.uuid);
 	if (r < 0) {
@@ -154,7 +207,9 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 		return -EPROTO;
 	}
 
-	r = mkdir_p(c->cfg->server.volume_dir);
+	r = strcmp(envol_volume_backend_name(path), "file") == 0
+		? mkdir_p(c->cfg->server.volume_dir)
+		: 0;
 	if (r < 0) {
 		ctl_error("cannot create the volume directory %s: %s", c->cfg->server.volume_dir,
 			  strerror(-r));
@@ -179,6 +234,26 @@ static int volume_make(struct ctl *c, const char *name, uint64_t size, const cha
 		return r;
 	}
 	snprintf(ret_uuid, uuid_len, "%s", uuid_str);
+	if (ret_ref)
+		*ret_ref = TAKE_PTR(ref);
+	return 0;
+}
+
+/* The backend a --backend option names, or a usage error. */
+static int parse_backend(const char *text, const char **ret)
+{
+	if (strcmp(text, "file") != 0 && strcmp(text, "rbd") != 0)
+		return ctl_usage("--backend %s: must be file or rbd", text);
+	*ret = text;
+	return 0;
+}
+
+int ctl_parse_place(const char **backend, const char *pool)
+{
+	if (pool && !*backend)
+		*backend = "rbd";
+	if (pool && strcmp(*backend, "rbd") != 0)
+		return ctl_usage("--pool is for --backend rbd");
 	return 0;
 }
 
@@ -195,43 +270,52 @@ static int refuse_import_name(const char *name)
 
 int ctl_volume_find_import(struct ctl *c, const char *name, char **ret_import_name)
 {
-	char **names = NULL;
+	struct envol_volume_entry *e = NULL;
+	char rbd_err[1024] = "";
 	size_t n = 0, len = 0;
 	int r;
 
-	r = envol_volume_name_list_imports(c->cfg->server.volume_dir, &names, &n);
+	r = envol_volume_list_all(c->cfg, NULL, &e, &n, rbd_err, sizeof rbd_err);
 	if (r < 0)
 		return r;
 	r = -ENOENT;
 	for (size_t i = 0; i < n && r == -ENOENT; i++)
-		if (envol_volume_name_is_import(names[i], &len) && len == strlen(name) &&
-		    strncmp(names[i], name, len) == 0) {
-			*ret_import_name = names[i];
-			names[i] = NULL;
+		if (e[i].import && envol_volume_name_is_import(e[i].ref, &len) &&
+		    len == strlen(name) && strncmp(e[i].ref, name, len) == 0) {
+			*ret_import_name = TAKE_PTR(e[i].ref);
 			r = 0;
 		}
-	envol_volume_name_list_free(names, n);
+	envol_volume_entries_free(e, n);
 	return r;
 }
 
 int ctl_volume_import_begin(struct ctl *c, const char *name, uint64_t size, const char *key,
-			    uint32_t sector_size, char **ret_import_name, char *ret_uuid,
-			    size_t uuid_len)
+			    uint32_t sector_size, const char *backend, const char *pool,
+			    char **ret_import_name, char *ret_uuid, size_t uuid_len)
 {
-	_cleanup_free_ char *path = NULL, *other = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL, *ref = NULL, *other = NULL, *tmp = NULL;
 	uint8_t tag[ENVOL_VOLUME_IMPORT_TAG_LEN / 2];
-	char hex[ENVOL_VOLUME_IMPORT_TAG_LEN + 1];
+	char hex[ENVOL_VOLUME_IMPORT_TAG_LEN + 1], err[1024] = "";
 	int r;
 
 	if (refuse_import_name(name) < 0)
 		return -EINVAL;
-	r = volume_path(c, name, &path);
+	if (!envol_volume_name_valid(name)) {
+		bad_name(name);
+		return -EINVAL;
+	}
+	r = ctl_config(c);
 	if (r < 0)
 		return r;
-	if (access(path, F_OK) == 0) {
-		ctl_error("volume %s already exists (%s); pick another name or delete it first",
-			  name, path);
-		return -EEXIST;
+	/* NAME itself must be free on every backend */
+	r = envol_volume_locate_new(c->cfg, name, backend, pool, &path, &ref, err, sizeof err);
+	if (r == -EEXIST) {
+		ctl_error("%s; pick another name or delete it first", err);
+		return r;
+	}
+	if (r < 0) {
+		ctl_error("cannot import into volume %s: %s", name, err[0] ? err : strerror(-r));
+		return r;
 	}
 	r = ctl_volume_find_import(c, name, &other);
 	if (r == 0) {
@@ -254,10 +338,10 @@ int ctl_volume_import_begin(struct ctl *c, const char *name, uint64_t size, cons
 		tmp = NULL;
 		return -ENOMEM;
 	}
-	r = volume_make(c, tmp, size, key, sector_size, false, ret_uuid, uuid_len);
+	r = volume_make(c, tmp, size, key, sector_size, false, backend, pool, ret_uuid, uuid_len,
+			ret_import_name);
 	if (r < 0)
 		return r;
-	*ret_import_name = TAKE_PTR(tmp);
 	return 0;
 }
 
@@ -280,11 +364,9 @@ static int wait_released(const char *path)
 int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import_name)
 {
 	_cleanup_free_ char *path = NULL, *tmp_path = NULL;
+	char err[1024] = "";
 	int r;
 
-	r = volume_path(c, name, &path);
-	if (r < 0)
-		return r;
 	r = volume_path(c, import_name, &tmp_path);
 	if (r < 0)
 		return r;
@@ -295,9 +377,8 @@ int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import
 			  strerror(-r));
 		return r;
 	}
-	r = renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0 ? -errno : 0;
-	if (r == -EINVAL || r == -ENOSYS) /* no RENAME_NOREPLACE here: link() never replaces */
-		r = link(tmp_path, path) < 0 || unlink(tmp_path) < 0 ? -errno : 0;
+	/* in the same place: the directory, or the pool and namespace */
+	r = envol_volume_rename_to(tmp_path, name, &path, err, sizeof err);
 	if (r == -EEXIST) {
 		ctl_error("volume %s was created by someone else during the import; the imported "
 			  "data stays in volume %s",
@@ -305,7 +386,7 @@ int ctl_volume_import_finish(struct ctl *c, const char *name, const char *import
 		return r;
 	}
 	if (r < 0)
-		ctl_error("cannot rename %s to %s: %s", tmp_path, path, strerror(-r));
+		ctl_error("%s", err[0] ? err : strerror(-r));
 	return r;
 }
 
@@ -321,7 +402,7 @@ void ctl_volume_import_abandon(struct ctl *c, const char *name, const char *impo
 	if (r == 0)
 		r = envol_volume_erase(tmp_path, err, sizeof err);
 	if (r == 0)
-		r = unlink(tmp_path) < 0 ? -errno : 0;
+		r = envol_volume_remove(tmp_path, err, sizeof err);
 	if (r < 0)
 		ctl_error("the import of volume %s did not finish and its incomplete volume could "
 			  "not be removed (%s); remove it with: envolctl volume delete %s",
@@ -345,8 +426,11 @@ static int volume_create(struct ctl *c, int argc, char **argv)
 					     {"key", required_argument, NULL, 'k'},
 					     {"sector-size", required_argument, NULL, 'S'},
 					     {"read-only", no_argument, NULL, 'r'},
+					     {"backend", required_argument, NULL, 'b'},
+					     {"pool", required_argument, NULL, 'p'},
 					     {}};
-	const char *size_text = NULL, *key = NULL;
+	const char *size_text = NULL, *key = NULL, *backend = NULL, *pool = NULL;
+	_cleanup_free_ char *ref = NULL;
 	uint32_t sector_size = 512;
 	bool read_only = false;
 	char uuid[37], err[256];
@@ -370,25 +454,41 @@ static int volume_create(struct ctl *c, int argc, char **argv)
 		case 'r':
 			read_only = true;
 			break;
+		case 'b':
+			r = parse_backend(optarg, &backend);
+			if (r)
+				return r;
+			break;
+		case 'p':
+			pool = optarg;
+			break;
 		default:
 			return ctl_bad_option("volume", "create", argv);
 		}
 	}
 	if (argc - optind != 1 || !size_text)
 		return ctl_usage("usage: envolctl volume create NAME --size SIZE [--key KEY] "
-				 "[--sector-size 512|4096] [--read-only]");
+				 "[--sector-size 512|4096] [--read-only] [--backend file|rbd] "
+				 "[--pool POOL]");
+	r = ctl_parse_place(&backend, pool);
+	if (r)
+		return r;
 	if (ctl_parse_volume_size(size_text, sector_size, &size, err, sizeof err) < 0)
 		return ctl_usage("--size: %s", err);
 	if (refuse_import_name(argv[optind]) < 0)
 		return EXIT_ERROR;
-	if (volume_make(c, argv[optind], size, key, sector_size, read_only, uuid, sizeof uuid) < 0)
+	if (volume_make(c, argv[optind], size, key, sector_size, read_only, backend, pool, uuid,
+			sizeof uuid, &ref) < 0)
 		return EXIT_ERROR;
 	if (c->json) {
-		_cleanup_json_ json_t *o2 = json_pack("{s:s,s:s,s:I}", "name", argv[optind],
-						      "volume_id", uuid, "size", (json_int_t)size);
+		_cleanup_json_ json_t *o2 = json_pack("{s:s,s:s,s:I}", "name", ref, "volume_id",
+						      uuid, "size", (json_int_t)size);
 		ctl_print_json(o2);
 	} else {
 		printf("%s\n", uuid);
+		if (strcmp(ref, argv[optind]) != 0)
+			fprintf(stderr, "envolctl: the volume is named %s (it is outside rbd.pool)\n",
+				ref);
 	}
 	return EXIT_OK;
 }
@@ -426,15 +526,14 @@ static int volume_object(struct ctl *c, const char *name, const char *import_nam
 	_cleanup_free_ struct envol_volume_header *h = NULL;
 	_cleanup_free_ char *blob64 = NULL;
 	json_t *o, *ctx;
-	char err[1024] = "", uuid[37], created[40], holder[128] = "";
+	char err[1024] = "", uuid[37], created[40], holder[256] = "";
 	bool locked = false;
 	int r;
 
 	r = read_header(path, &h, err, sizeof err);
 	if (r < 0) {
 		if (r == -ENOENT)
-			ctl_error("volume %s does not exist (no %s); see envolctl volume list",
-				  name, path);
+			report_missing(name, path);
 		else
 			ctl_error("volume %s: %s", name, err[0] ? err : strerror(-r));
 		return r;
@@ -466,6 +565,8 @@ static int volume_object(struct ctl *c, const char *name, const char *import_nam
 		return -ENOMEM;
 	if (locked && holder[0])
 		json_object_set_new(o, "attached_by", json_string(holder));
+	json_object_set_new(o, "backend", json_string(envol_volume_backend_name(path)));
+	json_object_set_new(o, "location", json_string(path));
 	/* true: the parameters are in the encryption context; false: an older volume */
 	r = envol_header_check_binding(h, err, sizeof err);
 	json_object_set_new(o, "bound", json_boolean(r == 1));
@@ -479,36 +580,52 @@ static int volume_object(struct ctl *c, const char *name, const char *import_nam
 }
 
 /*
- * NAME -> the file to show or delete: NAME.vol, or else the temporary volume of an unfinished
- * import of NAME (*ret_import_name set; also when NAME is such a temporary name itself).
- * Prints errors; -ENOENT when neither exists.
+ * NAME -> the volume to show or delete: NAME's file or image, or else the temporary volume of
+ * an unfinished import of NAME (*ret_import_name set; also when NAME is such a temporary name
+ * itself).  Prints errors; -ENOENT when neither exists.
  */
 static int volume_lookup(struct ctl *c, const char *name, char **ret_path, char **ret_import_name)
 {
 	_cleanup_free_ char *path = NULL, *import_name = NULL;
 	int r;
 
-	r = volume_path(c, name, &path);
+	r = lookup_path(c, name, &path);
+	if (r < 0)
+		return r;
+	r = path ? exists(name, path) : 0;
 	if (r < 0)
 		return r;
 	if (envol_volume_name_is_import(name, NULL)) {
 		import_name = strdup(name);
 		if (!import_name)
 			return -ENOMEM;
-	} else if (access(path, F_OK) < 0 && errno == ENOENT) {
+	} else if (r == 0) {
+		/* no volume NAME: an unfinished import of it, then */
 		r = ctl_volume_find_import(c, name, &import_name);
-		if (r == 0) {
-			free(path);
-			r = volume_path(c, import_name, &path);
-			if (r < 0)
-				return r;
-		} else if (r != -ENOENT) {
-			ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
+		if (r == -ENOENT) {
+			if (path)
+				report_missing(name, path);
+			else
+				ctl_error("volume %s does not exist; see envolctl volume list", name);
 			return r;
 		}
+		if (r < 0) {
+			ctl_error("cannot list the volumes: %s", strerror(-r));
+			return r;
+		}
+		free(path);
+		r = volume_path(c, import_name, &path);
+		if (r < 0)
+			return r;
+		r = exists(name, path);
+		if (r < 0)
+			return r;
 	}
-	if (access(path, F_OK) < 0 && errno == ENOENT) {
-		ctl_error("volume %s does not exist (no %s); see envolctl volume list", name, path);
+	if (r == 0) {
+		if (path)
+			report_missing(name, path);
+		else
+			ctl_error("volume %s does not exist; see envolctl volume list", name);
 		return -ENOENT;
 	}
 	*ret_path = TAKE_PTR(path);
@@ -537,69 +654,88 @@ static const char *ostr(json_t *o, const char *name)
 static int volume_list(struct ctl *c, int argc, char **argv)
 {
 	static const char *const headers[] = {"NAME", "SIZE", "SECTOR", "KEY", "STATE", "ATTACHED"};
+	/* where volumes can be on RBD: which backend and where each one is */
+	static const char *const rbd_headers[] = {"NAME", "BACKEND", "SIZE",     "SECTOR", "KEY",
+						  "STATE", "ATTACHED", "LOCATION"};
+	static const struct option opts[] = {{"pool", required_argument, NULL, 'p'}, {}};
 	_cleanup_json_ json_t *cache = json_object(), *out = json_array();
-	char **names = NULL, **imports = NULL;
-	size_t n = 0, n_imports = 0;
+	struct envol_volume_entry *e = NULL;
+	const char *pool = NULL;
+	char rbd_err[1024] = "";
+	size_t n = 0;
 	struct table *t = NULL;
-	int r, ret = EXIT_ERROR;
+	bool wide;
+	int o, r, ret = EXIT_ERROR;
 
-	if (argc > 1)
-		return ctl_usage("volume list: unexpected argument \"%s\"", argv[1]);
+	ctl_getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'p')
+			return ctl_bad_option("volume", "list", argv);
+		pool = optarg;
+	}
+	if (argc - optind > 0)
+		return ctl_usage("volume list: unexpected argument \"%s\"", argv[optind]);
 	if (!cache || !out || ctl_config(c) < 0)
 		return EXIT_ERROR;
-	r = envol_volume_name_list(c->cfg->server.volume_dir, &names, &n);
-	if (r == 0)
-		r = envol_volume_name_list_imports(c->cfg->server.volume_dir, &imports, &n_imports);
+	r = envol_volume_list_all(c->cfg, pool, &e, &n, rbd_err, sizeof rbd_err);
 	if (r < 0) {
 		ctl_error("cannot list %s: %s", c->cfg->server.volume_dir, strerror(-r));
-		goto out;
+		return EXIT_ERROR;
 	}
-	t = table_new(ARRAY_SIZE(headers), headers);
+	wide = c->cfg->rbd.enabled || pool;
+	t = wide ? table_new(ARRAY_SIZE(rbd_headers), rbd_headers)
+		 : table_new(ARRAY_SIZE(headers), headers);
 	if (!t)
 		goto out;
 	/* the volumes, then unfinished imports (listed under the NAME they are for) */
-	for (size_t i = 0; i < n + n_imports; i++) {
-		_cleanup_free_ char *path = NULL;
-		const char *file = i < n ? names[i] : imports[i - n];
-		const char *import_name = i < n ? NULL : file, *name = file;
-		char target[ENVOL_VOLUME_NAME_MAX + 1];
-		json_t *o = NULL;
-		char size[32], sector[16];
-		const char *arn, *slash;
+	for (int imports = 0; imports < 2; imports++)
+		for (size_t i = 0; i < n; i++) {
+			const char *import_name = e[i].import ? e[i].ref : NULL, *name = e[i].ref;
+			const char *backend = envol_volume_backend_name(e[i].location);
+			char target[ENVOL_VOLUME_REF_MAX + 1], size[32], sector[16];
+			const char *arn, *slash, *state, *attached;
+			json_t *obj = NULL;
 
-		if (import_name)
-			name = import_target(import_name, target, sizeof target);
-		if (envol_volume_name_path(c->cfg->server.volume_dir, file, &path) < 0)
-			continue;
-		if (volume_object(c, name, import_name, path, cache, &o) < 0) {
-			const char *cells[] = {
-			    name, "?", "?", "(unreadable header)", import_name ? "incomplete" : "-",
-			    "-"};
+			if (e[i].import != (imports == 1))
+				continue;
+			if (import_name)
+				name = import_target(import_name, target, sizeof target);
+			if (volume_object(c, name, import_name, e[i].location, cache, &obj) < 0) {
+				const char *cells[] = {
+				    name, "?", "?", "(unreadable header)",
+				    import_name ? "incomplete" : "-", "-"};
+				const char *wcells[] = {
+				    name, backend, "?", "?", "(unreadable header)",
+				    import_name ? "incomplete" : "-", "-", e[i].location};
 
-			(void)table_add_row(t, cells);
-			continue;
+				(void)table_add_row(t, wide ? wcells : cells);
+				continue;
+			}
+			ctl_format_size((uint64_t)json_integer_value(json_object_get(obj, "size")),
+					size, sizeof size);
+			snprintf(sector, sizeof sector, "%lld",
+				 (long long)json_integer_value(json_object_get(obj, "sector_size")));
+			arn = ostr(obj, "key_arn");
+			slash = strstr(arn, ":key/");
+			state = import_name ? "incomplete" : ostr(obj, "key_state");
+			attached = json_is_true(json_object_get(obj, "attached")) ? "yes" : "no";
+			const char *cells[] = {name, size, sector, slash ? slash + 5 : arn, state,
+					       attached};
+			const char *wcells[] = {name,  backend,  size,         sector,
+						slash ? slash + 5 : arn, state, attached,
+						e[i].location};
+			(void)table_add_row(t, wide ? wcells : cells);
+			json_array_append_new(out, obj);
 		}
-		ctl_format_size((uint64_t)json_integer_value(json_object_get(o, "size")), size,
-				sizeof size);
-		snprintf(sector, sizeof sector, "%lld",
-			 (long long)json_integer_value(json_object_get(o, "sector_size")));
-		arn = ostr(o, "key_arn");
-		slash = strstr(arn, ":key/");
-		const char *cells[] = {name,
-				       size,
-				       sector,
-				       slash ? slash + 5 : arn,
-				       import_name ? "incomplete" : ostr(o, "key_state"),
-				       json_is_true(json_object_get(o, "attached")) ? "yes" : "no"};
-		(void)table_add_row(t, cells);
-		json_array_append_new(out, o);
-	}
 	ctl_print_listing(c, t, out);
 	ret = EXIT_OK;
+	if (rbd_err[0]) {
+		ctl_error("the RBD volumes are not listed: %s", rbd_err);
+		ret = EXIT_ERROR;
+	}
 out:
 	table_free(t);
-	envol_volume_name_list_free(names, n);
-	envol_volume_name_list_free(imports, n_imports);
+	envol_volume_entries_free(e, n);
 	return ret;
 }
 
@@ -607,7 +743,7 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 {
 	_cleanup_json_ json_t *cache = json_object(), *o = NULL;
 	_cleanup_free_ char *path = NULL, *ctx_text = NULL, *import_name = NULL;
-	char size[64], target[ENVOL_VOLUME_NAME_MAX + 1];
+	char size[64], target[ENVOL_VOLUME_REF_MAX + 1];
 	const char *k, *name;
 	json_t *v;
 
@@ -650,6 +786,7 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 		table_print_field(stdout, 18, "state", note ? note : "incomplete");
 		free(note);
 	}
+	table_print_field(stdout, 18, "backend", ostr(o, "backend"));
 	table_print_field(stdout, 18, "path", ostr(o, "path"));
 	table_print_field(stdout, 18, "volume_id", ostr(o, "volume_id"));
 	table_print_field(stdout, 18, "size", size);
@@ -689,13 +826,13 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 /* Refuses an attached volume, naming the holder. Returns 0 when free. */
 static int refuse_attached(const char *name, const char *path, const char *what)
 {
-	char holder[128] = "";
+	char holder[256] = "";
 	bool locked = false;
 	int r;
 
 	r = envol_volume_query_lock(path, &locked, holder, sizeof holder);
 	if (r == -ENOENT) {
-		ctl_error("volume %s does not exist (no %s); see envolctl volume list", name, path);
+		report_missing(name, path);
 		return r;
 	}
 	if (r < 0) {
@@ -704,8 +841,8 @@ static int refuse_attached(const char *name, const char *path, const char *what)
 	}
 	if (locked) {
 		ctl_error("volume %s is attached (open by %s); disconnect its NBD clients before "
-			  "%s it",
-			  name, holder[0] ? holder : "another process", what);
+			  "%s it (if that holder is dead: envolctl volume release %s --force)",
+			  name, holder[0] ? holder : "another process", what, name);
 		return -EBUSY;
 	}
 	return 0;
@@ -750,9 +887,10 @@ static int volume_delete(struct ctl *c, int argc, char **argv)
 		ctl_error("cannot erase volume %s: %s", argv[optind], err[0] ? err : strerror(-r));
 		return EXIT_ERROR;
 	}
-	if (unlink(path) < 0) {
+	r = envol_volume_remove(path, err, sizeof err);
+	if (r < 0) {
 		ctl_error("volume %s was crypto-erased but %s could not be removed: %s",
-			  argv[optind], path, strerror(errno));
+			  argv[optind], path, strerror(-r));
 		return EXIT_ERROR;
 	}
 	if (c->json) {
@@ -952,13 +1090,64 @@ out:
 	return ret;
 }
 
+/*
+ * The forced takeover (EBS's force-detach): fences whoever holds an RBD volume and breaks its
+ * lock, so that another host can attach it.  For a holder that is dead or cut off: a live one
+ * loses the volume (its I/O fails from then on).
+ */
+static int volume_release(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {}};
+	_cleanup_free_ char *path = NULL;
+	char err[1024] = "", holder[512] = "";
+	bool force = false;
+	int o, r;
+
+	ctl_getopt_reset();
+	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o != 'f')
+			return ctl_bad_option("volume", "release", argv);
+		force = true;
+	}
+	if (argc - optind != 1)
+		return ctl_usage("usage: envolctl volume release NAME --force");
+	if (!force)
+		return ctl_usage("volume release takes the volume away from whoever holds it and "
+				 "fences that host: give --force (see envolctl(1))");
+	if (volume_path(c, argv[optind], &path) < 0)
+		return EXIT_ERROR;
+	r = envol_volume_force_release(path, holder, sizeof holder, err, sizeof err);
+	if (r == -ENOENT) {
+		report_missing(argv[optind], path);
+		return EXIT_ERROR;
+	}
+	if (r < 0) {
+		ctl_error("cannot release volume %s: %s", argv[optind], err[0] ? err : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (c->json) {
+		_cleanup_json_ json_t *j = json_pack("{s:s,s:b}", "name", argv[optind], "released",
+						     holder[0] != 0);
+
+		if (j && holder[0])
+			json_object_set_new(j, "fenced", json_string(holder));
+		ctl_print_json(j);
+	} else if (holder[0]) {
+		printf("volume %s released: %s is fenced (blocklisted) and its lock broken\n",
+		       argv[optind], holder);
+	} else {
+		printf("volume %s is not attached; nothing to release\n", argv[optind]);
+	}
+	return EXIT_OK;
+}
+
 int ctl_volume_main(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd;
 
 	if (argc < 2)
 		return ctl_usage("volume: which command? (create, list, show, delete, rekey, "
-				 "upgrade, import, export)");
+				 "upgrade, import, export, release)");
 	cmd = argv[1];
 	argc--;
 	argv++;
@@ -978,5 +1167,7 @@ int ctl_volume_main(struct ctl *c, int argc, char **argv)
 		return ctl_volume_import(c, argc, argv);
 	if (strcmp(cmd, "export") == 0)
 		return ctl_volume_export(c, argc, argv);
+	if (strcmp(cmd, "release") == 0)
+		return volume_release(c, argc, argv);
 	return ctl_usage("volume: unknown command \"%s\"", cmd);
 }

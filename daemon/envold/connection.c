@@ -826,10 +826,13 @@ static void answer_shutdown(struct conn *c)
 	}
 }
 
-/* Served by the reader itself rather than a worker (see the top of the file). */
-static bool run_inline(const struct nbd_request *req)
+/*
+ * Served by the reader itself rather than a worker (see the top of the file), where the
+ * export's storage answers fast enough for that (export.inline_io).
+ */
+static bool run_inline(struct conn *c, const struct nbd_request *req)
 {
-	if (req->length > INLINE_MAX)
+	if (req->length > INLINE_MAX || !c->exp->inline_io)
 		return false;
 	return req->type == NBD_CMD_READ ||
 	       (req->type == NBD_CMD_WRITE && !(req->flags & NBD_CMD_FLAG_FUA));
@@ -899,7 +902,7 @@ static void transmission(struct conn *c)
 			conn_job_done(c, j);
 			break;
 		}
-		if (run_inline(&req))
+		if (run_inline(c, &req))
 			workers_execute(j);
 		else
 			workers_submit(j);

@@ -22,10 +22,12 @@
 #include "nbd/codec.h"
 #include "nbd/validate.h"
 #include "volume/volume.h"
+#include "volume/locate.h"
 #include "volume/name.h"
 
 #define ENVOLD_MAX_INFLIGHT 64 /* requests queued or running per connection */
 #define ENVOLD_ERR_TEXT 512
+#define ENVOLD_RBD_MIN_THREADS 16 /* default worker threads when Ceph is enabled (main.c) */
 #define ENVOLD_REPLY_HDR_MAX (NBD_STRUCTURED_REPLY_SIZE + 6 + 256) /* reply header + error text */
 
 /* ---- exports.c ---- */
@@ -38,11 +40,17 @@ enum export_state {
 
 struct export
 {
-	char name[ENVOL_VOLUME_NAME_MAX + 1];
+	char name[ENVOL_VOLUME_REF_MAX + 1]; /* NAME, or POOL[/NAMESPACE]/NAME on Ceph */
 	enum export_state state; /* under the registry lock */
 	struct envol_volume *vol;
 	const struct envol_volume_info *info;
 	bool read_only;
+	/*
+	 * Small requests may run in the connection's reader thread: the storage answers in
+	 * microseconds (a file).  Not on RBD, where a request waits a network round trip and
+	 * only the worker pool keeps several of a connection's requests in flight.
+	 */
+	bool inline_io;
 	unsigned refs; /* connections using or waiting for it (under the registry lock) */
 	int attach_error;
 	char attach_err[ENVOLD_ERR_TEXT];

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * exports.c — the export registry: every <volume_dir>/NAME.vol is export NAME.  The first
+ * exports.c — the export registry: every volume is an export of its name, whether it is
+ * <volume_dir>/NAME.vol or an RBD image NAME.vol in the configured pool (volume/locate.h; a
+ * volume in another pool is export POOL/NAME).  The first
  * connection to reach transmission attaches the volume (design.md "The EBS flow": open and lock,
  * KMS Decrypt with the header's encryption context, DEK into secure memory, header MAC checked);
  * later ones share it after the KMS has authorised them too (a disabled key refuses new
@@ -14,7 +16,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "util/encoding.h"
 #include "envold.h"
@@ -22,6 +23,7 @@
 #include "util/log.h"
 #include "util/secure_mem.h"
 #include "volume/header.h"
+#include "volume/locate.h"
 #include "volume/name.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,7 +60,28 @@ void exports_done(void)
 
 int exports_list(char ***ret_names, size_t *ret_n)
 {
-	return envol_volume_name_list(config->server.volume_dir, ret_names, ret_n);
+	struct envol_volume_entry *e = NULL;
+	char rbd_err[ENVOLD_ERR_TEXT] = "", **names;
+	size_t n = 0;
+	int r;
+
+	r = envol_volume_list_all(config, NULL, &e, &n, rbd_err, sizeof rbd_err);
+	if (r < 0)
+		return r;
+	if (rbd_err[0])
+		log_warning("listing the RBD volumes failed: %s", rbd_err);
+	names = calloc(n + 1, sizeof(*names));
+	if (!names) {
+		envol_volume_entries_free(e, n);
+		return -ENOMEM;
+	}
+	*ret_n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!e[i].import) /* unfinished imports are attachable, not listed */
+			names[(*ret_n)++] = TAKE_PTR(e[i].ref);
+	envol_volume_entries_free(e, n);
+	*ret_names = names;
+	return 0;
 }
 
 static struct export *find_locked(const char *name)
@@ -89,37 +112,36 @@ void exports_describe(const struct export *e, char *buf, size_t len)
 	describe(e->info, e->read_only, buf, len);
 }
 
-/* -ENOENT with a message when NAME is not an export. */
+/* The location of export NAME; -ENOENT with a message when NAME is not an export. */
 static int export_path(const char *name, char **ret_path, char *err, size_t errlen)
 {
-	_cleanup_free_ char *path = NULL;
-	struct stat st;
+	char lerr[ENVOLD_ERR_TEXT] = "";
 	int r;
 
-	if (!envol_volume_name_valid(name)) {
+	if (!envol_volume_ref_valid(name)) {
 		snprintf(err, errlen,
 			 "no export named '%.80s' (volume names match "
-			 "[A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+			 "[A-Za-z0-9][A-Za-z0-9._-]{0,63}, or POOL/NAME on Ceph)",
 			 name);
 		return -ENOENT;
 	}
-	r = envol_volume_name_path(config->server.volume_dir, name, &path);
-	if (r < 0) {
-		snprintf(err, errlen, "out of memory");
-		return r;
-	}
-	if (stat(path, &st) < 0) {
+	r = envol_volume_locate(config, name, ret_path, lerr, sizeof lerr);
+	if (r == -ENOENT) {
 		snprintf(err, errlen, "no export named '%s'", name);
 		return -ENOENT;
 	}
-	*ret_path = TAKE_PTR(path);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot find volume %s: %s", name,
+			 lerr[0] ? lerr : strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
 /* Text for a volume that is locked by someone else. */
 static void busy_text(const char *path, char *err, size_t errlen)
 {
-	char holder[128] = "";
+	char holder[256] = "";
 	bool locked = false;
 
 	if (envol_volume_query_lock(path, &locked, holder, sizeof holder) == 0 && locked &&
@@ -159,6 +181,10 @@ int exports_facts(const char *name, struct export_facts *ret, char *err, size_t 
 		return -ENOMEM;
 	}
 	r = envol_volume_read_header(path, h, verr, sizeof verr);
+	if (r == -ENOENT) {
+		snprintf(err, errlen, "no export named '%s'", name); /* no RBD image either */
+		return r;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read volume %s: %s", name,
 			 verr[0] ? verr : strerror(-r));
@@ -257,6 +283,8 @@ static int attach_unlocked(const char *name, struct export *e, char *err, size_t
 	if (r < 0) {
 		if (r == -EBUSY || r == -EAGAIN)
 			busy_text(path, err, errlen);
+		else if (r == -ENOENT)
+			snprintf(err, errlen, "no export named '%s'", name);
 		else
 			snprintf(err, errlen, "cannot open volume %s: %s", name,
 				 verr[0] ? verr : strerror(-r));
@@ -279,8 +307,9 @@ static int attach_unlocked(const char *name, struct export *e, char *err, size_t
 	e->vol = v;
 	e->info = info;
 	e->read_only = read_only_all || info->read_only;
-	log_info("export %s attached (volume %s, key %s%s)", name, info->uuid_str, info->key_arn,
-		 e->read_only ? ", read-only" : "");
+	e->inline_io = strcmp(envol_volume_backend_name(path), "file") == 0;
+	log_info("export %s attached (volume %s at %s, key %s%s)", name, info->uuid_str, path,
+		 info->key_arn, e->read_only ? ", read-only" : "");
 	return 0;
 fail:
 	envol_volume_close(v);

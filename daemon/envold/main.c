@@ -349,6 +349,9 @@ int main(int argc, char **argv)
 	threads = cfg->server.threads > 0 ? cfg->server.threads : sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
+	/* RBD requests wait on the network, not a core: enough workers to keep them in flight */
+	if (cfg->server.threads == 0 && cfg->rbd.enabled && threads < ENVOLD_RBD_MIN_THREADS)
+		threads = ENVOLD_RBD_MIN_THREADS;
 	allow_plain_tcp = cfg->server.allow_plain_tcp;
 	r = tls_init(cfg, err, sizeof err);
 	if (r < 0) {

@@ -4,9 +4,10 @@
  * envol volume (format v1, docs/format.md), and read its header.  Self-contained: it includes
  * standard headers only, and every symbol it declares starts with envol_ / ENVOL_.
  *
- * A volume lives at a location.  For the file backend (the only one so far) the location is
- * the path of a regular file or a block device; the volume is a two-slot header in its first
- * 1 MiB and AES-256-XTS sectors after it.
+ * A volume lives at a location: the path of a regular file or a block device, or a Ceph RBD
+ * image "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE" (on the cluster of $CEPH_CONF, as
+ * client.admin, in a libenvol built with librbd); the volume is a two-slot header in its
+ * first 1 MiB and AES-256-XTS sectors after it.
  *
  * Lifecycle: envol_volume_create() writes a fresh volume (needs no DEK: the header holds only
  * the wrapped key).  envol_volume_open() validates the header and locks the volume (exclusive
@@ -69,7 +70,8 @@ struct envol_context_pair {
 struct envol_volume_create_params {
 	/*
 	 * The location.  File backend: a path, created with O_EXCL (a regular file), or an
-	 * existing block device (zeroed).
+	 * existing block device (zeroed).  RBD: an image created for it (never an existing
+	 * one).
 	 */
 	const char *path;
 	uint64_t size;        /* bytes; a positive multiple of sector_size */

@@ -113,6 +113,22 @@ static int check_listen(const char *v)
 	return 0;
 }
 
+static int check_backend(const char *v)
+{
+	return strcmp(v, "file") == 0 || strcmp(v, "rbd") == 0 ? 0 : -1;
+}
+
+/* An RBD namespace ("" for none), as part of an image spec POOL/NAMESPACE/IMAGE. */
+static int check_rbd_namespace(const char *v)
+{
+	return strchr(v, '/') || strchr(v, '@') || strlen(v) > 255 ? -1 : 0;
+}
+
+static int check_rbd_pool(const char *v)
+{
+	return v[0] ? check_rbd_namespace(v) : -1;
+}
+
 static int check_endpoint(const char *v)
 {
 	if (!v[0])
@@ -376,6 +392,7 @@ static const struct field server_fields[] = {
 	F("socket", PATH, server.socket, check_absolute_path, "an absolute path"),
 	F("listen", STR, server.listen, check_listen, "\"\" or HOST:PORT"),
 	F("volume_dir", PATH, server.volume_dir, check_absolute_path, "an absolute path"),
+	F("backend", STR, server.backend, check_backend, "\"file\" or \"rbd\""),
 	F("threads", INT, server.threads, NULL, NULL),
 	F("tls", STR, server.tls, check_tls_mode, "\"off\", \"on\" or \"require\""),
 	F("tls_certificates", PATH, server.tls_certificates, check_absolute_path,
@@ -388,6 +405,13 @@ static const struct field server_fields[] = {
 	FI("max_connections", server.max_connections, 1, 65536),
 	FI("max_inflight_mib", server.max_inflight_mib, 64, 1048576),
 	FI("handshake_timeout", server.handshake_timeout, 1, 3600),
+};
+static const struct field rbd_fields[] = {
+	F("ceph_conf", STR, rbd.ceph_conf, NULL, NULL),
+	F("client_id", STR, rbd.client_id, check_nonempty, "a cephx user name like \"admin\""),
+	F("pool", STR, rbd.pool, check_rbd_pool, "a pool name (without / or @)"),
+	F("namespace", STR, rbd.pool_namespace, check_rbd_namespace,
+	  "\"\" or a namespace name (without / or @)"),
 };
 static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
@@ -498,7 +522,10 @@ static int load_root(struct loader *l, struct envol_config *c, config_t *cf)
 			r = load_group(l, c, s, "server", server_fields, ARRAY_SIZE(server_fields));
 		else if (strcmp(name, "client") == 0)
 			r = load_group(l, c, s, "client", client_fields, ARRAY_SIZE(client_fields));
-		else {
+		else if (strcmp(name, "rbd") == 0) {
+			r = load_group(l, c, s, "rbd", rbd_fields, ARRAY_SIZE(rbd_fields));
+			c->rbd.enabled = true;
+		} else {
 			const struct field *f =
 			    find_field(root_fields, ARRAY_SIZE(root_fields), name);
 
@@ -560,6 +587,11 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->server.socket, "%s/nbd.sock", c->runtime_dir);
 	r |= default_str(&c->server.listen, "%s", ""); /* Unix socket only */
 	r |= default_str(&c->server.volume_dir, "%s/volumes", c->state_dir);
+	r |= default_str(&c->server.backend, "file");
+	r |= default_str(&c->rbd.ceph_conf, "%s", "");
+	r |= default_str(&c->rbd.client_id, "admin");
+	r |= default_str(&c->rbd.pool, "envol");
+	r |= default_str(&c->rbd.pool_namespace, "%s", "");
 	r |= default_str(&c->server.tls, "%s", ""); /* by listener: require on TCP, off on Unix */
 	r |= default_str(&c->server.tls_certificates, "%s", "");
 	r |= default_str(&c->server.tls_psk_file, "%s", "");
@@ -625,6 +657,11 @@ struct envol_config *envol_config_free(struct envol_config *c)
 	free(c->server.socket);
 	free(c->server.listen);
 	free(c->server.volume_dir);
+	free(c->server.backend);
+	free(c->rbd.ceph_conf);
+	free(c->rbd.client_id);
+	free(c->rbd.pool);
+	free(c->rbd.pool_namespace);
 	free(c->server.tls);
 	free(c->server.tls_certificates);
 	free(c->server.tls_psk_file);
@@ -688,6 +725,8 @@ defaults:
 	r = apply_defaults(c);
 	if (r < 0)
 		goto fail;
+	if (strcmp(c->server.backend, "rbd") == 0)
+		c->rbd.enabled = true;
 	*ret = c;
 	return 0;
 fail:

@@ -69,12 +69,20 @@ struct envol_config {
 		bool allow_plain_tcp;
 		struct envol_tls_identity *tls_identities;
 		size_t n_tls_identities;
+		char *backend; /* default backend of new volumes: "file" or "rbd" */
 		char *cipher_backend; /* "auto" or a sector-cipher backend name (crypto/xts.h) */
 		int threads; /* 0 = one per core */
 		int max_connections;	/* more are closed at accept */
 		int max_inflight_mib;	/* request payload buffered by all connections */
 		int handshake_timeout;	/* seconds a client may take to choose an export */
 	} server;
+	struct {
+		char *ceph_conf; /* "" = librados' search ($CEPH_CONF, /etc/ceph/ceph.conf, …) */
+		char *client_id; /* cephx user without "client.": "admin" */
+		char *pool;
+		char *pool_namespace; /* "namespace" in the file; "" = the pool's default namespace */
+		bool enabled;     /* the file has an rbd group, or server.backend = "rbd" */
+	} rbd;
 	struct {
 		char *kms_socket;
 		char *endpoint; /* "" = use kms_socket */

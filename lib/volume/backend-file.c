@@ -450,10 +450,22 @@ static int file_remove(const char *location)
 	return 0;
 }
 
+static int file_rename(const char *from, const char *to)
+{
+	int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? negative_errno() : 0;
+
+	if (r == -EINVAL || r == -ENOSYS) /* no RENAME_NOREPLACE here: link() never replaces */
+		r = link(from, to) < 0 || unlink(from) < 0 ? negative_errno() : 0;
+	if (r == 0)
+		r = fsync_parent_dir(to);
+	return r;
+}
+
 const struct envol_backend_type envol_backend_file = {
 	.name = "file",
 	.prefix = NULL,
 	.open = file_open,
 	.create = file_create,
 	.remove = file_remove,
+	.rename = file_rename,
 };

@@ -8,10 +8,10 @@
 #include "volume/backend.h"
 
 /*
- * Types chosen by a location prefix, tried in order (none is built in yet; a Ceph RBD backend
- * goes here).  A location with none of their prefixes is a path: the file backend.
+ * Types chosen by a location prefix, tried in order.  A location with none of their prefixes
+ * is a path: the file backend.
  */
-static const struct envol_backend_type *const prefixed_types[] = { NULL };
+static const struct envol_backend_type *const prefixed_types[] = { &envol_backend_rbd };
 
 const struct envol_backend_type *envol_backend_type_for(const char *location)
 {

@@ -6,9 +6,10 @@
  * goes through struct envol_backend_ops, so the volume code never sees a file descriptor.
  *
  * A backend type (struct envol_backend_type) opens or creates a backend from a location
- * string: for the file backend (backend-file.c) a path; a type with a prefix ("rbd:") is
- * chosen by it, the type without one (file) takes every other location.  Adding a backend:
- * implement the ops and the type in backend-NAME.c and list the type in backend.c.
+ * string: for the file backend (backend-file.c) a path; for the Ceph RBD backend
+ * (backend-rbd.c) "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE".  A type with a prefix
+ * ("rbd:") is chosen by it, the type without one (file) takes every other location.  Adding a
+ * backend: implement the ops and the type in backend-NAME.c and list the type in backend.c.
  *
  * Ops are called from many threads at once (one synchronous call per worker thread; that is
  * where the queue depth comes from): a backend is thread-safe.  Offsets and lengths are bytes
@@ -68,6 +69,14 @@ struct envol_backend_ops {
 	int (*lock_release)(struct envol_backend *b);
 	int (*lock_query)(struct envol_backend *b, bool *ret_locked, char *holder,
 			  size_t holder_len);
+	/*
+	 * Forced takeover of a holder that is dead or cut off (EBS's force-detach): fences the
+	 * holder, so that nothing it still sends can change the storage, then breaks its lock
+	 * (and takes none).  holder gets who was fenced; 0 with holder empty when nobody held
+	 * the lock.  Optional: NULL where a lock cannot outlive its holder (file: an OFD lock
+	 * goes with its process), and callers then report -EOPNOTSUPP.
+	 */
+	int (*lock_break)(struct envol_backend *b, char *holder, size_t holder_len);
 
 	/* Releases the lock and everything else, frees b.  NULL is not passed. */
 	void (*close)(struct envol_backend *b);
@@ -94,11 +103,37 @@ struct envol_backend_type {
 		      bool *ret_created, char *err, size_t errlen);
 	/* Removes what create made (after a failed create; b is closed by then). */
 	int (*remove)(const char *location);
+	/*
+	 * Renames the storage at from to to, both locations of this type in the same place (the
+	 * same directory, the same pool and namespace); -EEXIST when to exists (never replaced).
+	 */
+	int (*rename)(const char *from, const char *to);
 };
 
 extern const struct envol_backend_type envol_backend_file;
+extern const struct envol_backend_type envol_backend_rbd;
 
 /* The type a location names (by prefix); never NULL. */
 const struct envol_backend_type *envol_backend_type_for(const char *location);
+
+/* ---- Ceph RBD (backend-rbd.c) ------------------------------------------------------------ */
+
+/*
+ * The cluster every rbd: location of this process is on: the ceph.conf to read ("" or NULL:
+ * librados' own search, $CEPH_CONF first) and the cephx user ("envol" for client.envol; NULL:
+ * "admin").  Set before the first rbd: location is opened; setting it again with the same
+ * values changes nothing, with other values once a connection exists is -EBUSY.
+ */
+int envol_backend_rbd_setup(const char *ceph_conf, const char *client_id);
+
+/* false when libenvol was built without librbd: every rbd: location fails then. */
+bool envol_backend_rbd_available(void);
+
+/*
+ * The images in POOL (and NAMESPACE; "" or NULL: none), as a malloc'd array of malloc'd
+ * names in no particular order.  Returns 0 or -errno with a message in err.
+ */
+int envol_backend_rbd_list(const char *pool, const char *pool_namespace, char ***ret_names,
+			   size_t *ret_n, char *err, size_t errlen);
 
 #endif

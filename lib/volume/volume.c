@@ -290,6 +290,39 @@ fail:
 	return r;
 }
 
+int envol_volume_exists(const char *location)
+{
+	struct envol_backend *b = NULL;
+	int r;
+
+	if (!location)
+		return -EINVAL;
+	r = envol_backend_type_for(location)->open(location, false, &b, NULL, 0);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	b->ops->close(b);
+	return 1;
+}
+
+int envol_volume_remove(const char *location, char *err, size_t errlen)
+{
+	int r;
+
+	if (!location)
+		return -EINVAL;
+	r = envol_backend_type_for(location)->remove(location);
+	if (r < 0)
+		envol_set_error(err, errlen, "cannot remove %s: %s", location, strerror(-r));
+	return r;
+}
+
+const char *envol_volume_backend_name(const char *location)
+{
+	return envol_backend_type_for(location)->name;
+}
+
 int envol_volume_open(const char *location, bool writable, struct envol_volume **ret, char *err,
 		      size_t errlen)
 {

@@ -94,6 +94,7 @@ static void prepare(void)
 	snprintf(fuzz_export.name, sizeof fuzz_export.name, "fuzz");
 	fuzz_export.vol = v;
 	fuzz_export.info = envol_volume_get_info(v);
+	fuzz_export.inline_io = true; /* a file volume: small requests run in the reader */
 	fuzz_export.refs = 1;
 	r = workers_start(WORKERS);
 	if (r < 0)

@@ -60,6 +60,46 @@ static void test_defaults_derived(void)
 	CU_ASSERT_STRING_EQUAL(c->client.kms_socket, "/run/x/kms.sock");
 	CU_ASSERT_STRING_EQUAL(c->client.endpoint, "");
 	CU_ASSERT_STRING_EQUAL(c->path, conf_path);
+	/* no rbd group: Ceph is not used, and new volumes are files */
+	CU_ASSERT_STRING_EQUAL(c->server.backend, "file");
+	CU_ASSERT_FALSE(c->rbd.enabled);
+	CU_ASSERT_STRING_EQUAL(c->rbd.ceph_conf, "");
+	CU_ASSERT_STRING_EQUAL(c->rbd.client_id, "admin");
+	CU_ASSERT_STRING_EQUAL(c->rbd.pool, "envol");
+	CU_ASSERT_STRING_EQUAL(c->rbd.pool_namespace, "");
+	envol_config_free(c);
+}
+
+static void test_rbd(void)
+{
+	struct envol_config *c = NULL;
+	char err[512];
+
+	/* an rbd group turns Ceph on; the settings it leaves out keep their defaults */
+	CU_ASSERT_EQUAL_FATAL(write_conf("rbd: { client_id = \"envol\"; namespace = \"t1\"; };\n"), 0);
+	CU_ASSERT_EQUAL_FATAL(envol_config_load(conf_path, &c, err, sizeof err), 0);
+	CU_ASSERT_TRUE(c->rbd.enabled);
+	CU_ASSERT_STRING_EQUAL(c->rbd.client_id, "envol");
+	CU_ASSERT_STRING_EQUAL(c->rbd.pool_namespace, "t1");
+	CU_ASSERT_STRING_EQUAL(c->rbd.pool, "envol");
+	CU_ASSERT_STRING_EQUAL(c->server.backend, "file");
+	c = envol_config_free(c);
+
+	/* so does server.backend = "rbd", with every rbd default */
+	CU_ASSERT_EQUAL_FATAL(write_conf("server: { backend = \"rbd\"; };\n"
+					 "rbd: { ceph_conf = \"/etc/ceph/c2.conf\"; pool = \"vols\"; };\n"),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(envol_config_load(conf_path, &c, err, sizeof err), 0);
+	CU_ASSERT_TRUE(c->rbd.enabled);
+	CU_ASSERT_STRING_EQUAL(c->server.backend, "rbd");
+	CU_ASSERT_STRING_EQUAL(c->rbd.ceph_conf, "/etc/ceph/c2.conf");
+	CU_ASSERT_STRING_EQUAL(c->rbd.pool, "vols");
+	CU_ASSERT_STRING_EQUAL(c->rbd.client_id, "admin");
+	c = envol_config_free(c);
+
+	CU_ASSERT_EQUAL_FATAL(write_conf("server: { backend = \"rbd\"; };\n"), 0);
+	CU_ASSERT_EQUAL_FATAL(envol_config_load(conf_path, &c, err, sizeof err), 0);
+	CU_ASSERT_TRUE(c->rbd.enabled);
 	envol_config_free(c);
 }
 
@@ -124,6 +164,13 @@ static void test_errors_name_file_line_setting(void)
 		  "kms.credentials[0].colour: unknown setting" },
 		{ "client: { endpoint = \"ftp://x\"; };\n", "client.endpoint" },
 		{ "kms = 3;\n", "kms: must be a group" },
+		{ "server: { backend = \"zfs\"; };\n", "server.backend: \"zfs\" is not \"file\" or \"rbd\"" },
+		{ "rbd: { pool = \"\"; };\n", "rbd.pool: \"\" is not a pool name" },
+		{ "rbd: { pool = \"a/b\"; };\n", "rbd.pool: \"a/b\" is not a pool name" },
+		{ "rbd: { namespace = \"n@1\"; };\n", "rbd.namespace" },
+		{ "rbd: { client_id = \"\"; };\n", "rbd.client_id" },
+		{ "rbd: {\n monitors = \"x\"; };\n", ":2: rbd.monitors: unknown setting" },
+		{ "rbd = 1;\n", "rbd: must be a group" },
 		{ "kms: { region = \"a\" \n", ":2: syntax error" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -156,6 +203,7 @@ int main(void)
 	CU_TestInfo tests[] = {
 		{ "defaults derive from state_dir and runtime_dir", test_defaults_derived },
 		{ "every setting of design.md is read", test_full_file },
+		{ "rbd group and server.backend", test_rbd },
 		{ "errors name file, line and setting", test_errors_name_file_line_setting },
 		{ "a named missing file is an error", test_missing_named_file },
 		CU_TEST_INFO_NULL,
