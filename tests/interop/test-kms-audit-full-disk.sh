@@ -43,7 +43,7 @@ for ((i = 0; i < 200 && refused < 3; i++)); do
 done
 [ "$refused" -ge 3 ] || fail "a full audit file system refused nothing ($ok answered)"
 # Every answered Encrypt has its record; the refused ones have none.
-n=$(grep -c '"operation":"Encrypt","principal":"arn:aws:iam::000000000000:user/root".*"error_code":null' "$LOG")
+n=$(grep -c '"operation":"Encrypt","principal":"arn:aws:iam::000000000000:user/unix/root".*"error_code":null' "$LOG")
 [ "$n" = $((ok + 1)) ] || fail "$n Encrypt records for $((ok + 1)) answered requests"
 [ "$(tail -c 1 "$LOG" | od -An -c | tr -d ' ')" = '\n' ] || fail "torn tail while running"
 wait_until 5 "the refusal logged at error" grep -q "could not be audited" "$T/kmsd.log"
