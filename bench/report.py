@@ -118,7 +118,28 @@ for wl, _ in WORKLOADS:
             fio[wl]["envol"]["best_peer_ratio"] = med(ratios)
             fio[wl]["envol"]["best_peer"] = max(set(best), key=best.count)
 
-results = {"machine": machine, "fio": fio, "envol_na": envol_na}
+# ---- volumes on Ceph RBD (OUT/fio/rbd): envol against qemu-nbd on a plain and a LUKS2 image
+RBD_SERVERS = ["envol-rbd", "qemu-rbd", "qemu-rbd-luks2"]
+rbd = {}
+for wl, _ in WORKLOADS:
+    rbd[wl] = {}
+    for s in RBD_SERVERS:
+        runs = [fio_run(os.path.join(OUT, "fio", "rbd", f"{s}-{wl}-{r}.json"))
+                for r in range(1, reps + 1)]
+        ok = [r for r in runs if r]
+        if not ok:
+            rbd[wl][s] = None
+            continue
+        rbd[wl][s] = {k: med([r[k] for r in ok]) for k in
+                      ("mb_s", "iops", "p99_ms", "cpu_pct", "cpu_s_per_gb")}
+        rbd[wl][s]["runs"] = len(ok)
+        rbd[wl][s]["per_run_mb_s"] = [r["mb_s"] if r else None for r in runs]
+    for s in RBD_SERVERS[1:]:
+        if rbd[wl].get("envol-rbd") and rbd[wl].get(s):
+            e, p = rbd[wl]["envol-rbd"]["per_run_mb_s"], rbd[wl][s]["per_run_mb_s"]
+            rbd[wl][s]["envol_ratio"] = med([a / b for a, b in zip(e, p) if a and b])
+
+results = {"machine": machine, "fio": fio, "envol_na": envol_na, "rbd_fio": rbd}
 results.update(parts)
 
 # ---- targets (issue 5 item 5)
@@ -219,6 +240,18 @@ else:
     why = kms.get("na") if isinstance(kms, dict) else "not run"
     target("KMS Decrypt, Unix socket, 16 clients: >= 20,000 ops/s, p99 < 2 ms", None, None,
            f"n/a ({why})")
+
+# Issue 13 item 6: envol on RBD against qemu-nbd on the same cluster.
+rbd_part = parts.get("rbd") or {}
+for wl, label in WORKLOADS:
+    needs = [("qemu-rbd-luks2", 1.0)] + ([("qemu-rbd", 0.9)] if wl.startswith("seq") else [])
+    for peer, need in needs:
+        name = f"RBD, {label}: envol >= {need}x {peer}"
+        r = (rbd[wl].get(peer) or {}).get("envol_ratio")
+        if r is None:
+            target(name, None, None, "n/a" + (f" ({rbd_part['na']})" if "na" in rbd_part else ""))
+        else:
+            target(name, r, r >= need, f"{r:.2f}x")
 
 att = parts.get("attach") or {}
 if "p99_us" in att:
@@ -373,7 +406,31 @@ else:
     md.append(f"| envol-kmsd RSS with 10,000 keys | n/a ({keys.get('na', 'not run')}) |")
 
 md.append("")
-md.append("## Targets (issue 12; KMS, attach and memory from issue 5)")
+md.append("## Volumes on Ceph RBD (fio --ioengine=nbd, one throwaway single-node cluster)")
+md.append("")
+if any(rbd[wl].get(s) for wl, _ in WORKLOADS for s in RBD_SERVERS):
+    md.append(f"Ceph {rbd_part.get('ceph', '?')}: 1 monitor, 1 OSD (bluestore on a sparse file, "
+              "64 MiB cache), pool size 1, client.envol; envold with the volume's own RADOS "
+              "client and librbd's cache off; qemu-nbd with qemu's rbd driver in its default "
+              "cache mode (librbd's cache on); qemu-rbd-luks2 on an image formatted with "
+              "`rbd encryption format … luks2`.")
+    md.append("")
+    md.append("| workload | server | MB/s | IOPS | p99 ms | server CPU % | envol/peer |")
+    md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for wl, label in WORKLOADS:
+        for s in RBD_SERVERS:
+            r = rbd[wl].get(s)
+            if not r:
+                md.append(f"| {label} | {s} | n/a | | | | |")
+                continue
+            ratio = "—" if s == "envol-rbd" else fmt(r.get("envol_ratio"), "{:.2f}x")
+            md.append(f"| {label} | {s} | {r['mb_s']:.0f} | {r['iops']:.0f} | "
+                      f"{r['p99_ms']:.2f} | {fmt(r['cpu_pct'])} | {ratio} |")
+else:
+    md.append(f"n/a ({rbd_part.get('na', 'not run')})")
+
+md.append("")
+md.append("## Targets (issue 12; KMS, attach and memory from issue 5; RBD from issue 13)")
 md.append("")
 md.append("| target | measured | met |")
 md.append("| --- | ---: | :---: |")
