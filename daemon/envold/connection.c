@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * connection.c — NBD connections.  Each has a reader thread, which runs the fixed-newstyle
- * handshake of lib/nbd/handshake.c (docs/nbd-handshake.md) through this file's socket I/O and
- * export callbacks, then reads requests: it decodes and validates each one (lib/nbd/codec.c,
- * lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and queues the jobs to the
+ * handshake (conn-handshake.c) through this file's socket I/O, then reads requests: it decodes
+ * and validates each one (lib/nbd/codec.c, lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and queues the jobs to the
  * worker pool.  Small READ and non-FUA WRITE requests are served by the reader itself: a
  * hand-off to a worker costs more (wakeup, context switch) than the request.
  *
@@ -35,8 +34,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "envold.h"
-#include "nbd/handshake.h"
+#include "conn-internal.h"
 #include "tls.h"
 #include "util/log.h"
 
@@ -46,40 +44,6 @@
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
 #define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
 #define STOP_POLL_MS 100		/* stopping: how often the reader looks at its in-flight */
-
-struct conn {
-	int fd;
-	bool tcp;
-	const struct nbd_server_ops *ops; /* where the handshake finds exports */
-	struct export *fixed;		  /* conn_serve(): the only export, owned by the caller */
-	struct tls_session *tls;	  /* after NBD_OPT_STARTTLS: all I/O goes through it */
-	/* handshake */
-	struct timespec hs_deadline; /* CLOCK_MONOTONIC */
-	struct export *exp;
-	struct nbd_export_limits lim;
-	atomic_bool transmitting; /* the handshake is over (conns_stop_all() looks) */
-	atomic_bool tls_up;	  /* ... over TLS */
-	/* replies: the queue and the writer thread draining it */
-	pthread_mutex_t wlock;
-	pthread_cond_t wcond;
-	struct job *rq_head, *rq_tail; /* the head is being sent by the writer */
-	bool dead;		       /* a reply could not be sent: the rest are dropped */
-	bool wstop;		       /* the writer leaves once the queue is empty */
-	bool writer_running;
-	pthread_t writer;
-	/* in flight */
-	pthread_mutex_t lock; /* inflight, free_jobs */
-	pthread_cond_t cond;
-	unsigned waiters; /* threads waiting on cond (the reader) */
-	unsigned inflight;
-	uint64_t inflight_bytes;
-	uint64_t global_charged; /* of the global budget (under budget_lock) */
-	struct job *free_jobs;
-	struct conn *prev, *next;
-	/* buffered transmission reads (reader thread only) */
-	uint8_t *rbuf;
-	size_t rpos, rlen;
-};
 
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t conns_cond = PTHREAD_COND_INITIALIZER;
@@ -120,6 +84,8 @@ void conns_configure(const struct envol_config *cfg)
 	pthread_mutex_unlock(&conns_lock);
 }
 
+int conn_handshake_timeout(void) { return atomic_load(&handshake_timeout_s); }
+
 /* ---- the socket: every read and write of a connection goes through these two ---- */
 
 static ssize_t sock_recv(struct conn *c, void *buf, size_t n, int flags)
@@ -143,8 +109,7 @@ static int ms_until(const struct timespec *ts)
 	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
-/* Reads exactly n bytes; with deadline, gives up with -ETIMEDOUT when it passes. */
-static int read_full(struct conn *c, void *buf, size_t n, const struct timespec *deadline)
+int conn_read_full(struct conn *c, void *buf, size_t n, const struct timespec *deadline)
 {
 	uint8_t *p = buf;
 
@@ -187,7 +152,7 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 	uint8_t *p = buf;
 
 	if (!c->rbuf)
-		return read_full(c, p, n, &c->hs_deadline);
+		return conn_read_full(c, p, n, &c->hs_deadline);
 	while (n > 0) {
 		size_t avail = c->rlen - c->rpos;
 		ssize_t k;
@@ -202,7 +167,7 @@ static int read_buffered(struct conn *c, void *buf, size_t n)
 			continue;
 		}
 		if (n >= RBUF_SIZE / 2)
-			return read_full(c, p, n, NULL); /* big payload: straight into place */
+			return conn_read_full(c, p, n, NULL); /* big payload: straight into place */
 		c->rpos = c->rlen = 0;
 		if (c->tls) {
 			k = tls_recv(c->tls, c->rbuf, RBUF_SIZE);
@@ -287,8 +252,8 @@ static void mark_dead_locked(struct conn *c)
 	(void)shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
 }
 
-/* Handshake replies: blocking, bounded by the handshake timeout (SO_SNDTIMEO). */
-static int send_blocking(struct conn *c, const void *buf, size_t len)
+/* Blocking, bounded by the handshake timeout (SO_SNDTIMEO). */
+int conn_send_blocking(struct conn *c, const void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -430,228 +395,6 @@ static void *writer_main(void *arg)
 struct export *conn_export(struct conn *c) { return c->exp; }
 
 bool conn_structured(struct conn *c) { return c->lim.structured; }
-
-/* ---- handshake: the socket and the exports behind lib/nbd/handshake.c ---- */
-
-static int hs_read(void *opaque, void *buf, size_t n)
-{
-	struct conn *c = opaque;
-
-	return read_full(c, buf, n, &c->hs_deadline);
-}
-
-static int hs_write(void *opaque, const void *buf, size_t n)
-{
-	return send_blocking(opaque, buf, n);
-}
-
-static uint16_t transmission_flags(bool read_only)
-{
-	uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-		     NBD_FLAG_SEND_CACHE | NBD_FLAG_CAN_MULTI_CONN;
-
-	if (read_only)
-		f |= NBD_FLAG_READ_ONLY;
-	else
-		f |= NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
-	return f;
-}
-
-/* What envold advertises for an export: flags, block sizes (min = sector size), description. */
-static void export_info(const struct export_facts *f, struct nbd_export_info *ret)
-{
-	ret->size = f->size;
-	ret->transmission_flags = transmission_flags(f->read_only);
-	ret->min_block = f->sector_size;
-	ret->preferred_block = f->sector_size > 4096 ? f->sector_size : 4096;
-	ret->max_block = NBD_MAX_PAYLOAD;
-	snprintf(ret->description, sizeof ret->description, "%s", f->description);
-}
-
-static void attached_facts(const struct export *e, struct export_facts *ret)
-{
-	ret->size = e->info->size;
-	ret->sector_size = e->info->sector_size;
-	ret->read_only = e->read_only;
-	exports_describe(e, ret->description, sizeof ret->description);
-}
-
-/* Client texts are as long as the registry writes them (ENVOLD_ERR_TEXT). */
-static size_t err_cap(size_t errlen) { return errlen < ENVOLD_ERR_TEXT ? errlen : ENVOLD_ERR_TEXT; }
-
-/* The export registry (exports.c): every volume in server.volume_dir, attached on open. */
-
-static int registry_list(void *opaque, nbd_list_emit_fn emit, void *ctx, char *err,
-			 size_t errlen)
-{
-	struct export_facts f;
-	char **names = NULL;
-	size_t n = 0;
-	int r;
-
-	r = exports_list(&names, &n);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read the volume directory");
-		return r;
-	}
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		char ferr[ENVOLD_ERR_TEXT];
-
-		if (exports_facts(names[i], &f, ferr, sizeof ferr) < 0)
-			snprintf(f.description, sizeof f.description, "%s", ferr);
-		r = emit(ctx, names[i], f.description);
-	}
-	envol_volume_name_list_free(names, n);
-	return r;
-}
-
-static int registry_describe(void *opaque, const char *name, struct nbd_export_info *ret,
-			     char *err, size_t errlen)
-{
-	struct export_facts f;
-	int r;
-
-	r = exports_facts(name, &f, err, err_cap(errlen));
-	if (r < 0)
-		return r;
-	export_info(&f, ret);
-	return 0;
-}
-
-static int registry_open(void *opaque, const char *name, struct nbd_export_info *ret,
-			 void **ret_export, char *err, size_t errlen)
-{
-	struct export_facts f;
-	struct export *e;
-	int r;
-
-	struct conn *c = opaque;
-
-	r = exports_attach(name, &e, err, err_cap(errlen));
-	if (r < 0)
-		return r;
-	if (c->tls)
-		log_info("attach %s: TLS client '%s' as principal %s", name,
-			 tls_session_identity(c->tls), conn_principal(c) ? conn_principal(c) : "(none)");
-	attached_facts(e, &f);
-	export_info(&f, ret);
-	*ret_export = e;
-	return 0;
-}
-
-static void registry_release(void *opaque, void *export) { exports_release(export); }
-
-static enum nbd_tls_mode conn_tls_mode(void *opaque)
-{
-	struct conn *c = opaque;
-
-	return tls_mode_for(c->tcp);
-}
-
-/* NBD_OPT_STARTTLS acknowledged: the TLS handshake, then the client identity. */
-static int conn_starttls(void *opaque, char *err, size_t errlen)
-{
-	struct conn *c = opaque;
-	int r;
-
-	r = tls_session_start(c->fd, tls_mode_for(c->tcp) == NBD_TLS_REQUIRE, &c->tls, err,
-			      err_cap(errlen));
-	if (r < 0 && !c->tls) {
-		log_warning("NBD client refused: %s", err);
-		return r;
-	}
-	if (r < 0)
-		log_warning("NBD client refused: %s", err);
-	else
-		log_debug("TLS up: client '%s', principal %s", tls_session_identity(c->tls),
-			  conn_principal(c) ? conn_principal(c) : "(none)");
-	return r;
-}
-
-const char *conn_principal(struct conn *c)
-{
-	return c->tls ? tls_session_principal(c->tls) : NULL;
-}
-
-static const struct nbd_server_ops registry_ops = {
-    .list = registry_list,
-    .describe = registry_describe,
-    .open = registry_open,
-    .release = registry_release,
-    .tls_mode = conn_tls_mode,
-    .starttls = conn_starttls,
-};
-
-/* conn_serve(): one export, prepared and owned by the caller; no other name exists. */
-
-static int fixed_list(void *opaque, nbd_list_emit_fn emit, void *ctx, char *err, size_t errlen)
-{
-	struct conn *c = opaque;
-	struct export_facts f;
-
-	attached_facts(c->fixed, &f);
-	return emit(ctx, c->fixed->name, f.description);
-}
-
-static int fixed_open(void *opaque, const char *name, struct nbd_export_info *ret,
-		      void **ret_export, char *err, size_t errlen)
-{
-	struct conn *c = opaque;
-	struct export_facts f;
-
-	if (strcmp(name, c->fixed->name) != 0) {
-		snprintf(err, err_cap(errlen), "no export named '%s'", name);
-		return -ENOENT;
-	}
-	attached_facts(c->fixed, &f);
-	export_info(&f, ret);
-	*ret_export = c->fixed;
-	return 0;
-}
-
-static int fixed_describe(void *opaque, const char *name, struct nbd_export_info *ret, char *err,
-			  size_t errlen)
-{
-	void *e;
-
-	return fixed_open(opaque, name, ret, &e, err, errlen);
-}
-
-static void fixed_release(void *opaque, void *export) {}
-
-static const struct nbd_server_ops fixed_ops = {
-    .list = fixed_list,
-    .describe = fixed_describe,
-    .open = fixed_open,
-    .release = fixed_release,
-};
-
-/* Runs the handshake; returns true when the connection enters transmission. */
-static bool handshake(struct conn *c)
-{
-	const struct nbd_io io = {.read = hs_read, .write = hs_write, .opaque = c};
-	struct nbd_handshake_result res;
-	int r;
-
-	r = nbd_handshake_run(&io, c->ops, c, &res);
-	if (r == -ETIMEDOUT) {
-		log_warning("client dropped: no export chosen within server.handshake_timeout "
-			    "(%d s)",
-			    atomic_load(&handshake_timeout_s));
-		return false;
-	}
-	if (r == -EPROTO) {
-		log_warning("client dropped: NBD protocol violation in the handshake");
-		return false;
-	}
-	if (r < 0) {
-		log_debug_errno(r, "handshake ended: %m");
-		return false;
-	}
-	c->exp = res.export;
-	c->lim = res.limits;
-	return true;
-}
 
 /* ---- transmission ---- */
 
@@ -1001,7 +744,7 @@ static void serve(struct conn *c)
 	c->hs_deadline.tv_sec += timeout;
 	set_send_timeout(c->fd, timeout);
 	set_recv_timeout(c->fd, timeout); /* bounds the TLS reads, which do not poll */
-	if (handshake(c)) {
+	if (conn_handshake(c)) {
 		set_send_timeout(c->fd, 0); /* the writer waits on a slow reader as long as needed */
 		set_recv_timeout(c->fd, 0); /* an attached client may idle as long as it likes */
 		if (writer_start(c) < 0)
@@ -1051,7 +794,7 @@ static struct conn *conn_new(int fd, bool is_tcp, struct export *fixed)
 	c->fd = fd;
 	c->tcp = is_tcp;
 	c->fixed = fixed;
-	c->ops = fixed ? &fixed_ops : &registry_ops;
+	c->ops = fixed ? &conn_fixed_ops : &conn_registry_ops;
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_cond_init(&c->wcond, NULL);
 	pthread_mutex_init(&c->lock, NULL);
