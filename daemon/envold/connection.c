@@ -43,6 +43,7 @@
 #define CONN_MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
 #define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
+#define CONN_SNDBUF (4 << 20) /* SO_SNDBUF asked for in transmission (capped by wmem_max) */
 #define STOP_POLL_MS 100		/* stopping: how often the reader looks at its in-flight */
 
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -587,6 +588,12 @@ static void transmission(struct conn *c)
 	struct nbd_request req;
 	int r;
 
+	/*
+	 * A send buffer that takes whole 1 MiB READ replies: with the default (~200 KiB) the
+	 * sender sleeps in sendmsg() several times per reply until the client drains the socket,
+	 * and the reply goes to the writer thread (docs/performance.md, "Sequential reads").
+	 */
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &(int){CONN_SNDBUF}, sizeof(int));
 	c->rbuf = malloc(RBUF_SIZE);
 	if (!c->rbuf) {
 		log_error("out of memory for a connection's read buffer: disconnecting");
