@@ -3,7 +3,7 @@
  * connection.c — NBD connections.  Each has a reader thread, which runs the fixed-newstyle
  * handshake (conn-handshake.c) through this file's socket I/O, then reads requests: it decodes
  * and validates each one (lib/nbd/codec.c, lib/nbd/validate.c), reads WRITE payloads into recycled job buffers and queues the jobs to the
- * worker pool.  Small READ and non-FUA WRITE requests are served by the reader itself: a
+ * worker pool.  READ and small non-FUA WRITE requests are served by the reader itself: a
  * hand-off to a worker costs more (wakeup, context switch) than the request.
  *
  * Replies never block a thread that serves others: a finished job is handed to its connection
@@ -42,7 +42,7 @@
 #define BLOCK_STATUS_MAX_EXTENTS 2048
 #define CONN_MAX_INFLIGHT_BYTES (UINT64_C(96) << 20) /* buffered payload per connection */
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
-#define INLINE_MAX (UINT32_C(64) << 10) /* READ/WRITE up to this size run in the reader */
+#define INLINE_MAX (UINT32_C(64) << 10) /* WRITE up to this size runs in the reader */
 #define CONN_SNDBUF (4 << 20) /* SO_SNDBUF asked for in transmission (capped by wmem_max) */
 #define STOP_POLL_MS 100		/* stopping: how often the reader looks at its in-flight */
 
@@ -572,14 +572,18 @@ static void answer_shutdown(struct conn *c)
 
 /*
  * Served by the reader itself rather than a worker (see the top of the file), where the
- * export's storage answers fast enough for that (export.inline_io).
+ * export's storage answers fast enough for that (export.inline_io): every READ, and WRITE up
+ * to INLINE_MAX without FUA.  A 1 MiB READ from the page cache costs the reader less than the
+ * hand-off (a worker's wakeup, lock traffic) and the pool adds no core the client does not
+ * need for its own copy (docs/performance.md, "Sequential reads").
  */
 static bool run_inline(struct conn *c, const struct nbd_request *req)
 {
-	if (req->length > INLINE_MAX || !c->exp->inline_io)
+	if (!c->exp->inline_io)
 		return false;
 	return req->type == NBD_CMD_READ ||
-	       (req->type == NBD_CMD_WRITE && !(req->flags & NBD_CMD_FLAG_FUA));
+	       (req->type == NBD_CMD_WRITE && req->length <= INLINE_MAX &&
+		!(req->flags & NBD_CMD_FLAG_FUA));
 }
 
 static void transmission(struct conn *c)

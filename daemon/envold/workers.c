@@ -3,8 +3,9 @@
  * workers.c — the worker pool: server.threads threads take validated requests from one FIFO,
  * call the volume (which encrypts or decrypts in place in the job's buffer) and queue the reply
  * on the request's connection (conn_queue_reply(): a worker never blocks on a client's socket,
- * so a client that stops reading its replies stalls only itself).  No allocation per request.  Small READ/WRITE
- * requests are run by the connection thread itself through workers_execute() (connection.c).
+ * so a client that stops reading its replies stalls only itself).  No allocation per request.
+ * READ and small WRITE requests of file volumes are run by the connection thread itself through
+ * workers_execute() (connection.c).
  */
 #include <errno.h>
 #include <inttypes.h>
