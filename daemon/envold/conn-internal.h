@@ -47,6 +47,10 @@ struct conn {
 	/* buffered transmission reads (reader thread only) */
 	uint8_t *rbuf;
 	size_t rpos, rlen;
+	/* replies of requests the reader served, held to go out in one sendmsg (reader only) */
+	struct job *held_head, *held_tail;
+	unsigned n_held;
+	size_t held_bytes;
 };
 
 /* Reads exactly n bytes; with deadline, gives up with -ETIMEDOUT when it passes. */

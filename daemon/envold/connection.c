@@ -9,7 +9,10 @@
  * Replies never block a thread that serves others: a finished job is handed to its connection
  * (conn_queue_reply()), which sends it at once with a non-blocking send when the socket takes
  * it, and otherwise queues it for the connection's own writer thread.  A client that stops
- * reading stalls only its writer and, once its in-flight budget is spent, its reader.
+ * reading stalls only its writer and, once its in-flight budget is spent, its reader.  The
+ * reader holds the small replies of the requests it served while another whole request waits
+ * in its read buffer and sends them together (flush_held(): one sendmsg, one wakeup of the
+ * client), up to HELD_MAX, and always before it could wait for anything.
  *
  * Limits: server.max_connections (more are closed at accept), per connection
  * ENVOLD_MAX_INFLIGHT requests and CONN_MAX_INFLIGHT_BYTES of buffered payload, for all
@@ -44,6 +47,8 @@
 #define RBUF_SIZE (UINT32_C(64) << 10)	/* transmission read buffer */
 #define INLINE_MAX (UINT32_C(64) << 10) /* WRITE up to this size runs in the reader */
 #define CONN_SNDBUF (4 << 20) /* SO_SNDBUF asked for in transmission (capped by wmem_max) */
+#define HELD_MAX 16			/* replies the reader sends in one sendmsg ... */
+#define HELD_MAX_BYTES (UINT32_C(256) << 10) /* ... and their bytes */
 #define STOP_POLL_MS 100		/* stopping: how often the reader looks at its in-flight */
 
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -322,12 +327,95 @@ static int send_job(struct conn *c, struct job *j, int flags)
 
 static void conn_job_done(struct conn *c, struct job *j);
 
+/* The writer's queue takes j (wlock held): false when nobody would ever send it. */
+static bool enqueue_locked(struct conn *c, struct job *j)
+{
+	if (!c->writer_running) { /* the socket is full and nobody drains: cannot be */
+		mark_dead_locked(c);
+		return false;
+	}
+	j->next = NULL;
+	if (c->rq_tail)
+		c->rq_tail->next = j;
+	else
+		c->rq_head = j;
+	c->rq_tail = j;
+	pthread_cond_signal(&c->wcond);
+	return true;
+}
+
+/*
+ * Sends the replies the reader holds (see transmission()) with one non-blocking sendmsg when
+ * nothing is queued for the writer; what the socket does not take goes to the writer.  Called
+ * before the reader could wait for anything, so held replies never hold up the client or the
+ * budgets the reader waits on.
+ */
+static void flush_held(struct conn *c)
+{
+	struct iovec iov[2 * HELD_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+	struct job *j = c->held_head, *done = NULL, *next;
+	size_t sent = 0;
+
+	if (!j)
+		return;
+	c->held_head = c->held_tail = NULL;
+	c->n_held = 0;
+	c->held_bytes = 0;
+	pthread_mutex_lock(&c->wlock);
+	if (!c->dead && !c->rq_head) {
+		ssize_t k;
+
+		for (struct job *h = j; h && msg.msg_iovlen + 2 <= ARRAY_SIZE(iov); h = h->next) {
+			iov[msg.msg_iovlen++] =
+			    (struct iovec){.iov_base = h->rhdr, .iov_len = h->rhdr_len};
+			if (h->rdata_len)
+				iov[msg.msg_iovlen++] =
+				    (struct iovec){.iov_base = h->buf, .iov_len = h->rdata_len};
+		}
+		do
+			k = sock_send(c, &msg, MSG_DONTWAIT);
+		while (k < 0 && errno == EINTR);
+		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			mark_dead_locked(c);
+		else if (k > 0)
+			sent = (size_t)k;
+	}
+	for (; j; j = next) {
+		size_t total = j->rhdr_len + j->rdata_len;
+
+		next = j->next;
+		j->rsent = sent < total ? sent : total;
+		sent -= j->rsent;
+		if (c->dead || j->rsent == total || !enqueue_locked(c, j)) {
+			j->next = done;
+			done = j;
+		}
+	}
+	pthread_mutex_unlock(&c->wlock);
+	for (; done; done = next) {
+		next = done->next;
+		conn_job_done(c, done);
+	}
+}
+
 void conn_queue_reply(struct conn *c, struct job *j)
 {
 	int r;
 
 	j->rsent = 0;
 	j->next = NULL;
+	if (j->hold) { /* the reader's: sent with its batch (flush_held()) */
+		j->hold = false;
+		if (c->held_tail)
+			c->held_tail->next = j;
+		else
+			c->held_head = j;
+		c->held_tail = j;
+		c->n_held++;
+		c->held_bytes += j->rhdr_len + j->rdata_len;
+		return;
+	}
 	pthread_mutex_lock(&c->wlock);
 	if (c->dead)
 		goto done;
@@ -338,17 +426,9 @@ void conn_queue_reply(struct conn *c, struct job *j)
 			mark_dead_locked(c);
 		if (r != 0)
 			goto done;
-		if (!c->writer_running) { /* the socket is full and nobody drains: cannot be */
-			mark_dead_locked(c);
-			goto done;
-		}
 	}
-	if (c->rq_tail)
-		c->rq_tail->next = j;
-	else
-		c->rq_head = j;
-	c->rq_tail = j;
-	pthread_cond_signal(&c->wcond);
+	if (!enqueue_locked(c, j))
+		goto done;
 	pthread_mutex_unlock(&c->wlock);
 	return;
 done:
@@ -406,6 +486,12 @@ static void budget_take(struct conn *c, size_t need)
 		return;
 	pthread_mutex_lock(&budget_lock);
 	while (c->global_charged > 0 && budget_used + need > budget_max) {
+		if (c->held_head) { /* they hold budget: send them before waiting */
+			pthread_mutex_unlock(&budget_lock);
+			flush_held(c);
+			pthread_mutex_lock(&budget_lock);
+			continue;
+		}
 		budget_waiters++;
 		pthread_cond_wait(&budget_cond, &budget_lock);
 		budget_waiters--;
@@ -435,6 +521,12 @@ static struct job *get_job(struct conn *c, size_t need)
 	/* bounded queue: requests and buffered bytes (one request may always proceed) */
 	while (c->inflight >= ENVOLD_MAX_INFLIGHT ||
 	       (c->inflight > 0 && c->inflight_bytes + need > CONN_MAX_INFLIGHT_BYTES)) {
+		if (c->held_head) { /* they count in flight: send them before waiting */
+			pthread_mutex_unlock(&c->lock);
+			flush_held(c);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
 		c->waiters++;
 		pthread_cond_wait(&c->cond, &c->lock);
 		c->waiters--;
@@ -465,6 +557,7 @@ static struct job *get_job(struct conn *c, size_t need)
 	}
 	j->conn = c;
 	j->next = NULL;
+	j->hold = false;
 	j->charged = need;
 	return j;
 fail:
@@ -607,8 +700,13 @@ static void transmission(struct conn *c)
 		size_t need = 0;
 		struct job *j;
 
+		/* the held replies go out once no whole request header waits in the buffer */
+		if (c->rlen - c->rpos < NBD_REQUEST_SIZE || c->n_held >= HELD_MAX ||
+		    c->held_bytes >= HELD_MAX_BYTES)
+			flush_held(c);
 		r = wait_request(c);
 		if (r == 0) {
+			flush_held(c);
 			answer_shutdown(c);
 			break;
 		}
@@ -620,6 +718,8 @@ static void transmission(struct conn *c)
 		}
 		if (req.type == NBD_CMD_DISC)
 			break;
+		if (req.type == NBD_CMD_WRITE && c->rlen - c->rpos < req.length)
+			flush_held(c); /* its payload may make the reader wait */
 		r = nbd_validate_request(&req, &c->lim);
 		if (r < 0) {
 			log_debug("%s offset %" PRIu64 " length %u flags %#x refused: %s",
@@ -656,11 +756,15 @@ static void transmission(struct conn *c)
 			conn_job_done(c, j);
 			break;
 		}
-		if (run_inline(c, &req))
+		if (run_inline(c, &req)) {
+			/* small replies wait for the next ones (one sendmsg for several) */
+			j->hold = !c->tls && req.length <= INLINE_MAX;
 			workers_execute(j);
-		else
+		} else {
 			workers_submit(j);
+		}
 	}
+	flush_held(c);
 }
 
 static void conn_free(struct conn *c)

@@ -125,6 +125,7 @@ struct job {
 	size_t rhdr_len;
 	size_t rdata_len; /* bytes of buf after the header */
 	size_t rsent;	  /* of header + data, already sent */
+	bool hold;	  /* run by the reader: conn_queue_reply() holds the reply for a batch */
 	struct job *next;
 };
 
@@ -143,7 +144,8 @@ const char *conn_principal(struct conn *c);
 /*
  * Queues j's reply (rhdr_len bytes of rhdr, then rdata_len bytes of buf) on c and never blocks:
  * sent at once when the socket takes it, else by c's writer thread.  j is handed back
- * (recycled, its budget returned) once the reply is sent or the connection is dead.
+ * (recycled, its budget returned) once the reply is sent or the connection is dead.  A job
+ * with hold set (the reader's own, connection.c) is kept for the reader's next batch.
  */
 void conn_queue_reply(struct conn *c, struct job *j);
 
