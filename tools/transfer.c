@@ -432,6 +432,24 @@ static int xfer_finish(struct xfer *x, int fd, const char *name)
 	return r;
 }
 
+/* Opens the image an import reads (a regular file or a block device), and its size; prints
+ * errors. */
+static int image_open(const char *file, int *ret_fd, uint64_t *ret_size)
+{
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ctl_error("cannot open %s: %s", file, strerror(errno));
+		return negative_errno();
+	}
+	if (fd_size(fd, ret_size) < 0) {
+		ctl_error("%s: not a regular file or block device", file);
+		return -EINVAL;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 /*
  * "volume import FILE URI": writes the image over the existing export the URI names (a remote
  * envold's volume, made there with volume create), the rest of it with zeros.  Returns an exit
@@ -443,17 +461,8 @@ static int import_over_nbd(struct ctl *c, const char *file, const char *uri)
 	_cleanup_close_ int fd = -1;
 	int64_t size;
 
-	if (ctl_config(c) < 0)
+	if (ctl_config(c) < 0 || image_open(file, &fd, &x.src_size) < 0)
 		return EXIT_ERROR;
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ctl_error("cannot open %s: %s", file, strerror(errno));
-		return EXIT_ERROR;
-	}
-	if (fd_size(fd, &x.src_size) < 0) {
-		ctl_error("%s: not a regular file or block device", file);
-		return EXIT_ERROR;
-	}
 	if (nbd_open_uri(c, uri, &x.h) < 0)
 		return EXIT_ERROR;
 	size = nbd_get_size(x.h);
@@ -554,19 +563,8 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	r = ctl_parse_place(&backend, pool);
 	if (r)
 		return r;
-	if (ctl_config(c) < 0)
+	if (ctl_config(c) < 0 || image_open(file, &fd, &x.src_size) < 0)
 		return EXIT_ERROR;
-
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ctl_error("cannot open %s: %s", file, strerror(errno));
-		return EXIT_ERROR;
-	}
-	r = fd_size(fd, &x.src_size);
-	if (r < 0) {
-		ctl_error("%s: not a regular file or block device", file);
-		return EXIT_ERROR;
-	}
 	if (size_text) {
 		if (ctl_parse_volume_size(size_text, sector_size, &x.size, err, sizeof err) < 0)
 			return ctl_usage("--size: %s", err);

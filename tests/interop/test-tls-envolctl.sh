@@ -8,29 +8,11 @@
 # client certificate (exit 1, the TLS error), a CA that did not sign the server's certificate,
 # an image larger than the export, and new-volume options with a URI (exit 2).
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/tls-functions.sh"
 requires openssl cmp
 
 envol_tmpdir
-C=$T/certs
-bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
-write_config
-start_kmsd
-ctl volume create r1 --size 8M >/dev/null
-port=$(free_port)
-sed -i '/^server: {/,/^};/d' "$CONF"
-cat >>"$CONF" <<EOC
-server: {
-  listen = "127.0.0.1:$port";
-  tls = "require";
-  tls_certificates = "$C/server";
-  tls_verify_peer = true;
-  tls_psk_file = "$C/psk.keys";
-  tls_identities = (
-    { match = "CN=host7,O=example"; principal = "arn:aws:iam::000000000000:role/host7"; },
-    { match = "alice"; principal = "arn:aws:iam::000000000000:role/alice"; } );
-};
-EOC
-start_envold
+tls_envold r1 8M
 URI="nbds://127.0.0.1:$port/r1"
 mkdir -m 700 "$T/tmp"
 export TMPDIR=$T/tmp

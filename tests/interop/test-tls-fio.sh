@@ -8,28 +8,12 @@
 # place instead ($HOME/.pki/libnbd for a non-root user, /etc/pki/libnbd for root): here it runs
 # as nobody with HOME holding .pki/libnbd, so that /etc is not touched.  Prints fio's numbers.
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/tls-functions.sh"
 requires fio openssl setpriv jq
 fio --enghelp=nbd >/dev/null 2>&1 || { echo "$0: skipped: fio has no nbd engine"; exit 77; }
 
 envol_tmpdir
-C=$T/certs
-bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
-write_config
-start_kmsd
-ctl volume create fio --size 64M >/dev/null
-port=$(free_port)
-sed -i '/^server: {/,/^};/d' "$CONF"
-cat >>"$CONF" <<EOC
-server: {
-  listen = "127.0.0.1:$port";
-  tls = "require";
-  tls_certificates = "$C/server";
-  tls_verify_peer = true;
-  tls_identities = (
-    { match = "CN=host7,O=example"; principal = "arn:aws:iam::000000000000:role/host7"; } );
-};
-EOC
-start_envold
+tls_envold fio 64M
 uri="nbds://127.0.0.1:$port/fio"
 
 # the URI form is refused by libnbd inside fio
@@ -40,12 +24,8 @@ grep -q "local file access" "$T/refused.log" || {
     fail "fio's nbd engine did not refuse tls-certificates= (libnbd or fio changed: simplify this test)"
 }
 
-# libnbd checks its default directory with access(2): a HOME of nobody's own
-H=$(mktemp -d /tmp/envol-fio-home.XXXXXX)
-cleanup_fn "rm -rf '$H'"
-mkdir -p "$H/.pki"
-cp -r "$C/client" "$H/.pki/libnbd"
-chown -R nobody "$H"
+# libnbd's default place for a non-root user: $HOME/.pki/libnbd
+libnbd_home
 
 run_fio() {
     local name=$1

@@ -10,28 +10,12 @@
 # sync, unmount, fsck clean, remount through a second nbdfuse, files read back; the backing
 # file holds no marker; envold logged the client's principal.
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/tls-functions.sh"
 requires openssl setpriv sha256sum e2fsck mount umount
 attach_requires_fuse_loop
 
 envol_tmpdir
-C=$T/certs
-bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
-write_config
-start_kmsd
-ctl volume create fs1 --size 96M >/dev/null
-port=$(free_port)
-sed -i '/^server: {/,/^};/d' "$CONF"
-cat >>"$CONF" <<EOC
-server: {
-  listen = "127.0.0.1:$port";
-  tls = "require";
-  tls_certificates = "$C/server";
-  tls_verify_peer = true;
-  tls_identities = (
-    { match = "CN=host7,O=example"; principal = "arn:aws:iam::000000000000:role/host7"; } );
-};
-EOC
-start_envold
+tls_envold fs1 96M
 URI="nbds://127.0.0.1:$port/fs1"
 
 # nbdfuse will not take tls-certificates=DIR in the URI
@@ -42,13 +26,8 @@ if nbdfuse "$T/refused" "$URI?tls-certificates=$C/client" >"$T/refused.log" 2>&1
 fi
 grep -q "local file access" "$T/refused.log" || { cat "$T/refused.log"; fail "nbdfuse refusal"; }
 
-# libnbd's default place for a non-root user: $HOME/.pki/libnbd, which it checks with access(2)
-# (the real uid's permissions, no capabilities), so HOME is a directory of nobody's own
-H=$(mktemp -d /tmp/envol-nbdfuse-home.XXXXXX)
-cleanup_fn "rm -rf '$H'"
-mkdir -p "$H/.pki"
-cp -r "$C/client" "$H/.pki/libnbd"
-chown -R nobody "$H"
+# libnbd's default place for a non-root user: $HOME/.pki/libnbd
+libnbd_home
 
 fuse_tls() { # DIR — nbdfuse DIR over $URI as nobody; DIR/nbd appears
     local dir=$1 pid i
