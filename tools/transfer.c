@@ -168,8 +168,8 @@ static void tls_dir_remove(char *dir)
  * client-key.pem.  Makes one, private (0700, in $TMPDIR or /tmp), of symbolic links to
  * client.tls_ca (a file, or a directory holding ca-cert.pem), client.tls_cert and
  * client.tls_key (the last two optional, together), so no key is copied.  *ret_dir is NULL
- * when none is set: libnbd then looks in
- * its default places (/etc/pki/libnbd for root, else $HOME/.pki/libnbd).  Prints errors.
+ * when none is set: libnbd then looks in its default places (/etc/pki/libnbd for root, else
+ * $HOME/.pki/libnbd).  Prints errors.
  */
 static int tls_dir_make(const struct envol_config *cfg, char **ret_dir)
 {
