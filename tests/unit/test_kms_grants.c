@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kms/kms.h"
-#include "unit.h"
-#include "util/macros.h"
+#include "kms_unit.h"
 
 #define ACCT "000000000000"
 #define IAM "arn:aws:iam::" ACCT ":"
@@ -29,26 +27,17 @@ static const struct kms_caller BOB = {BOB_ARN, "tcp:127.0.0.1:2"};
 static const struct kms_caller DAVE = {DAVE_ARN, "tcp:127.0.0.1:4"};
 static const struct kms_caller ACCOUNT = {ACCOUNT_ARN, "tcp:127.0.0.1:5"};
 
-static char dir[256], db_path[300], root_path[300], audit_path[300], clock_path[300];
+static struct kms_unit_dir D;
 static struct kms *K;
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static void open_kms(void)
 {
 	static char *admins[] = {ROOT_ARN};
 	static char *principals[] = {BOB_ARN, DAVE_ARN};
 	struct kms_options o = {
-	    .database = db_path,
-	    .root_key_file = root_path,
-	    .audit_log = audit_path,
+	    .database = D.db,
+	    .root_key_file = D.root,
+	    .audit_log = D.audit,
 	    .region = "local",
 	    .account_id = ACCT,
 	    .admins = admins,
@@ -63,55 +52,30 @@ static void open_kms(void)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/envol-test-grants-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(db_path, sizeof db_path, "%s/kms.db", dir);
-	snprintf(root_path, sizeof root_path, "%s/root.key", dir);
-	snprintf(audit_path, sizeof audit_path, "%s/audit.log", dir);
-	snprintf(clock_path, sizeof clock_path, "%s/clock", dir);
-	write_file(clock_path, "0\n");
-	setenv("ENVOL_TEST_CLOCK_FILE", clock_path, 1);
-	unsetenv("CREDENTIALS_DIRECTORY");
+	kms_unit_dir_make(&D, "grants");
 	open_kms();
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-
-	kms_close(K);
+	kms_unit_dir_remove(&D, K);
 	K = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-/*
- * Runs op as who with a printf-formatted body and checks the outcome: want_type NULL means
- * success, else the AWS error type.  Returns the response (caller frees).
- */
+/* kms_unit_vrun() on K: want_type NULL means success (DryRunOperationException: status 412).
+ * Returns the response (caller frees). */
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...) _printf_(4, 5);
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...)
 {
-	_cleanup_free_ char *body = NULL, *out = NULL;
-	const char *type;
-	int status = 0, len;
 	va_list ap;
 	json_t *j;
+	int status = 0;
 
 	va_start(ap, fmt);
-	len = vasprintf(&body, fmt, ap);
+	j = kms_unit_vrun(K, who, want_type, &status, op, fmt, ap);
 	va_end(ap);
-	CU_ASSERT_FATAL(len >= 0);
-	CU_ASSERT_EQUAL_FATAL(kms_handle(K, who, op, body, (size_t)len, NULL, &status, &out), 0);
-	j = json_loads(out, 0, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-	type = json_string_value(json_object_get(j, "__type"));
-	if ((want_type == NULL) != (type == NULL) || (type && strcmp(type, want_type) != 0))
-		fprintf(stderr, "%s as %s: expected %s, got %s\n", op, who->principal,
-			want_type ? want_type : "success", out);
-	CU_ASSERT_STRING_EQUAL(type ? type : "success", want_type ? want_type : "success");
 	if (want_type && strcmp(want_type, "DryRunOperationException") == 0)
 		CU_ASSERT_EQUAL(status, 412);
 	return j;
@@ -586,7 +550,7 @@ static int64_t db_count(const char *sql, const char *arg)
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
 
-	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -613,7 +577,7 @@ static void test_cascade(void)
 	CU_ASSERT_EQUAL(db_count("SELECT COUNT(*) FROM grants WHERE key_id = ?", key), 3);
 	json_decref(run(&ADMIN, NULL, "ScheduleKeyDeletion",
 			"{\"KeyId\":\"%s\",\"PendingWindowInDays\":7}", key));
-	write_file(clock_path, "700000\n"); /* 8 days on */
+	kms_unit_write_file(D.clock, "700000\n"); /* 8 days on */
 	CU_ASSERT_EQUAL(kms_tick(K), 1);
 	json_decref(run(&ADMIN, "NotFoundException", "ListGrants", "{\"KeyId\":\"%s\"}", key));
 	/* the rows went with the key (ON DELETE CASCADE with foreign keys on) */
@@ -634,7 +598,7 @@ static void test_limit(void)
 	key = new_key();
 	kms_close(K);
 	K = NULL;
-	CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(D.db, &db), SQLITE_OK);
 	CU_ASSERT_FATAL(
 	    asprintf(
 		&sql,
