@@ -327,6 +327,17 @@ static int send_job(struct conn *c, struct job *j, int flags)
 
 static void conn_job_done(struct conn *c, struct job *j);
 
+/* Appends j to the list head..tail. */
+static void job_append(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
 /* The writer's queue takes j (wlock held): false when nobody would ever send it. */
 static bool enqueue_locked(struct conn *c, struct job *j)
 {
@@ -334,12 +345,7 @@ static bool enqueue_locked(struct conn *c, struct job *j)
 		mark_dead_locked(c);
 		return false;
 	}
-	j->next = NULL;
-	if (c->rq_tail)
-		c->rq_tail->next = j;
-	else
-		c->rq_head = j;
-	c->rq_tail = j;
+	job_append(&c->rq_head, &c->rq_tail, j);
 	pthread_cond_signal(&c->wcond);
 	return true;
 }
@@ -407,11 +413,7 @@ void conn_queue_reply(struct conn *c, struct job *j)
 	j->next = NULL;
 	if (j->hold) { /* the reader's: sent with its batch (flush_held()) */
 		j->hold = false;
-		if (c->held_tail)
-			c->held_tail->next = j;
-		else
-			c->held_head = j;
-		c->held_tail = j;
+		job_append(&c->held_head, &c->held_tail, j);
 		c->n_held++;
 		c->held_bytes += j->rhdr_len + j->rdata_len;
 		return;
