@@ -68,6 +68,24 @@ int ctl_context_add(json_t *ctx, const char *pair);
  * KeyMetadata object (json_decref it). Prints errors. */
 int ctl_describe_key(struct ctl *c, const char *key, json_t **ret_metadata);
 
+/*
+ * The non-empty string member name of a KMS answer to op (where says where in the answer,
+ * e.g. "KeyMetadata."); NULL, with an error that names it, when it is missing.
+ */
+const char *ctl_need_str(json_t *o, const char *op, const char *where, const char *name);
+/*
+ * Every page of a paged List call (Limit, Marker, NextMarker, Truncated) with the members of
+ * base (not consumed; e.g. KeyId): *ret is the array of all the list_name items, each an
+ * object with the non-empty string member item_id.  Returns 0 or -errno, printed unless e is
+ * given (quiet: e says what went wrong, as for ctl_kms_call).
+ */
+int ctl_kms_list_all(struct ctl *c, const char *op, json_t *base, const char *list_name,
+		     const char *item_id, int limit, json_t **ret, struct ctl_kms_error *e);
+/* Describe KEY (any form) and return its KeyId (malloc'd) and optionally the KeyMetadata.
+ * Sets c->key_hint.  Returns 0, EXIT_USAGE for a malformed KEY (printed), or -errno
+ * (printed). */
+int ctl_key_resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md);
+
 /* Print a JSON value on stdout (indented) followed by a newline. */
 void ctl_print_json(json_t *v);
 /* A listing's output: the JSON array with --json, else the table. */
