@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * envolctl.c — the admin CLI's entry point: global options (anywhere on the line), dispatch
- * to the key, volume and audit command groups, configuration loading, the KMS call helper
+ * to the key, grant, volume and audit command groups, configuration loading, the KMS call helper
  * with advice for each AWS error, and small file helpers.
  */
 #include <errno.h>
@@ -38,6 +38,14 @@ static const char usage_text[] =
     "  key encrypt KEY IN OUT [--context K=V]...\n"
     "  key decrypt IN OUT [--context K=V]...\n"
     "  key policy KEY [--put FILE [--bypass-policy-lockout-safety-check]]\n"
+    "Grants (envol-kmsd):\n"
+    "  grant create KEY --grantee ARN --operations OP[,OP]... [--retiring ARN]\n"
+    "               [--constraint-equals K=V ...|--constraint-subset K=V ...] [--name NAME]\n"
+    "               [--dry-run]\n"
+    "  grant list KEY [--grantee ARN] [--grant-id ID]\n"
+    "  grant list-retirable ARN\n"
+    "  grant retire --token TOKEN | grant retire KEY GRANT_ID\n"
+    "  grant revoke KEY GRANT_ID\n"
     "Audit log:\n"
     "  audit verify [--root-key FILE] [FILE]\n"
     "  audit tail [-n N] [FILE]\n"
@@ -401,6 +409,7 @@ static int list_bad_answer(struct ctl_kms_error *e, const char *fmt, ...)
 int ctl_kms_list_all(struct ctl *c, const char *op, json_t *base, const char *list_name,
 		     const char *item_id, int limit, json_t **ret, struct ctl_kms_error *e)
 {
+	static const char not_kms[] = "is client.kms_socket or client.endpoint an AWS KMS?";
 	_cleanup_json_ json_t *all = json_array();
 	_cleanup_free_ char *marker = NULL;
 
@@ -425,11 +434,8 @@ int ctl_kms_list_all(struct ctl *c, const char *op, json_t *base, const char *li
 			const char *v = ctl_json_string(json_array_get(list, i), item_id);
 
 			if (!v || !*v)
-				return list_bad_answer(e,
-						       "KMS %s answer lacks %s[%zu].%s; is "
-						       "client.kms_socket or client.endpoint an AWS "
-						       "KMS?",
-						       op, list_name, i, item_id);
+				return list_bad_answer(e, "KMS %s answer lacks %s[%zu].%s; %s", op,
+						       list_name, i, item_id, not_kms);
 		}
 		json_array_extend(all, list);
 		if (!json_is_true(json_object_get(resp, "Truncated")))
@@ -619,6 +625,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(argv[1], "key") == 0)
 		r = ctl_key_main(&c, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "grant") == 0)
+		r = ctl_grant_main(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "volume") == 0)
 		r = ctl_volume_main(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "audit") == 0)

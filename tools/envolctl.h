@@ -97,10 +97,22 @@ void ctl_getopt_reset(void);
 /* Usage error for the option getopt_long just refused in "GROUP CMD". Returns EXIT_USAGE. */
 int ctl_bad_option(const char *group, const char *cmd, char **argv);
 
-/* Command groups: argv[0] is the group name ("key", "volume", "audit"). Return exit codes. */
+/* Command groups: argv[0] is the group name ("key", "grant", "volume", "audit"). Return exit
+ * codes. */
 int ctl_key_main(struct ctl *c, int argc, char **argv);
 int ctl_audit_main(struct ctl *c, int argc, char **argv);
 int ctl_volume_main(struct ctl *c, int argc, char **argv);
+int ctl_grant_main(struct ctl *c, int argc, char **argv);
+
+/* Grants (grant.c).  A table of GrantListEntry objects (with a KEY column when with_key),
+ * and one row of it; NULL / -ENOMEM on ENOMEM. */
+struct table *ctl_grant_table_new(bool with_key);
+int ctl_grant_table_add(struct table *t, json_t *grant, bool with_key);
+/* Every grant on key_id (a key id or ARN), optionally only those for grantee or the one with
+ * grant_id (NULL: any), as ListGrants pages them.  Quiet when e is given, as
+ * ctl_kms_list_all. */
+int ctl_grant_list(struct ctl *c, const char *key_id, const char *grantee, const char *grant_id,
+		   json_t **ret, struct ctl_kms_error *e);
 /* volume import / export (transfer.c) */
 int ctl_volume_import(struct ctl *c, int argc, char **argv);
 int ctl_volume_export(struct ctl *c, int argc, char **argv);
