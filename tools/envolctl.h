@@ -113,6 +113,15 @@ int ctl_grant_table_add(struct table *t, json_t *grant, bool with_key);
  * ctl_kms_list_all. */
 int ctl_grant_list(struct ctl *c, const char *key_id, const char *grantee, const char *grant_id,
 		   json_t **ret, struct ctl_kms_error *e);
+/*
+ * The grants of a volume (volume-grants.c), for volume show: adds to the volume object (with
+ * its key_arn and volume_id) "grants", the grants named "envol-attach/<volume_id>" on its key,
+ * or, when they cannot be listed (the caller may not ListGrants, the KMS is down),
+ * "grants_error" saying why; never fails.  print writes the "grants:" field (width as
+ * table_print_field) and their table.
+ */
+void ctl_volume_grants_add(struct ctl *c, json_t *volume);
+void ctl_volume_grants_print(json_t *volume, int width);
 /* volume import / export (transfer.c) */
 int ctl_volume_import(struct ctl *c, int argc, char **argv);
 int ctl_volume_export(struct ctl *c, int argc, char **argv);
