@@ -11,31 +11,12 @@
 #include <strings.h>
 
 #include "envolctl.h"
+#include "kms/grant.h"
 #include "parse.h"
 #include "table.h"
 
 /* ListGrants and ListRetirableGrants pages: AWS takes 1 to 100. */
 #define GRANT_PAGE 100
-
-/* GrantOperation of botocore's KMS model, in its order. */
-static const char *const grant_operations[] = {
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-};
 
 /*
  * KEY for a grant operation: a key id or key ARN is sent as it is (these operations take no
@@ -60,6 +41,44 @@ static int grant_key(struct ctl *c, const char *key, char **ret)
 	}
 }
 
+/* Appends text to the malloc'd *s after sep (none when *s is NULL).  Returns 0 or -ENOMEM. */
+static int append(char **s, const char *sep, const char *text)
+{
+	char *n;
+
+	if (asprintf(&n, "%s%s%s", *s ? *s : "", *s ? sep : "", text) < 0)
+		return -ENOMEM;
+	free(*s);
+	*s = n;
+	return 0;
+}
+
+/* The grant operation named name regardless of case (the names of botocore's GrantOperation,
+ * as the KMS library knows them), as AWS spells it; NULL if none. */
+static const char *operation_name(const char *name)
+{
+	for (int i = 0; i < KMS_GRANT_OP_COUNT; i++) {
+		const char *n = kms_grant_op_name(1u << i);
+
+		if (n && strcasecmp(name, n) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+/* An unknown operation: a usage error that lists the known ones. */
+static int unknown_operation(const char *name)
+{
+	_cleanup_free_ char *known = NULL;
+
+	for (int i = 0; i < KMS_GRANT_OP_COUNT; i++)
+		if (kms_grant_op_name(1u << i) &&
+		    append(&known, ", ", kms_grant_op_name(1u << i)) < 0)
+			return EXIT_ERROR;
+	return ctl_usage("--operations: unknown grant operation \"%s\" (one of %s)", name,
+			 known ? known : "none");
+}
+
 /* "Decrypt,Encrypt" appended to the array ops (names matched without regard to case, sent as
  * AWS spells them, each once).  Returns 0 or EXIT_USAGE (printed). */
 static int parse_operations(const char *text, json_t *ops)
@@ -72,22 +91,12 @@ static int parse_operations(const char *text, json_t *ops)
 	if (!*text || text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,"))
 		return ctl_usage("--operations \"%s\": an empty operation name", text);
 	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		const char *name = NULL;
+		const char *name = operation_name(p);
 		size_t i;
 		json_t *v;
 
-		for (i = 0; i < ARRAY_SIZE(grant_operations); i++)
-			if (strcasecmp(p, grant_operations[i]) == 0)
-				name = grant_operations[i];
 		if (!name)
-			return ctl_usage(
-			    "--operations: unknown grant operation \"%s\" (one of Decrypt, "
-			    "Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, "
-			    "ReEncryptFrom, ReEncryptTo, CreateGrant, RetireGrant, "
-			    "DescribeKey, Sign, Verify, GetPublicKey, "
-			    "GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, "
-			    "GenerateMac, VerifyMac)",
-			    p);
+			return unknown_operation(p);
 		json_array_foreach(ops, i, v)
 		{
 			if (strcmp(json_string_value(v), name) == 0)
@@ -96,8 +105,6 @@ static int parse_operations(const char *text, json_t *ops)
 		if (i == json_array_size(ops) && json_array_append_new(ops, json_string(name)) < 0)
 			return EXIT_ERROR;
 	}
-	if (json_array_size(ops) == 0)
-		return ctl_usage("--operations \"%s\": an empty operation name", text);
 	return 0;
 }
 
@@ -110,18 +117,6 @@ static int constraint_add(json_t *ctx, const char *opt, const char *pair)
 		return ctl_usage("%s \"%s\": expected KEY=VALUE", opt, pair);
 	if (json_object_set_new(ctx, k, json_string(v)) < 0)
 		return ctl_usage("%s \"%s\": not valid UTF-8", opt, pair);
-	return 0;
-}
-
-/* Appends text to the malloc'd *s after sep (none when *s is NULL).  Returns 0 or -ENOMEM. */
-static int append(char **s, const char *sep, const char *text)
-{
-	char *n;
-
-	if (asprintf(&n, "%s%s%s", *s ? *s : "", *s ? sep : "", text) < 0)
-		return -ENOMEM;
-	free(*s);
-	*s = n;
 	return 0;
 }
 
