@@ -145,8 +145,13 @@ int kms_refuse_state(struct kms_call *c, enum kms_key_state state, unsigned refu
 
 #define KMS_MANAGED_ALIAS "alias/envol/ebs"
 
-/* Creates the managed key and its alias (store locked).  Returns 0 or -errno. */
+/* Creates the managed key, its key policy and its alias (store locked).  0 or -errno. */
 int kms_managed_create(struct kms *k, char id[KMS_KEY_ID_SIZE]);
+/* Gives a managed key created without a key policy (before envol had them) its policy (store
+ * locked; kms_open()).  Returns 0 (also when there is nothing to do) or -errno. */
+int kms_managed_upgrade(struct kms *k);
+/* Whether c->key_arn names the managed key (store locked). */
+bool kms_managed_arn(struct kms_call *c);
 /* AccessDeniedException for a change to the managed key, as AWS's key policy gives; else 0. */
 int kms_refuse_managed(struct kms_call *c, const struct kms_key *key);
 

@@ -313,6 +313,14 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 				o->database);
 		goto fail;
 	}
+	kms_store_lock(k->store);
+	r = kms_managed_upgrade(k);
+	kms_store_unlock(k->store);
+	if (r < 0) {
+		envol_set_error(err, errlen, "cannot give the managed key %s its key policy: %s",
+				KMS_MANAGED_ALIAS, strerror(-r));
+		goto fail;
+	}
 	r = kms_grants_init(k);
 	if (r < 0) {
 		envol_set_error(err, errlen, "cannot derive the grant-token key: %s", strerror(-r));

@@ -1118,12 +1118,38 @@ static void test_managed_key(void)
 	json_decref(j);
 	advance_days(366);
 	CU_ASSERT_EQUAL(kms_tick(K), 1);
-	j = ok_as(&SERVICE, "Decrypt",
-		  "{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":"
-		  "\"vol-1\"}}",
-		  blob);
-	CU_ASSERT_EQUAL(strlen(sget(j, "Plaintext", NULL)), 88);
-	json_decref(j);
+	/* The aws/ebs-shaped policy: nobody decrypts directly, the service not either ... */
+	expect_err_as(&SERVICE, "AccessDeniedException", "Decrypt",
+		      "{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":"
+		      "\"vol-1\"}}",
+		      blob);
+	expect_err("AccessDeniedException", "Decrypt",
+		   "{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":"
+		   "\"vol-1\"}}",
+		   blob);
+	/* ... but through a grant the service made for itself on behalf of a user of the
+	 * account; the blob made before the rotation still decrypts */
+	{
+		const struct kms_caller via = {.principal = SERVICE.principal,
+					       .source = SERVICE.source,
+					       .on_behalf_of = ADMIN.principal};
+		char *token;
+
+		j = ok_as(&via, "CreateGrant",
+			  "{\"KeyId\":\"%s\",\"GranteePrincipal\":\"%s\",\"Operations\":"
+			  "[\"Decrypt\"],\"Constraints\":{\"EncryptionContextEquals\":"
+			  "{\"envol:volume-id\":\"vol-1\"}}}",
+			  id, SERVICE.principal);
+		token = strdup(sget(j, "GrantToken", NULL));
+		json_decref(j);
+		j = ok_as(&SERVICE, "Decrypt",
+			  "{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":"
+			  "\"vol-1\"},\"GrantTokens\":[\"%s\"]}",
+			  blob, token);
+		CU_ASSERT_EQUAL(strlen(sget(j, "Plaintext", NULL)), 88);
+		json_decref(j);
+		free(token);
+	}
 	j = ok("ListKeyRotations", "{\"KeyId\":\"%s\"}", id);
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "Rotations")), 1);
 	json_decref(j);

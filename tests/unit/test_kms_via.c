@@ -6,9 +6,11 @@
  * client with kms:ViaService, kms:CallerAccount and kms:GrantIsForAWSResource set, under the
  * aws/ebs-shaped policy and under policies that test those keys.  And the audit records
  * CloudTrail-like: userIdentity, invokedBy and the service's own principal, grantId, decision;
- * records written before these fields still verify.
+ * records written before these fields still verify.  The managed key alias/envol/ebs with
+ * that policy, given at creation and at open to a managed key that had none.
  */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -471,12 +473,122 @@ static void test_audit_old_records(void)
 	teardown();
 }
 
+/* The stored policy text of key id ("" when it has none), straight from kms.db. */
+static char *stored_policy(const char *id)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *r = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_prepare_v2(db, "SELECT policy FROM keys WHERE id = ?", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		r = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+						      : "");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	return r;
+}
+
+static void reopen(void)
+{
+	static char *admins[] = {ROOT_ARN}, *services[] = {SERVICE_ARN};
+	struct kms_options o = {.database = db_path,
+				.root_key_file = root_path,
+				.audit_log = audit_path,
+				.region = "local",
+				.account_id = ACCT,
+				.admins = admins,
+				.n_admins = 1,
+				.services = services,
+				.n_services = 1};
+	char err[256] = "";
+
+	kms_close(K);
+	K = NULL;
+	CU_ASSERT_EQUAL_FATAL(kms_open(&o, &K, err, sizeof err), 0);
+}
+
+static void test_managed_key(void)
+{
+	_cleanup_free_ char *id = NULL, *blob = NULL, *pol = NULL, *pol2 = NULL;
+	char msg[1024];
+	json_t *j;
+
+	setup();
+	/* nobody creates a volume key under it directly (no plaintext comes back) ... */
+	j = run(&NOBODY, NULL, "GenerateDataKeyWithoutPlaintext",
+		"{\"KeyId\":\"alias/envol/ebs\",\"NumberOfBytes\":64,"
+		"\"EncryptionContext\":{\"envol:volume-id\":\"vol-7\"}}");
+	blob = strdup(json_string_value(json_object_get(j, "CiphertextBlob")));
+	id = strdup(strrchr(json_string_value(json_object_get(j, "KeyId")), '/') + 1);
+	json_decref(j);
+	/* ... but not without a volume, nor GenerateDataKey (plaintext), nor Decrypt */
+	json_decref(run(&NOBODY, "AccessDeniedException", "GenerateDataKeyWithoutPlaintext",
+			"{\"KeyId\":\"alias/envol/ebs\",\"NumberOfBytes\":64}"));
+	json_decref(run(&NOBODY, "AccessDeniedException", "GenerateDataKey",
+			"{\"KeyId\":\"alias/envol/ebs\",\"NumberOfBytes\":64,"
+			"\"EncryptionContext\":{\"envol:volume-id\":\"vol-7\"}}"));
+	j = run(&NOBODY, "AccessDeniedException", "Decrypt",
+		"{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":\"vol-7\"}}",
+		blob);
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "User: " NOBODY_ARN " is not authorized to "
+						  "perform: kms:Decrypt"));
+	json_decref(j);
+	/* through envold, nobody may create a grant; envold as itself may not */
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", id, msg, sizeof msg), 0);
+	CU_ASSERT_EQUAL(decide(&SERVICE, "CreateGrant", id, msg, sizeof msg), -1);
+	CU_ASSERT_EQUAL(decide(&SERVICE, "Decrypt", id, msg, sizeof msg), -1);
+	/* the policy is stored and shown; nobody may change it (the policy allows no one) */
+	pol = stored_policy(id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pol, "\"kms:ViaService\": \"" KMS_ENVOLD_SERVICE "\""));
+	j = run(&ADMIN, NULL, "GetKeyPolicy", "{\"KeyId\":\"%s\"}", id);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "Policy")), pol);
+	json_decref(j);
+	j = run(&ADMIN, "AccessDeniedException", "PutKeyPolicy",
+		"{\"KeyId\":\"%s\",\"Policy\":\"{}\",\"BypassPolicyLockoutSafetyCheck\":true}", id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "kms:PutKeyPolicy"));
+	json_decref(j);
+
+	/* a managed key made before it had a policy gets it when kms.db is opened */
+	kms_close(K);
+	K = NULL;
+	{
+		sqlite3 *db = NULL;
+		char sql[200];
+
+		snprintf(sql, sizeof sql, "UPDATE keys SET policy = NULL WHERE id = '%s'", id);
+		CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &db), SQLITE_OK);
+		CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		free(pol2);
+		pol2 = stored_policy(id);
+		CU_ASSERT_STRING_EQUAL(pol2, "");
+		free(pol2);
+		pol2 = NULL;
+	}
+	reopen();
+	pol2 = stored_policy(id);
+	CU_ASSERT_STRING_EQUAL(pol2, pol);
+	json_decref(run(&NOBODY, "AccessDeniedException", "Decrypt",
+			"{\"CiphertextBlob\":\"%s\",\"EncryptionContext\":{\"envol:volume-id\":"
+			"\"vol-7\"}}",
+			blob));
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", id, msg, sizeof msg), 0);
+	teardown();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
 	    {"on behalf: who may, on what, for whom", test_refusals},
 	    {"on behalf: ViaService, CallerAccount, GrantIsForAWSResource", test_conditions},
 	    {"audit: userIdentity, invokedBy, grantId, decision", test_audit_fields},
+	    {"managed key: the aws/ebs-shaped policy, at creation and at open", test_managed_key},
 	    {"audit: records without the new fields still verify", test_audit_old_records},
 	    CU_TEST_INFO_NULL,
 	};
