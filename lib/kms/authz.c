@@ -40,17 +40,17 @@ static const char ADMIN_POLICY[] =
     "\"Action\":\"kms:*\",\"Resource\":\"*\"}]}";
 
 /*
- * kms.services (envold): describe keys, and wrap and unwrap volume keys, only under an
- * encryption context that names a volume.
+ * kms.services (envold): describe keys and find the grants it may retire; nothing else.  It
+ * decrypts a volume's key only through the grant it creates on its client's behalf (the
+ * client's own permissions decide: docs/operations.md "Who may attach which volume"), and
+ * retires that grant as its retiring principal, which needs no policy.
  */
 static const char SERVICE_POLICY[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":["
     "{\"Sid\":\"DescribeVolumeKeys\",\"Effect\":\"Allow\",\"Action\":\"kms:DescribeKey\","
     "\"Resource\":\"*\"},"
-    "{\"Sid\":\"UnwrapVolumeKeys\",\"Effect\":\"Allow\",\"Action\":["
-    "\"kms:GenerateDataKeyWithoutPlaintext\",\"kms:Decrypt\",\"kms:ReEncryptFrom\","
-    "\"kms:ReEncryptTo\"],\"Resource\":\"*\",\"Condition\":{\"Null\":{"
-    "\"kms:EncryptionContext:envol:volume-id\":\"false\"}}}]}";
+    "{\"Sid\":\"FindOwnGrants\",\"Effect\":\"Allow\",\"Action\":\"kms:ListRetirableGrants\","
+    "\"Resource\":\"*\"}]}";
 
 struct identity {
 	char *principal;

@@ -4,8 +4,9 @@
 #   wait_until SECS WHAT CMD…  poll CMD until it succeeds, fail after SECS
 #   cleanup_fn CMD…      run CMD at exit, last registered first
 #   envol_tmpdir         make $T, a temporary state dir removed at exit
-#   write_config         write $T/envol.conf (state and runtime under $T); extra libconfig text
-#                        from stdin is appended inside the kms {} group when KMS_EXTRA is set
+#   write_config         write $T/envol.conf (state and runtime under $T)
+#   allow_attach_by P…   before start_kmsd: identity policies letting principals P… attach
+#                        volumes through envold (kms:CreateGrant via envold)
 #   start_kmsd           start envol-kmsd on $T/run/kms.sock, wait until it answers
 #   use_test_clock       start_kmsd then runs the test-only envol-kmsd-testclock, whose clock
 #                        is moved by writing seconds to $ENVOL_TEST_CLOCK_FILE
@@ -87,7 +88,8 @@ kms: {
   listen = "$kms_listen";
   allow_plain_http = true;   # tests over plain TCP (test-tls-kms.sh tests HTTPS)
   admins = [ "arn:aws:iam::000000000000:user/unix/root", "arn:aws:iam::000000000000:user/alice" ];
-  services = [ "arn:aws:iam::000000000000:user/unix/envol" ];
+  # envold runs as root here: root is the service that attaches on its clients' behalf
+  services = [ "arn:aws:iam::000000000000:user/unix/envol", "arn:aws:iam::000000000000:user/unix/root" ];
   credentials = ( { access_key_id = "$ACCESS_KEY"; secret_access_key = "$SECRET_KEY";
                     principal = "arn:aws:iam::000000000000:user/alice"; } );
 };
@@ -96,6 +98,23 @@ server: {
 };
 CONF
     CONF=$T/envol.conf
+}
+
+# allow_attach_by PRINCIPAL… — the identity policy of docs/operations.md "Who may attach which
+# volume" (kms:CreateGrant through envold only) for each PRINCIPAL, in the kms group of $CONF.
+allow_attach_by() {
+    local p entries=
+    cat >"$T/attach-policy.json" <<'JSON'
+{"Version": "2012-10-17", "Statement": [{"Sid": "AttachThroughEnvold", "Effect": "Allow",
+  "Action": "kms:CreateGrant", "Resource": "*",
+  "Condition": {"StringEquals": {"kms:ViaService": "envold.envol.internal"},
+                "Bool": {"kms:GrantIsForAWSResource": "true"}}}]}
+JSON
+    for p in "$@"; do
+        entries+="${entries:+, }{ principal = \"$p\"; file = \"$T/attach-policy.json\"; }"
+    done
+    sed -i "/^kms: {/a\  identity_policies = ( $entries );" "$CONF"
+    grep -q "identity_policies = ( {" "$CONF" || fail "allow_attach_by: $CONF not changed"
 }
 
 _wait_for_socket() {
@@ -281,4 +300,12 @@ attach_refused() {
     REFUSAL=$(sed -n 's/.*server error message: //p' <<<"$out" | tail -1)
     [ -n "$REFUSAL" ] || REFUSAL=$(grep -v "libnbd: debug" <<<"$out" | tail -1)
     return 0
+}
+
+# plain_tcp_serves HOST:PORT NAME — envold answers on a plain TCP listener: NBD_OPT_LIST shows
+# export NAME, and attaching it is refused (NBD_REP_ERR_POLICY) for want of a client identity.
+plain_tcp_serves() {
+    nbdinfo --list --json "nbd://$1" 2>/dev/null | grep -q "\"export-name\": \"$2\"" || return 1
+    attach_refused "nbd://$1/$2" || return 1
+    grep -q "no client identity" <<<"$REFUSAL"
 }
