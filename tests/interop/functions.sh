@@ -309,3 +309,46 @@ plain_tcp_serves() {
     attach_refused "nbd://$1/$2" || return 1
     grep -q "no client identity" <<<"$REFUSAL"
 }
+
+# ---- Attach through a grant (test-attach-grant-*.sh) ----
+#   grant_setup [P…]     envol_tmpdir, configuration (principals P… may attach: allow_attach_by),
+#                        envol-kmsd on a TCP listener too; envold
+#                        is the service arn:aws:iam::000000000000:user/envold (no admin), which
+#                        reaches the KMS over SigV4 with $ECONF ($CONF plus a client group)
+#   start_envold_service start envold with $ECONF; its NBD socket open to every local user
+#   envold_kms ARGS…     the aws CLI with envold's own credentials
+ENVOLD_PRINCIPAL=arn:aws:iam::000000000000:user/envold
+ENVOLD_AK=AKIDENVOLDSERVICE001
+ENVOLD_SK=envold-service-secret-key-00000000000000
+grant_setup() {
+    envol_tmpdir
+    chmod 755 "$T" "$T/run"
+    KMS_LISTEN=127.0.0.1:$(free_port)
+    write_config "$KMS_LISTEN"
+    sed -i "s|^  services = .*|  services = [ \"$ENVOLD_PRINCIPAL\" ];|" "$CONF"
+    sed -i "s|^  credentials = ( {|  credentials = ( { access_key_id = \"$ENVOLD_AK\"; secret_access_key = \"$ENVOLD_SK\"; principal = \"$ENVOLD_PRINCIPAL\"; }, {|" "$CONF"
+    grep -q "services = \[ \"$ENVOLD_PRINCIPAL\" \]" "$CONF" && grep -q "$ENVOLD_AK" "$CONF" ||
+        fail "grant_setup: $CONF not changed"
+    [ $# -eq 0 ] || allow_attach_by "$@"
+    ECONF=$T/envold.conf
+    cp "$CONF" "$ECONF"
+    cat >>"$ECONF" <<CONF
+client: {
+  endpoint = "http://$KMS_LISTEN";
+  access_key_id = "$ENVOLD_AK";
+  secret_access_key = "$ENVOLD_SK";
+};
+CONF
+    start_kmsd
+}
+
+start_envold_service() {
+    CONF=$ECONF start_envold "$@"
+    chmod 666 "$T/run/nbd.sock"
+}
+
+envold_kms() {
+    AWS_ACCESS_KEY_ID=$ENVOLD_AK AWS_SECRET_ACCESS_KEY=$ENVOLD_SK AWS_DEFAULT_REGION=local \
+        AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+        $AWS --endpoint-url "http://$KMS_LISTEN" kms "$@"
+}
