@@ -3,7 +3,8 @@
  * authz.c — authorization, the one decision point every operation goes through, as AWS KMS
  * decides (docs/kms-access.md, policy.h): an explicit Deny in the key policy or in the caller's
  * identity policies wins; otherwise the key policy allows the caller, or allows the account
- * and an identity policy allows the caller, or a grant does.  Operations that name no key
+ * and an identity policy allows the caller, or a grant does (grants.c: looked up only when
+ * neither policy allowed and none denied).  Operations that name no key
  * (CreateKey, ListKeys, ListAliases, GenerateRandom, ListRetirableGrants) are decided by
  * identity policies alone, in kms_authorize() before the handler runs; every other operation
  * is decided by kms_authorize_key() once its key is resolved (resolve.c, crypto.c,
@@ -427,6 +428,7 @@ struct ckeys {
 	const char **tag_keys;
 	char now[32];
 	char bypass[8];
+	const char *constraint_types[2];
 };
 
 static void ckeys_done(struct ckeys *ck)
@@ -469,6 +471,23 @@ static const char *request_alias(const struct kms_call *c)
 	return NULL;
 }
 
+/* The grant condition keys of CreateGrant: the grant it asks for. */
+static void grant_keys(const struct kms_call *c, struct ckeys *ck)
+{
+	const struct kms_request *q = &c->req;
+	size_t n = 0;
+
+	addn(ck, "kms:GrantOperations", q->grant_operations, q->n_grant_operations);
+	add1(ck, "kms:GranteePrincipal", q->grantee_principal);
+	add1(ck, "kms:RetiringPrincipal", q->retiring_principal);
+	if (q->grant_equals.present)
+		ck->constraint_types[n++] = "EncryptionContextEquals";
+	if (q->grant_subset.present)
+		ck->constraint_types[n++] = "EncryptionContextSubset";
+	if (n)
+		addn(ck, "kms:GrantConstraintType", ck->constraint_types, n);
+}
+
 static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, bool names_key,
 		       struct ckeys *ck)
 {
@@ -477,7 +496,7 @@ static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, 
 	struct tm tm;
 	time_t now = (time_t)envol_clock_now();
 
-	ck->cap = 16 + n_ctx + q->n_tags;
+	ck->cap = 20 + n_ctx + q->n_tags;
 	ck->k = calloc(ck->cap, sizeof(*ck->k));
 	ck->v = calloc(ck->cap, sizeof(*ck->v));
 	if (!ck->k || !ck->v)
@@ -532,6 +551,8 @@ static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, 
 	}
 	if (q->op == KMS_OP_UNTAG_RESOURCE)
 		addn(ck, "aws:TagKeys", q->tag_keys, q->n_tag_keys);
+	if (q->op == KMS_OP_CREATE_GRANT)
+		grant_keys(c, ck);
 	return 0;
 }
 
@@ -544,6 +565,7 @@ static bool names_key(enum kms_op op)
 	case KMS_OP_LIST_KEYS:
 	case KMS_OP_LIST_ALIASES:
 	case KMS_OP_GENERATE_RANDOM:
+	case KMS_OP_LIST_RETIRABLE_GRANTS:
 		return false;
 	default:
 		return true;
@@ -597,9 +619,16 @@ static bool anonymous(const struct kms_call *c)
 	return !c->caller || !c->caller->principal || !c->caller->principal[0];
 }
 
-/* Decides the call for resource under key_policy (both NULL: no key): 0, or -1 with
- * AccessDeniedException set. */
-static int decide(struct kms_call *c, const struct kms_policy *key_policy, const char *resource)
+static bool explicit_deny(const struct kms_access_decision *d)
+{
+	return d->reason == KMS_ACCESS_DENY_KEY_POLICY ||
+	       d->reason == KMS_ACCESS_DENY_IDENTITY_POLICY;
+}
+
+/* Decides the call for key id (resource its ARN) under key_policy (all NULL: no key): 0, or
+ * -1 with AccessDeniedException set. */
+static int decide(struct kms_call *c, const struct kms_policy *key_policy, const char *id,
+		  const char *resource)
 {
 	struct kms_authz *a = c->k->authz;
 	const struct kms_policy *ids[MAX_IDENTITY];
@@ -622,6 +651,20 @@ static int decide(struct kms_call *c, const struct kms_policy *key_policy, const
 				    identity_of(a->access, req.principal, ids, MAX_IDENTITY), &req,
 				    false, &d);
 	pthread_rwlock_unlock(&a->lock);
+	/* Grants never deny, and cost a lookup only when no policy allowed. */
+	if (!allowed && id && !explicit_deny(&d)) {
+		int r = kms_grant_authorize(c, id, req.principal);
+
+		if (r < 0) {
+			ckeys_done(&ck);
+			return kms_fail_internal(c, r, "grants");
+		}
+		if (r > 0) {
+			allowed = d.allowed = true;
+			d.reason = KMS_ACCESS_GRANT;
+			d.policy = NULL;
+		}
+	}
 	c->decision = d.reason;
 	if (!allowed)
 		kms_policy_denial_message(&req, &d, msg, sizeof msg);
@@ -636,7 +679,7 @@ int kms_authorize(struct kms_call *c)
 {
 	if (names_key(c->req.op))
 		return 0; /* decided when the key is resolved: kms_authorize_key() */
-	return decide(c, NULL, NULL);
+	return decide(c, NULL, NULL, NULL);
 }
 
 int kms_authorize_key(struct kms_call *c, const char *id)
@@ -653,7 +696,9 @@ int kms_authorize_key(struct kms_call *c, const char *id)
 	if (r < 0)
 		return kms_fail_internal(c, r, "key policy");
 	kms_key_arn(c->k, id, arn);
-	return decide(c, kp, arn);
+	if (kms_grant_tokens_check(c, id) < 0)
+		return -1;
+	return decide(c, kp, id, arn);
 }
 
 int kms_authz_lockout_check(struct kms_call *c, const char *id, const struct kms_policy *policy)

@@ -8,7 +8,7 @@
  *
  * How a request flows (kms.c): kms_op_from_name() → kms_request_decode() → kms_authorize()
  * (authz.c, the one decision point) → the operation's handler (keys.c, aliases.c,
- * rotation.c, tags.c, crypto.c), which fills c->result or calls kms_fail() →
+ * rotation.c, tags.c, crypto.c, grants.c), which fills c->result or calls kms_fail() →
  * kms_response_encode() or kms_response_error() → one audit record (audit.c).
  */
 #ifndef ENVOL_KMS_INTERNAL_H
@@ -37,12 +37,14 @@ struct kms {
 	char key_arn_prefix[272];      /* arn:aws:kms:<region>:<account>:key/ */
 	char arn_prefix[256];	       /* arn:aws:kms:<region>:<account>: */
 	_Atomic int64_t next_deletion; /* earliest deletion date, INT64_MAX if none */
+	uint8_t *grant_token_key;      /* secure memory: the MAC key of grant tokens (grants.c) */
 };
 
 /* One request in flight. */
 struct kms_call {
 	struct kms *k;
 	const struct kms_caller *caller;
+	char grant_id[65]; /* the grant that allowed this request, "" if none (audit) */
 	struct kms_request req;
 	int error; /* enum kms_error; 0: success */
 	char msg[1024];
@@ -187,6 +189,31 @@ int kms_op_list_key_rotations(struct kms_call *c);
 int kms_check_tags(struct kms_call *c);
 int kms_op_tag_untag(struct kms_call *c);
 int kms_op_list_resource_tags(struct kms_call *c);
+
+/* ---- grants.c ---- */
+
+/* Derives the grant-token MAC key from the root key (store open): 0 or -errno. */
+int kms_grants_init(struct kms *k);
+void kms_grants_done(struct kms *k);
+int kms_op_create_grant(struct kms_call *c);
+int kms_op_list_grants(struct kms_call *c);
+int kms_op_list_retirable_grants(struct kms_call *c);
+int kms_op_retire_grant(struct kms_call *c);
+int kms_op_revoke_grant(struct kms_call *c);
+/*
+ * The request's GrantTokens (at most 10) for an operation on key key_id: each must be a token
+ * of this KMS that names this key (ReEncrypt: either of its keys).  0, or -1 with
+ * InvalidGrantTokenException set.
+ */
+int kms_grant_tokens_check(struct kms_call *c, const char *key_id);
+/*
+ * Authorization by a grant (authz.c asks when no policy allowed and none denied): 1 when a
+ * grant of key_id for principal carries the call's operation with its constraints met (for
+ * CreateGrant: and the new grant derives from it; for RetireGrant: principal may retire the
+ * grant the request names), c->grant_id set to it; 0 when none does; -errno.  One indexed
+ * lookup by (key, grantee); takes the store's mutex.
+ */
+int kms_grant_authorize(struct kms_call *c, const char *key_id, const char *principal);
 
 /* ---- crypto.c (run without the store's mutex) ---- */
 

@@ -3,8 +3,8 @@
  * kms.c — the KMS core's entry points: kms_open()/kms_close(), and the dispatcher: one table
  * from operation name to handler, and kms_handle(), which decodes, authorizes, runs the
  * handler, encodes its answer and audits every request; kms_reject() for what the transport
- * refused.  The operations themselves live in keys.c, aliases.c, rotation.c, tags.c and
- * crypto.c (internal.h shows the flow).
+ * refused.  The operations themselves live in keys.c, aliases.c, rotation.c, tags.c,
+ * grants.c and crypto.c (internal.h shows the flow).
  *
  * Locking: the store's mutex serializes every operation that reads or changes state; it is
  * held around the whole handler.  The cryptographic operations run without it and read key
@@ -25,6 +25,7 @@ static const struct {
 } operations[KMS_OP_MAX] = {
     [KMS_OP_CANCEL_KEY_DELETION] = {"CancelKeyDeletion", kms_op_cancel_key_deletion, false},
     [KMS_OP_CREATE_ALIAS] = {"CreateAlias", kms_op_create_update_alias, false},
+    [KMS_OP_CREATE_GRANT] = {"CreateGrant", kms_op_create_grant, false},
     [KMS_OP_CREATE_KEY] = {"CreateKey", kms_op_create_key, false},
     [KMS_OP_DECRYPT] = {"Decrypt", kms_op_decrypt, true},
     [KMS_OP_DELETE_ALIAS] = {"DeleteAlias", kms_op_delete_alias, false},
@@ -42,12 +43,17 @@ static const struct {
     [KMS_OP_GET_KEY_ROTATION_STATUS] = {"GetKeyRotationStatus", kms_op_get_key_rotation_status,
 					false},
     [KMS_OP_LIST_ALIASES] = {"ListAliases", kms_op_list_aliases, false},
+    [KMS_OP_LIST_GRANTS] = {"ListGrants", kms_op_list_grants, false},
     [KMS_OP_LIST_KEY_ROTATIONS] = {"ListKeyRotations", kms_op_list_key_rotations, false},
     [KMS_OP_LIST_KEYS] = {"ListKeys", kms_op_list_keys, false},
     [KMS_OP_LIST_KEY_POLICIES] = {"ListKeyPolicies", kms_op_list_key_policies, false},
+    [KMS_OP_LIST_RETIRABLE_GRANTS] = {"ListRetirableGrants", kms_op_list_retirable_grants,
+				      false},
     [KMS_OP_PUT_KEY_POLICY] = {"PutKeyPolicy", kms_op_put_key_policy, false},
     [KMS_OP_LIST_RESOURCE_TAGS] = {"ListResourceTags", kms_op_list_resource_tags, false},
     [KMS_OP_RE_ENCRYPT] = {"ReEncrypt", kms_op_re_encrypt, true},
+    [KMS_OP_RETIRE_GRANT] = {"RetireGrant", kms_op_retire_grant, false},
+    [KMS_OP_REVOKE_GRANT] = {"RevokeGrant", kms_op_revoke_grant, false},
     [KMS_OP_ROTATE_KEY_ON_DEMAND] = {"RotateKeyOnDemand", kms_op_rotate_key_on_demand, false},
     [KMS_OP_SCHEDULE_KEY_DELETION] = {"ScheduleKeyDeletion", kms_op_schedule_key_deletion, false},
     [KMS_OP_TAG_RESOURCE] = {"TagResource", kms_op_tag_untag, false},
@@ -61,7 +67,6 @@ static const struct {
 static const char *const unsupported_ops[] = {
     "ConnectCustomKeyStore",
     "CreateCustomKeyStore",
-    "CreateGrant",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
     "DeriveSharedSecret",
@@ -74,11 +79,7 @@ static const char *const unsupported_ops[] = {
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
-    "ListGrants",
-    "ListRetirableGrants",
     "ReplicateKey",
-    "RetireGrant",
-    "RevokeGrant",
     "Sign",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
@@ -253,6 +254,7 @@ void kms_close(struct kms *k)
 		return;
 	kms_cache_free(k->cache);
 	kms_audit_close(k->audit); /* anchors in the store: before it closes */
+	kms_grants_done(k);
 	kms_store_close(k->store);
 	kms_authz_free(k->authz);
 	free(k->region);
@@ -300,6 +302,11 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 				"the root key does not unseal the key material in %s (wrong root "
 				"key file or credential?)",
 				o->database);
+		goto fail;
+	}
+	r = kms_grants_init(k);
+	if (r < 0) {
+		envol_set_error(err, errlen, "cannot derive the grant-token key: %s", strerror(-r));
 		goto fail;
 	}
 	r = kms_audit_open(o->audit_log, k->store, &k->audit, err, errlen);

@@ -21,7 +21,8 @@ enum mtype {
 	M_BLOB,	   /* base64 string, decoded length min..max */
 	M_CTX,	   /* map string -> string */
 	M_TAGS,	   /* list of {TagKey, TagValue} */
-	M_STRLIST, /* list of strings, count <= max */
+	M_STRLIST, /* list of strings, count <= max (pointer array, then its count) */
+	M_CONSTRAINTS, /* GrantConstraints: two maps */
 	M_UNSUP,   /* any JSON type; present (and not false/null) -> unsupported */
 };
 
@@ -45,6 +46,16 @@ _Static_assert(offsetof(struct kms_request, plaintext_len) ==
 _Static_assert(offsetof(struct kms_request, ciphertext_blob_len) ==
 		   offsetof(struct kms_request, ciphertext_blob) + sizeof(uint8_t *),
 	       "ciphertext_blob_len follows ciphertext_blob");
+/* M_STRLIST writes the count right after the pointer array. */
+_Static_assert(offsetof(struct kms_request, n_tag_keys) ==
+		   offsetof(struct kms_request, tag_keys) + sizeof(const char **),
+	       "n_tag_keys follows tag_keys");
+_Static_assert(offsetof(struct kms_request, n_grant_tokens) ==
+		   offsetof(struct kms_request, grant_tokens) + sizeof(const char **),
+	       "n_grant_tokens follows grant_tokens");
+_Static_assert(offsetof(struct kms_request, n_grant_operations) ==
+		   offsetof(struct kms_request, grant_operations) + sizeof(const char **),
+	       "n_grant_operations follows grant_operations");
 
 static const char *const e_key_usage[] = {"SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC",
 					  "KEY_AGREEMENT", NULL};
@@ -85,7 +96,7 @@ static const char *const e_include[] = {"ALL_KEY_MATERIAL", "ROTATIONS_ONLY", NU
 	}
 #define GRANT_TOKENS                                                                               \
 	{                                                                                          \
-		"GrantTokens", M_STRLIST, false, 0, 10, NOOFF, NULL                                \
+		"GrantTokens", M_STRLIST, false, 0, 10, OFF(grant_tokens), NULL                    \
 	}
 #define LIMIT                                                                                      \
 	{                                                                                          \
@@ -239,6 +250,44 @@ static const struct member m_tag[] = {
     {"Tags", M_TAGS, true, 0, 0, OFF(tags), NULL},
     END,
 };
+static const struct member m_create_grant[] = {
+    KEY_ID_REQ,
+    {"GranteePrincipal", M_STR, true, 1, 256, OFF(grantee_principal), NULL},
+    {"RetiringPrincipal", M_STR, false, 1, 256, OFF(retiring_principal), NULL},
+    {"Operations", M_STRLIST, true, 0, 0, OFF(grant_operations), NULL},
+    {"Constraints", M_CONSTRAINTS, false, 0, 0, NOOFF, NULL},
+    GRANT_TOKENS,
+    {"Name", M_STR, false, 1, 256, OFF(grant_name), NULL},
+    {"DryRun", M_BOOL, false, 0, 0, OFF(dry_run), NULL},
+    END,
+};
+static const struct member m_list_grants[] = {
+    LIMIT,
+    MARKER,
+    KEY_ID_REQ,
+    {"GrantId", M_STR, false, 1, 128, OFF(grant_id), NULL},
+    {"GranteePrincipal", M_STR, false, 1, 256, OFF(grantee_principal), NULL},
+    END,
+};
+static const struct member m_list_retirable[] = {
+    LIMIT,
+    MARKER,
+    {"RetiringPrincipal", M_STR, true, 1, 256, OFF(retiring_principal), NULL},
+    END,
+};
+static const struct member m_retire_grant[] = {
+    {"GrantToken", M_STR, false, 1, 8192, OFF(grant_token), NULL},
+    KEY_ID_OPT,
+    {"GrantId", M_STR, false, 1, 128, OFF(grant_id), NULL},
+    {"DryRun", M_UNSUP, false, 0, 0, NOOFF, NULL},
+    END,
+};
+static const struct member m_revoke_grant[] = {
+    KEY_ID_REQ,
+    {"GrantId", M_STR, true, 1, 128, OFF(grant_id), NULL},
+    {"DryRun", M_UNSUP, false, 0, 0, NOOFF, NULL},
+    END,
+};
 static const struct member m_untag[] = {
     KEY_ID_REQ,
     {"TagKeys", M_STRLIST, true, 0, KMS_MAX_TAGS, OFF(tag_keys), NULL},
@@ -253,6 +302,7 @@ static const struct member m_update_desc[] = {
 static const struct member *const op_members[KMS_OP_MAX] = {
     [KMS_OP_CANCEL_KEY_DELETION] = m_key_only,
     [KMS_OP_CREATE_ALIAS] = m_create_alias,
+    [KMS_OP_CREATE_GRANT] = m_create_grant,
     [KMS_OP_CREATE_KEY] = m_create_key,
     [KMS_OP_DECRYPT] = m_decrypt,
     [KMS_OP_DELETE_ALIAS] = m_alias_only,
@@ -269,11 +319,15 @@ static const struct member *const op_members[KMS_OP_MAX] = {
     [KMS_OP_GET_KEY_ROTATION_STATUS] = m_key_only,
     [KMS_OP_LIST_ALIASES] = m_list_aliases,
     [KMS_OP_LIST_KEY_ROTATIONS] = m_list_rotations,
+    [KMS_OP_LIST_GRANTS] = m_list_grants,
     [KMS_OP_LIST_KEYS] = m_list_keys,
     [KMS_OP_LIST_KEY_POLICIES] = m_list_policies,
+    [KMS_OP_LIST_RETIRABLE_GRANTS] = m_list_retirable,
     [KMS_OP_PUT_KEY_POLICY] = m_put_policy,
     [KMS_OP_LIST_RESOURCE_TAGS] = m_list_tags,
     [KMS_OP_RE_ENCRYPT] = m_re_encrypt,
+    [KMS_OP_RETIRE_GRANT] = m_retire_grant,
+    [KMS_OP_REVOKE_GRANT] = m_revoke_grant,
     [KMS_OP_ROTATE_KEY_ON_DEMAND] = m_key_only,
     [KMS_OP_SCHEDULE_KEY_DELETION] = m_schedule,
     [KMS_OP_TAG_RESOURCE] = m_tag,
@@ -534,9 +588,28 @@ static int decode_member(const struct member *m, json_t *v, struct kms_request *
 			if (!l)
 				return envol_fail(KMS_ERR_INTERNAL, err, errlen, "out of memory");
 			json_array_foreach(v, idx, e) l[idx] = json_string_value(e);
-			r->tag_keys = l;
+			*(const char ***)(base + m->off) = l;
 		}
-		r->n_tag_keys = n;
+		*(size_t *)(base + m->off + sizeof(const char **)) = n;
+		return 0;
+	}
+	case M_CONSTRAINTS: {
+		static const struct member eq = {"EncryptionContextEquals", M_CTX, false, 0, 0,
+						 OFF(grant_equals), NULL};
+		static const struct member sub = {"EncryptionContextSubset", M_CTX, false, 0, 0,
+						  OFF(grant_subset), NULL};
+		json_t *e;
+
+		if (!json_is_object(v))
+			return fail_type(err, errlen, m->name, "a structure");
+		e = json_object_get(v, eq.name);
+		if (e && !json_is_null(e) &&
+		    (q = decode_context(&eq, e, &r->grant_equals, err, errlen)))
+			return q;
+		e = json_object_get(v, sub.name);
+		if (e && !json_is_null(e) &&
+		    (q = decode_context(&sub, e, &r->grant_subset, err, errlen)))
+			return q;
 		return 0;
 	}
 	case M_UNSUP:
@@ -619,6 +692,10 @@ void kms_request_done(struct kms_request *r)
 	kms_context_done(&r->dst_context);
 	free(r->tags);
 	free(r->tag_keys);
+	free(r->grant_tokens);
+	free(r->grant_operations);
+	kms_context_done(&r->grant_equals);
+	kms_context_done(&r->grant_subset);
 	json_decref(r->root);
 	memset(r, 0, sizeof(*r));
 	r->multi_region = -1;

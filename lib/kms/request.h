@@ -67,6 +67,19 @@ struct kms_request {
 	size_t n_tags;
 	const char **tag_keys;
 	size_t n_tag_keys;
+
+	/* grants */
+	const char **grant_tokens; /* GrantTokens (at most KMS_GRANT_MAX_TOKENS) */
+	size_t n_grant_tokens;
+	const char **grant_operations; /* CreateGrant's Operations */
+	size_t n_grant_operations;
+	const char *grantee_principal, *retiring_principal;
+	const char *grant_name; /* Name */
+	const char *grant_id;	/* GrantId (RetireGrant, RevokeGrant, ListGrants' filter) */
+	const char *grant_token; /* RetireGrant's GrantToken */
+	struct kms_context grant_equals; /* Constraints.EncryptionContextEquals */
+	struct kms_context grant_subset; /* Constraints.EncryptionContextSubset */
+	int dry_run;			 /* DryRun: 0 absent or false, 1 true */
 };
 
 /*

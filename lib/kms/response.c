@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "kms/grant.h"
 #include "kms/internal.h"
 #include "util/buffer.h"
 #include "util/encoding.h"
@@ -36,6 +37,12 @@ void kms_result_done(struct kms_result *r)
 		break;
 	case KMS_RESULT_POLICY:
 		free(r->policy);
+		break;
+	case KMS_RESULT_GRANT:
+		free(r->grant.token);
+		break;
+	case KMS_RESULT_GRANTS:
+		kms_grant_rows_free(r->grants, r->page.n);
 		break;
 	case KMS_RESULT_CRYPTO:
 		free(r->crypto.ciphertext_blob);
@@ -91,6 +98,37 @@ static json_t *key_metadata(const struct kms *k, const struct kms_key *key, bool
 	return m;
 }
 
+/* A GrantListEntry (botocore's shape); members absent when the grant has none. */
+static json_t *grant_entry(const struct kms *k, const struct kms_grant_row *g, bool *ok)
+{
+	char arn[KMS_ARN_MAX];
+	json_t *e = json_object(), *ops = json_array();
+
+	if (!e || !ops) {
+		json_decref(e);
+		json_decref(ops);
+		*ok = false;
+		return NULL;
+	}
+	kms_key_arn(k, g->key_id, arn);
+	set(e, "KeyId", json_string(arn), ok);
+	set(e, "GrantId", json_string(g->grant_id), ok);
+	if (g->name)
+		set(e, "Name", json_string(g->name), ok);
+	set(e, "CreationDate", json_integer(g->created), ok);
+	set(e, "GranteePrincipal", json_string(g->grantee), ok);
+	if (g->retiring)
+		set(e, "RetiringPrincipal", json_string(g->retiring), ok);
+	set(e, "IssuingAccount", json_string(g->issuing), ok);
+	for (uint32_t bit = 1; bit && bit < (1u << KMS_GRANT_OP_COUNT); bit <<= 1)
+		if (g->ops & bit)
+			append(ops, json_string(kms_grant_op_name(bit)), ok);
+	set(e, "Operations", ops, ok);
+	if (g->constraints)
+		set(e, "Constraints", json_loads(g->constraints, 0, NULL), ok);
+	return e;
+}
+
 /* The list of a List* answer. */
 static json_t *list(const struct kms *k, const struct kms_result *r, bool *ok)
 {
@@ -129,6 +167,9 @@ static json_t *list(const struct kms *k, const struct kms_result *r, bool *ok)
 					 r->tags[i].value),
 			       ok);
 			break;
+		case KMS_RESULT_GRANTS:
+			append(l, grant_entry(k, &r->grants[i], ok), ok);
+			break;
 		default:
 			break;
 		}
@@ -147,6 +188,8 @@ static const char *list_name(enum kms_result_type t)
 		return "Aliases";
 	case KMS_RESULT_ROTATIONS:
 		return "Rotations";
+	case KMS_RESULT_GRANTS:
+		return "Grants";
 	default:
 		return "Tags";
 	}
@@ -187,6 +230,7 @@ static json_t *members(const struct kms *k, const struct kms_result *r)
 	case KMS_RESULT_ALIASES:
 	case KMS_RESULT_ROTATIONS:
 	case KMS_RESULT_TAGS:
+	case KMS_RESULT_GRANTS:
 		set(o, list_name(r->type), list(k, r, &ok), &ok);
 		set(o, "Truncated", json_boolean(r->page.truncated), &ok);
 		if (r->page.truncated && r->page.next_marker)
@@ -199,6 +243,10 @@ static json_t *members(const struct kms *k, const struct kms_result *r)
 	case KMS_RESULT_POLICY_NAMES:
 		set(o, "PolicyNames", json_pack("[s]", "default"), &ok);
 		set(o, "Truncated", json_false(), &ok);
+		break;
+	case KMS_RESULT_GRANT:
+		set(o, "GrantToken", json_string(r->grant.token), &ok);
+		set(o, "GrantId", json_string(r->grant.id), &ok);
 		break;
 	case KMS_RESULT_CRYPTO: /* encode_crypto() */
 		break;

@@ -30,6 +30,8 @@ enum kms_result_type {
 	KMS_RESULT_CRYPTO, /* Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom */
 	KMS_RESULT_POLICY,	   /* GetKeyPolicy */
 	KMS_RESULT_POLICY_NAMES,   /* ListKeyPolicies: always ["default"] */
+	KMS_RESULT_GRANT,	   /* CreateGrant: GrantToken, GrantId */
+	KMS_RESULT_GRANTS,	   /* ListGrants, ListRetirableGrants */
 };
 
 /* The members of the cryptographic operations' answers; each is present when set. */
@@ -66,8 +68,13 @@ struct kms_result {
 		struct kms_tag_row *tags;	 /* TAGS */
 		struct kms_crypto_result crypto; /* CRYPTO */
 		char *policy;			 /* POLICY (malloc'd) */
+		struct {
+			char id[KMS_GRANT_ID_SIZE];
+			char *token;	      /* malloc'd */
+		} grant;		      /* GRANT */
+		struct kms_grant_row *grants; /* GRANTS */
 	};
-	struct kms_page page; /* KEYS, ALIASES, ROTATIONS, TAGS */
+	struct kms_page page; /* KEYS, ALIASES, ROTATIONS, TAGS, GRANTS */
 };
 
 /* Frees what a result holds (wipes its plaintext) and empties it. */

@@ -2,7 +2,8 @@
 /*
  * store.c — the key store's database: open and close, the schema, transactions and the
  * statement helpers of store_sql.h, and the data model's small functions (store.h).  The
- * statements of each table family are in store_keys.c, store_aliases.c and store_tags.c.
+ * statements of each table family are in store_keys.c, store_aliases.c, store_tags.c and
+ * store_grants.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,23 @@ void kms_aliases_free(struct kms_alias *a, size_t n)
 	for (size_t i = 0; a && i < n; i++)
 		free(a[i].name);
 	free(a);
+}
+
+void kms_grant_row_done(struct kms_grant_row *g)
+{
+	free(g->name);
+	free(g->grantee);
+	free(g->retiring);
+	free(g->constraints);
+	free(g->issuing);
+	g->name = g->grantee = g->retiring = g->constraints = g->issuing = NULL;
+}
+
+void kms_grant_rows_free(struct kms_grant_row *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++)
+		kms_grant_row_done(&g[i]);
+	free(g);
 }
 
 void kms_tag_rows_free(struct kms_tag_row *t, size_t n)
@@ -203,7 +221,8 @@ static const char schema[] =
     " issuing TEXT NOT NULL,"
     " created INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS grants_key ON grants(key_id, grant_id);"
-    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring);";
+    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring);"
+    "CREATE INDEX IF NOT EXISTS grants_grantee ON grants(key_id, grantee);";
 
 /* Schema version 1 had no key policies: add the column. */
 static const char upgrade_1_2[] = "ALTER TABLE keys ADD COLUMN policy TEXT;";

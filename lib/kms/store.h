@@ -2,9 +2,9 @@
 /*
  * store.h — the key store: what the KMS keeps (keys, sealed material, rotations, aliases, tags)
  * and every SQL statement that reads or writes it, in store.c (connection, schema,
- * transactions), store_keys.c (keys, material, rotations), store_aliases.c and store_tags.c;
- * nothing else in lib/kms sees SQLite.  SQLite with WAL, synchronous=FULL, foreign keys and
- * secure_delete; CMK material only sealed under the root key (root_key.h).
+ * transactions), store_keys.c (keys, material, rotations), store_aliases.c, store_tags.c and
+ * store_grants.c; nothing else in lib/kms sees SQLite.  SQLite with WAL, synchronous=FULL,
+ * foreign keys and secure_delete; CMK material only sealed under the root key (root_key.h).
  *
  * Locking: the store's mutex (recursive) serializes every use of the connection, statements
  * included; callers hold it (kms_store_lock()) around every kms_store_* call but open/close.
@@ -130,7 +130,8 @@ int kms_store_key_schedule_deletion(struct kms_store *s, const char *id, int64_t
 				    int64_t days);
 /* Back to Disabled, as AWS does. */
 int kms_store_key_cancel_deletion(struct kms_store *s, const char *id);
-/* The key row and with it (ON DELETE CASCADE) its material, aliases, tags and rotations. */
+/* The key row and with it (ON DELETE CASCADE) its material, aliases, tags, rotations and
+ * grants. */
 int kms_store_key_delete(struct kms_store *s, const char *id);
 /*
  * The List* queries return one page: at most limit rows after the marker `after`, in order,
@@ -191,6 +192,61 @@ int kms_store_tags_delete(struct kms_store *s, const char *id, const char *const
 /* A page of a key's tags with a tag key after `after`. */
 int kms_store_tags_list(struct kms_store *s, const char *id, const char *after, int64_t limit,
 			struct kms_tag_row **ret, size_t *ret_n, bool *ret_more);
+
+/* ---- grants (grant.h is the logic; this is only their rows) ---- */
+
+#define KMS_GRANT_ID_SIZE 65 /* 64 hex digits, NUL-terminated */
+
+/* One row of the grants table. */
+struct kms_grant_row {
+	char grant_id[KMS_GRANT_ID_SIZE];
+	char key_id[KMS_KEY_ID_SIZE];
+	char *name;	   /* NULL: none */
+	char *grantee;	   /* GranteePrincipal */
+	char *retiring;	   /* RetiringPrincipal, NULL: none */
+	char *constraints; /* JSON text {"EncryptionContextEquals": {…}, …}, NULL: none */
+	char *issuing;	   /* IssuingAccount */
+	uint32_t ops;	   /* enum kms_grant_op bits */
+	int64_t created;
+};
+
+void kms_grant_row_done(struct kms_grant_row *g);
+void kms_grant_rows_free(struct kms_grant_row *g, size_t n);
+#define _cleanup_grant_row_ _cleanup_(kms_grant_row_done)
+
+/*
+ * Creates grant g (g->grant_id fresh) on g->key_id, in one transaction.  When g has a name
+ * and a grant of that key has the same name and same(existing, g) says it has the same
+ * properties, nothing is created and that grant's id is copied into g->grant_id: returns 1.
+ * Returns 0 when created, -E2BIG (nothing created) when the key already has max grants,
+ * -ENOENT when the key does not exist.
+ */
+int kms_store_grant_create(struct kms_store *s, struct kms_grant_row *g, int64_t max,
+			   bool (*same)(const struct kms_grant_row *a,
+					const struct kms_grant_row *b));
+int kms_store_grant_get(struct kms_store *s, const char *grant_id, struct kms_grant_row *ret);
+/* Deletes a grant (RetireGrant, RevokeGrant): 0 or -ENOENT. */
+int kms_store_grant_delete(struct kms_store *s, const char *grant_id);
+/*
+ * A page of the grants of key_id by grant id, after `after` ("" for the first page), only
+ * grant_id and only grantee when not NULL.
+ */
+int kms_store_grants_list(struct kms_store *s, const char *key_id, const char *grant_id,
+			  const char *grantee, const char *after, int64_t limit,
+			  struct kms_grant_row **ret, size_t *ret_n, bool *ret_more);
+/* A page of the grants, of any key, whose retiring principal is retiring, by grant id. */
+int kms_store_grants_retirable(struct kms_store *s, const char *retiring, const char *after,
+			       int64_t limit, struct kms_grant_row **ret, size_t *ret_n,
+			       bool *ret_more);
+/*
+ * Calls match() on each grant of key_id whose grantee is grantee (one indexed lookup), until
+ * it returns non-zero: returns that value (> 0: found), 0 when none matched, or -errno.
+ */
+int kms_store_grants_match(struct kms_store *s, const char *key_id, const char *grantee,
+			   int (*match)(const struct kms_grant_row *g, void *userdata),
+			   void *userdata);
+/* The number of grants of key_id. */
+int kms_store_grants_count(struct kms_store *s, const char *key_id, int64_t *ret);
 
 /* ---- the audit anchor (audit.h) ---- */
 

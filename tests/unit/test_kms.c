@@ -1239,7 +1239,7 @@ static void test_tags(void)
 
 static void test_unsupported_and_unknown(void)
 {
-	static const char *const unsupported[] = {"CreateGrant",  "Sign",
+	static const char *const unsupported[] = {"VerifyMac",    "Sign",
 						  "GenerateMac", "GetPublicKey",
 						  "ReplicateKey", "GenerateDataKeyPair"};
 	char *out = NULL;
