@@ -103,6 +103,14 @@ int kms_authz_parse_key_policy(struct kms_call *c, const char *text, struct kms_
 /* The lockout safety check of policy for key id (skipped when the request bypasses it): 0, or
  * -1 with MalformedPolicyDocumentException set. */
 int kms_authz_lockout_check(struct kms_call *c, const char *id, const struct kms_policy *policy);
+/*
+ * X-Envol-On-Behalf-Of (caller->on_behalf_of set): honoured only when the caller is a
+ * principal of kms.services, the operation is CreateGrant and the client principal exists;
+ * then *as (c's caller) becomes the client with invoked_by KMS_ENVOLD_SERVICE and
+ * service_principal the service, and 0 is returned.  Else -1 with AccessDeniedException set,
+ * its message naming the caller and why.
+ */
+int kms_authz_on_behalf(struct kms_call *c, struct kms_caller *as, const char *operation);
 /* Drops the cached policy of key id (PutKeyPolicy, deletion). */
 void kms_authz_policy_changed(struct kms_authz *a, const char *id);
 

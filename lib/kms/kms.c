@@ -171,6 +171,7 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	       char **ret_body)
 {
 	struct kms_call c = {.k = k, .caller = caller};
+	struct kms_caller as; /* the caller as decided: the client when a service acts for it */
 	char rid[37], opname[129];
 	char *out = NULL;
 	int status = 200, r;
@@ -181,7 +182,14 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	safe_name(operation, opname);
 	(void)kms_sweep_deletions(k, false);
 
-	dispatch(&c, operation, opname, body, body_len);
+	if (caller && caller->on_behalf_of) {
+		as = *caller;
+		as.invoked_by = as.service_principal = NULL;
+		c.caller = &as;
+		(void)kms_authz_on_behalf(&c, &as, opname);
+	}
+	if (!c.error)
+		dispatch(&c, operation, opname, body, body_len);
 	if (!c.error) {
 		r = kms_response_encode(k, &c.result, &out);
 		if (r < 0)

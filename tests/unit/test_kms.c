@@ -23,10 +23,12 @@
 #define ACCOUNT "000000000000"
 #define ARN_PREFIX "arn:aws:kms:local:" ACCOUNT ":"
 
-static const struct kms_caller ADMIN = {"arn:aws:iam::000000000000:user/unix/root", "test:admin"};
-static const struct kms_caller SERVICE = {"arn:aws:iam::000000000000:user/unix/envol", "test:service"};
-static const struct kms_caller STRANGER = {"arn:aws:iam::000000000000:user/mallory",
-					   "test:stranger"};
+static const struct kms_caller ADMIN = {.principal = "arn:aws:iam::000000000000:user/unix/root",
+				       .source = "test:admin"};
+static const struct kms_caller SERVICE = {.principal = "arn:aws:iam::000000000000:user/unix/envol",
+					 .source = "test:service"};
+static const struct kms_caller STRANGER = {.principal = "arn:aws:iam::000000000000:user/mallory",
+					   .source = "test:stranger"};
 
 static char dir[256];
 static char db_path[300], root_path[300], audit_path[300], clock_path[300];
@@ -1186,7 +1188,7 @@ static void test_authorization(void)
 	expect_err_as(&STRANGER, "AccessDeniedException", "ListKeys", "{}");
 	expect_err_as(&STRANGER, "AccessDeniedException", "CreateKey", "{}");
 	{
-		struct kms_caller nobody = {NULL, NULL};
+		struct kms_caller nobody = {.principal = NULL};
 
 		expect_err_as(&nobody, "AccessDeniedException", "ListKeys", "{}");
 	}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_kms_via.c — a service acting on behalf of its client (X-Envol-On-Behalf-Of,
+ * kms_caller.on_behalf_of): honoured only for a principal of kms.services, only on
+ * CreateGrant, only for a client principal that exists; then the request is decided as the
+ * client with kms:ViaService, kms:CallerAccount and kms:GrantIsForAWSResource set, under the
+ * aws/ebs-shaped policy and under policies that test those keys.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kms/internal.h"
+#include "kms/policy.h"
+#include "unit.h"
+#include "util/macros.h"
+
+#define ACCT "000000000000"
+#define IAM "arn:aws:iam::" ACCT ":"
+#define ROOT_ARN IAM "user/unix/root"
+#define SERVICE_ARN IAM "user/unix/daemon"
+#define NOBODY_ARN IAM "user/unix/nobody"
+
+static const struct kms_caller ADMIN = {.principal = ROOT_ARN, .source = "unix:pid=1,uid=0"};
+static const struct kms_caller SERVICE = {.principal = SERVICE_ARN, .source = "unix:pid=2,uid=1"};
+static const struct kms_caller NOBODY = {.principal = NOBODY_ARN, .source = "unix:pid=3,uid=9"};
+/* envold acting for nobody */
+static const struct kms_caller VIA_NOBODY = {
+    .principal = SERVICE_ARN, .source = "unix:pid=2,uid=1", .on_behalf_of = NOBODY_ARN};
+
+static char dir[256], db_path[300], root_path[300], audit_path[300], clock_path[300];
+static struct kms *K;
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	static char *admins[] = {ROOT_ARN}, *services[] = {SERVICE_ARN};
+	struct kms_options o;
+	char err[256] = "";
+
+	snprintf(dir, sizeof dir, "/tmp/envol-test-via-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(db_path, sizeof db_path, "%s/kms.db", dir);
+	snprintf(root_path, sizeof root_path, "%s/root.key", dir);
+	snprintf(audit_path, sizeof audit_path, "%s/audit.log", dir);
+	snprintf(clock_path, sizeof clock_path, "%s/clock", dir);
+	write_file(clock_path, "0\n");
+	setenv("ENVOL_TEST_CLOCK_FILE", clock_path, 1);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	o = (struct kms_options){
+	    .database = db_path,
+	    .root_key_file = root_path,
+	    .audit_log = audit_path,
+	    .region = "local",
+	    .account_id = ACCT,
+	    .admins = admins,
+	    .n_admins = 1,
+	    .services = services,
+	    .n_services = 1,
+	};
+	CU_ASSERT_EQUAL_FATAL(kms_open(&o, &K, err, sizeof err), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[400];
+
+	kms_close(K);
+	K = NULL;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* Runs op as who and checks the outcome (want_type NULL: success).  Returns the answer. */
+static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
+		   const char *fmt, ...) _printf_(4, 5);
+static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
+		   const char *fmt, ...)
+{
+	_cleanup_free_ char *body = NULL, *out = NULL;
+	const char *type;
+	int status = 0, len;
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	len = vasprintf(&body, fmt, ap);
+	va_end(ap);
+	CU_ASSERT_FATAL(len >= 0);
+	CU_ASSERT_EQUAL_FATAL(kms_handle(K, who, op, body, (size_t)len, NULL, &status, &out), 0);
+	j = json_loads(out, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	type = json_string_value(json_object_get(j, "__type"));
+	if (want_type && (!type || strcmp(type, want_type) != 0))
+		fprintf(stderr, "%s as %s: expected %s, got %s\n", op, who->principal, want_type,
+			out);
+	if (want_type)
+		CU_ASSERT_STRING_EQUAL(type ? type : "success", want_type);
+	return j;
+}
+
+static const char *message(json_t *j)
+{
+	const char *m = json_string_value(json_object_get(j, "message"));
+
+	return m ? m : "";
+}
+
+/* A new key (as admin) with policy text (NULL: the default policy), bypassing the lockout
+ * check (the aws/ebs shape does not let anyone change it); returns its id. */
+static char *new_key(const char *policy)
+{
+	json_t *req =
+	    policy ? json_pack("{s:s,s:b}", "Policy", policy, "BypassPolicyLockoutSafetyCheck", 1)
+		   : json_object();
+	_cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
+	json_t *j = run(&ADMIN, NULL, "CreateKey", "%s", body);
+	const char *id =
+	    json_string_value(json_object_get(json_object_get(j, "KeyMetadata"), "KeyId"));
+	char *r = id ? strdup(id) : NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	json_decref(req);
+	json_decref(j);
+	return r;
+}
+
+/*
+ * The decision on action (an operation name, "CreateGrant" included) on key id as who, the
+ * way the dispatcher takes it: kms_authz_on_behalf() when who names a client, then
+ * kms_authorize_key().  Returns 0 (allowed) or -1 with the message in msg.
+ */
+static int decide(const struct kms_caller *who, const char *action, const char *id, char *msg,
+		  size_t msglen)
+{
+	struct kms_call c = {.k = K, .caller = who};
+	struct kms_caller as;
+	int op = kms_op_from_name(action), r;
+
+	msg[0] = 0;
+	if (who->on_behalf_of) {
+		as = *who;
+		c.caller = &as;
+		if (kms_authz_on_behalf(&c, &as, action) < 0) {
+			snprintf(msg, msglen, "%s", c.msg);
+			return -1;
+		}
+		CU_ASSERT_STRING_EQUAL(as.principal, who->on_behalf_of);
+		CU_ASSERT_STRING_EQUAL(as.invoked_by, KMS_ENVOLD_SERVICE);
+		CU_ASSERT_STRING_EQUAL(as.service_principal, who->principal);
+	}
+	c.req.op = op >= 0 ? (enum kms_op)op : KMS_OP_DESCRIBE_KEY;
+	c.action = action;
+	kms_key_arn(K, id, c.key_arn);
+	r = kms_authorize_key(&c, id);
+	CU_ASSERT(r == 0 || c.error == KMS_ERR_ACCESS_DENIED);
+	CU_ASSERT_EQUAL(r == 0, c.authorized);
+	if (r < 0)
+		snprintf(msg, msglen, "%s", c.msg);
+	return r < 0 ? -1 : 0;
+}
+
+static void test_refusals(void)
+{
+	json_t *j;
+
+	setup();
+	/* not a service */
+	{
+		struct kms_caller admin_for = ADMIN;
+
+		admin_for.on_behalf_of = NOBODY_ARN;
+		j = run(&admin_for, "AccessDeniedException", "CreateGrant", "{}");
+		CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "User: " ROOT_ARN " is not authorized"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "not a service principal"));
+		json_decref(j);
+	}
+	/* a service, but not on CreateGrant */
+	j = run(&VIA_NOBODY, "AccessDeniedException", "Decrypt", "{\"CiphertextBlob\":\"AAAA\"}");
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "User: " SERVICE_ARN " may act on behalf of"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(message(j), "only to perform kms:CreateGrant, not kms:Decrypt"));
+	json_decref(j);
+	j = run(&VIA_NOBODY, "AccessDeniedException", "ListKeys", "{}");
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "not kms:ListKeys"));
+	json_decref(j);
+	/* clients that do not exist: no such user, another account, not an IAM ARN */
+	{
+		static const char *const ghosts[] = {
+		    IAM "user/unix/envol-no-such-user-4711", "arn:aws:iam::111122223333:root",
+		    IAM "user/unix/a/b", "arn:aws:kms:local:" ACCT ":key/x", "arn:"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(ghosts); i++) {
+			struct kms_caller ghost = VIA_NOBODY;
+
+			ghost.on_behalf_of = ghosts[i];
+			j = run(&ghost, "AccessDeniedException", "CreateGrant", "{}");
+			CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "no such principal"));
+			CU_ASSERT_PTR_NOT_NULL(strstr(message(j), ghosts[i]));
+			json_decref(j);
+		}
+	}
+	/* honoured: whatever CreateGrant answers, it is not the on-behalf refusal */
+	j = run(&VIA_NOBODY, NULL, "CreateGrant", "{}");
+	CU_ASSERT_PTR_NULL(strstr(message(j), "X-Envol-On-Behalf-Of"));
+	json_decref(j);
+	teardown();
+}
+
+/* ViaService, CallerAccount, GrantIsForAWSResource, as the policies see them */
+static void test_conditions(void)
+{
+	_cleanup_free_ char *managed = NULL, *ebs = NULL, *flag = NULL, *other = NULL,
+			    *plain = NULL;
+	char msg[1024];
+
+	setup();
+	CU_ASSERT_EQUAL_FATAL(kms_policy_managed_json(ACCT, KMS_ENVOLD_SERVICE, &managed), 0);
+	ebs = new_key(managed);
+	/* the aws/ebs shape: the account's principals through envold only */
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", ebs, msg, sizeof msg), 0);
+	CU_ASSERT_EQUAL(decide(&NOBODY, "CreateGrant", ebs, msg, sizeof msg), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "User: " NOBODY_ARN " is not authorized to perform: "
+					   "kms:CreateGrant on resource: arn:aws:kms:local:" ACCT
+					   ":key/"));
+	CU_ASSERT_EQUAL(decide(&NOBODY, "Decrypt", ebs, msg, sizeof msg), -1);
+	CU_ASSERT_EQUAL(decide(&ADMIN, "Decrypt", ebs, msg, sizeof msg), -1);
+	/* the service as itself is no client of the service */
+	CU_ASSERT_EQUAL(decide(&SERVICE, "CreateGrant", ebs, msg, sizeof msg), -1);
+	/* a non-existing client is refused before any policy is looked at */
+	{
+		struct kms_caller ghost = VIA_NOBODY;
+
+		ghost.on_behalf_of = IAM "user/unix/envol-no-such-user-4711";
+		CU_ASSERT_EQUAL(decide(&ghost, "CreateGrant", ebs, msg, sizeof msg), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no such principal"));
+	}
+
+	/* kms:GrantIsForAWSResource true and kms:ViaService: only via envold, for nobody only */
+	flag = new_key("{\"Version\":\"2012-10-17\",\"Statement\":["
+		       "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" ROOT_ARN "\"},"
+		       "\"Action\":\"kms:*\",\"Resource\":\"*\"},"
+		       "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" NOBODY_ARN "\"},"
+		       "\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+		       "\"Bool\":{\"kms:GrantIsForAWSResource\":\"true\"},"
+		       "\"StringEquals\":{\"kms:ViaService\":\"" KMS_ENVOLD_SERVICE "\"}}}]}");
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", flag, msg, sizeof msg), 0);
+	CU_ASSERT_EQUAL(decide(&NOBODY, "CreateGrant", flag, msg, sizeof msg), -1);
+
+	/* a Deny on requests not through envold (StringNotEqualsIfExists) */
+	other = new_key("{\"Version\":\"2012-10-17\",\"Statement\":["
+			"{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},"
+			"\"Action\":\"kms:*\",\"Resource\":\"*\"},"
+			"{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":\"*\"},"
+			"\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+			"\"Bool\":{\"kms:GrantIsForAWSResource\":\"false\"}}},"
+			"{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":\"*\"},"
+			"\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+			"\"StringNotEquals\":{\"kms:CallerAccount\":\"" ACCT "\"}}}]}");
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", other, msg, sizeof msg), 0);
+	CU_ASSERT_EQUAL(decide(&NOBODY, "CreateGrant", other, msg, sizeof msg), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "with an explicit deny in a resource-based policy"));
+	CU_ASSERT_EQUAL(decide(&ADMIN, "DescribeKey", other, msg, sizeof msg), 0);
+
+	/* the default policy: the client's identity policies decide (nobody has none) */
+	plain = new_key(NULL);
+	CU_ASSERT_EQUAL(decide(&VIA_NOBODY, "CreateGrant", plain, msg, sizeof msg), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "User: " NOBODY_ARN " is not authorized"));
+	{
+		struct kms_caller root_for = VIA_NOBODY;
+
+		root_for.on_behalf_of = ROOT_ARN; /* kms.admins: kms:* by identity policy */
+		CU_ASSERT_EQUAL(decide(&root_for, "CreateGrant", plain, msg, sizeof msg), 0);
+	}
+	teardown();
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+	    {"on behalf: who may, on what, for whom", test_refusals},
+	    {"on behalf: ViaService, CallerAccount, GrantIsForAWSResource", test_conditions},
+	    CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {{"kms via", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
+	return unit_run(suites);
+}
