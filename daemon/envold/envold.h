@@ -151,7 +151,8 @@ void workers_execute(struct job *j);
 struct export *conn_export(struct conn *c);
 bool conn_structured(struct conn *c);
 /* The principal the connection's TLS client identity maps to (server.tls_identities), or NULL
- * (no TLS, or an unmapped identity): what the attach is authorized as. */
+ * (no TLS, or an unmapped identity).  An attach is authorized as it, else (Unix socket) as the
+ * peer's user (conn-handshake.c). */
 const char *conn_principal(struct conn *c);
 /*
  * Queues j's reply (rhdr_len bytes of rhdr, then rdata_len bytes of buf) on c and never blocks:

@@ -145,10 +145,13 @@ start_envold() {
 }
 
 # aws_kms ARGS… — the real aws CLI against envol-kmsd's TCP listener (SigV4).
-aws_kms() {
-    AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=local \
+aws_kms() { aws_kms_as "$ACCESS_KEY" "$SECRET_KEY" "$@"; }
+
+# aws_kms_as ACCESS_KEY SECRET_KEY ARGS… — the same with another key pair.
+aws_kms_as() {
+    AWS_ACCESS_KEY_ID=$1 AWS_SECRET_ACCESS_KEY=$2 AWS_DEFAULT_REGION=local \
         AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-        $AWS --endpoint-url "http://$KMS_LISTEN" kms "$@"
+        $AWS --endpoint-url "http://$KMS_LISTEN" kms "${@:3}"
 }
 
 # ---- Attach helpers (test-attach-*.sh) ----
@@ -347,8 +350,4 @@ start_envold_service() {
     chmod 666 "$T/run/nbd.sock"
 }
 
-envold_kms() {
-    AWS_ACCESS_KEY_ID=$ENVOLD_AK AWS_SECRET_ACCESS_KEY=$ENVOLD_SK AWS_DEFAULT_REGION=local \
-        AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-        $AWS --endpoint-url "http://$KMS_LISTEN" kms "$@"
-}
+envold_kms() { aws_kms_as "$ENVOLD_AK" "$ENVOLD_SK" "$@"; }
