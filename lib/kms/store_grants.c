@@ -48,6 +48,19 @@ static int grant_row(sqlite3_stmt *st, void *item)
 
 static void grants_free(void *items, size_t n) { kms_grant_rows_free(items, n); }
 
+/* A page of the grants st selects (kms_sql_page()). */
+static int grants_page(sqlite3_stmt *st, int64_t limit, struct kms_grant_row **ret, size_t *ret_n,
+		       bool *ret_more)
+{
+	void *items = NULL;
+	int r =
+	    kms_sql_page(st, limit, sizeof(**ret), grant_row, grants_free, &items, ret_n, ret_more);
+
+	if (r == 0)
+		*ret = items;
+	return r;
+}
+
 int kms_store_grants_count(struct kms_store *s, const char *key_id, int64_t *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st =
@@ -174,8 +187,6 @@ int kms_store_grants_list(struct kms_store *s, const char *key_id, const char *g
 	    s, "SELECT " GRANT_COLUMNS " FROM grants WHERE key_id = ?1 AND grant_id > ?2"
 	       " AND (?3 IS NULL OR grant_id = ?3) AND (?4 IS NULL OR grantee = ?4)"
 	       " ORDER BY grant_id LIMIT ?5");
-	void *items = NULL;
-	int r;
 
 	if (st) {
 		kms_sql_bind_text(st, 1, key_id);
@@ -184,10 +195,7 @@ int kms_store_grants_list(struct kms_store *s, const char *key_id, const char *g
 		kms_sql_bind_text(st, 4, grantee);
 		sqlite3_bind_int64(st, 5, limit + 1);
 	}
-	r = kms_sql_page(st, limit, sizeof(**ret), grant_row, grants_free, &items, ret_n, ret_more);
-	if (r == 0)
-		*ret = items;
-	return r;
+	return grants_page(st, limit, ret, ret_n, ret_more);
 }
 
 int kms_store_grants_retirable(struct kms_store *s, const char *retiring, const char *after,
@@ -197,18 +205,13 @@ int kms_store_grants_retirable(struct kms_store *s, const char *retiring, const 
 	_cleanup_stmt_ sqlite3_stmt *st = kms_sql_prepare(
 	    s, "SELECT " GRANT_COLUMNS " FROM grants WHERE retiring = ? AND grant_id > ?"
 	       " ORDER BY grant_id LIMIT ?");
-	void *items = NULL;
-	int r;
 
 	if (st) {
 		kms_sql_bind_text(st, 1, retiring);
 		kms_sql_bind_text(st, 2, after);
 		sqlite3_bind_int64(st, 3, limit + 1);
 	}
-	r = kms_sql_page(st, limit, sizeof(**ret), grant_row, grants_free, &items, ret_n, ret_more);
-	if (r == 0)
-		*ret = items;
-	return r;
+	return grants_page(st, limit, ret, ret_n, ret_more);
 }
 
 int kms_store_grants_match(struct kms_store *s, const char *key_id, const char *grantee,

@@ -10,30 +10,13 @@ import uuid
 
 import boto3
 import botocore.config
-from botocore.exceptions import ClientError
+from kms_sdk import CFG, check, error_of, kms_client
 
 ENDPOINT, AK, SK = sys.argv[1:4]
-CFG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
 
 def client(ak=AK, sk=SK):
-    return boto3.session.Session(aws_access_key_id=ak, aws_secret_access_key=sk,
-                                 region_name="local").client("kms", endpoint_url=ENDPOINT,
-                                                             config=CFG)
-
-
-def check(cond, what):
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-
-
-def error_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    return None, 200
+    return kms_client(ENDPOINT, ak, sk)
 
 
 kms = client()

@@ -8,35 +8,16 @@ non-zero with a message on the first mismatch."""
 import json
 import sys
 
-import boto3
-import botocore.config
-from botocore.exceptions import ClientError
+from kms_sdk import check, error_of, kms_client
 
 ENDPOINT = sys.argv[1]
-CFG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
 ACCT = "000000000000"
 BOB = f"arn:aws:iam::{ACCT}:user/bob"
 CAROL = f"arn:aws:iam::{ACCT}:user/carol"
 
 
 def client(ak, sk):
-    return boto3.session.Session(aws_access_key_id=ak, aws_secret_access_key=sk,
-                                 region_name="local").client("kms", endpoint_url=ENDPOINT,
-                                                             config=CFG)
-
-
-def check(cond, what):
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-
-
-def error_of(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    return None, 200
+    return kms_client(ENDPOINT, ak, sk)
 
 
 alice = client("AKIDENVOLTEST0000001", "envol-test-secret-key-0000000000000000000")

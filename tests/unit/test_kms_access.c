@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kms/kms.h"
-#include "unit.h"
-#include "util/macros.h"
+#include "kms_unit.h"
 
 #define ACCT "000000000000"
 #define IAM "arn:aws:iam::" ACCT ":"
@@ -36,18 +34,9 @@ static const char CAROL_POLICY[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kms:*\","
     "\"Resource\":\"*\"},{\"Effect\":\"Deny\",\"Action\":\"kms:Decrypt\",\"Resource\":\"*\"}]}";
 
-static char dir[256], db_path[300], root_path[300], audit_path[300], alice_path[300],
-    carol_path[300], clock_path[300];
+static struct kms_unit_dir D;
+static char alice_path[300], carol_path[300];
 static struct kms *K;
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static void options(struct kms_options *o, bool with_alice)
 {
@@ -58,9 +47,9 @@ static void options(struct kms_options *o, bool with_alice)
 	ips[0] = (struct kms_identity_policy_file){CAROL_ARN, carol_path};
 	ips[1] = (struct kms_identity_policy_file){ALICE_ARN, alice_path};
 	*o = (struct kms_options){
-	    .database = db_path,
-	    .root_key_file = root_path,
-	    .audit_log = audit_path,
+	    .database = D.db,
+	    .root_key_file = D.root,
+	    .audit_log = D.audit,
 	    .region = "local",
 	    .account_id = ACCT,
 	    .admins = admins,
@@ -83,59 +72,32 @@ static void open_kms(void)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/envol-test-access-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(db_path, sizeof db_path, "%s/kms.db", dir);
-	snprintf(root_path, sizeof root_path, "%s/root.key", dir);
-	snprintf(audit_path, sizeof audit_path, "%s/audit.log", dir);
-	snprintf(alice_path, sizeof alice_path, "%s/alice.json", dir);
-	snprintf(carol_path, sizeof carol_path, "%s/carol.json", dir);
-	snprintf(clock_path, sizeof clock_path, "%s/clock", dir);
-	write_file(clock_path, "0\n");
-	setenv("ENVOL_TEST_CLOCK_FILE", clock_path, 1);
-	unsetenv("CREDENTIALS_DIRECTORY");
-	write_file(alice_path, ALICE_POLICY);
-	write_file(carol_path, CAROL_POLICY);
+	kms_unit_dir_make(&D, "access");
+	snprintf(alice_path, sizeof alice_path, "%s/alice.json", D.dir);
+	snprintf(carol_path, sizeof carol_path, "%s/carol.json", D.dir);
+	kms_unit_write_file(alice_path, ALICE_POLICY);
+	kms_unit_write_file(carol_path, CAROL_POLICY);
 	open_kms();
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-
-	kms_close(K);
+	kms_unit_dir_remove(&D, K);
 	K = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-/*
- * Runs op as who with a printf-formatted body and checks the outcome: want_type NULL means
- * success, else the AWS error type.  Returns the response (caller frees).
- */
+/* kms_unit_vrun() on K: want_type NULL means success.  Returns the response (caller frees). */
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...) _printf_(4, 5);
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...)
 {
-	_cleanup_free_ char *body = NULL, *out = NULL;
-	const char *type;
-	int status = 0, len;
 	va_list ap;
 	json_t *j;
 
 	va_start(ap, fmt);
-	len = vasprintf(&body, fmt, ap);
+	j = kms_unit_vrun(K, who, want_type, NULL, op, fmt, ap);
 	va_end(ap);
-	CU_ASSERT_FATAL(len >= 0);
-	CU_ASSERT_EQUAL_FATAL(kms_handle(K, who, op, body, (size_t)len, NULL, &status, &out), 0);
-	j = json_loads(out, 0, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-	type = json_string_value(json_object_get(j, "__type"));
-	if ((want_type == NULL) != (type == NULL) || (type && strcmp(type, want_type) != 0))
-		fprintf(stderr, "%s as %s: expected %s, got %s\n", op, who->principal,
-			want_type ? want_type : "success", out);
-	CU_ASSERT_STRING_EQUAL(type ? type : "success", want_type ? want_type : "success");
 	return j;
 }
 
@@ -361,7 +323,8 @@ static void test_reload(void)
 	CU_ASSERT_EQUAL(kms_reload_access(K, &o, err, sizeof err), 0);
 	CU_ASSERT_PTR_NULL(encrypt_as(&ALICE, "AccessDeniedException", key, "{}"));
 	/* a file that does not parse: refused, the old settings stay */
-	write_file(alice_path, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":1}]}");
+	kms_unit_write_file(alice_path,
+			    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":1}]}");
 	options(&o, true);
 	CU_ASSERT(kms_reload_access(K, &o, err, sizeof err) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, alice_path));

@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kms/kms.h"
-#include "unit.h"
-#include "util/macros.h"
+#include "kms_unit.h"
 
 #define ACCT "000000000000"
 #define IAM "arn:aws:iam::" ACCT ":"
@@ -29,26 +27,17 @@ static const struct kms_caller BOB = {.principal = BOB_ARN, .source = "tcp:127.0
 static const struct kms_caller DAVE = {.principal = DAVE_ARN, .source = "tcp:127.0.0.1:4"};
 static const struct kms_caller ACCOUNT = {.principal = ACCOUNT_ARN, .source = "tcp:127.0.0.1:5"};
 
-static char dir[256], db_path[300], root_path[300], audit_path[300], clock_path[300];
+static struct kms_unit_dir D;
 static struct kms *K;
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static void open_kms(void)
 {
 	static char *admins[] = {ROOT_ARN};
 	static char *principals[] = {BOB_ARN, DAVE_ARN};
 	struct kms_options o = {
-	    .database = db_path,
-	    .root_key_file = root_path,
-	    .audit_log = audit_path,
+	    .database = D.db,
+	    .root_key_file = D.root,
+	    .audit_log = D.audit,
 	    .region = "local",
 	    .account_id = ACCT,
 	    .admins = admins,
@@ -63,55 +52,30 @@ static void open_kms(void)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/envol-test-grants-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(db_path, sizeof db_path, "%s/kms.db", dir);
-	snprintf(root_path, sizeof root_path, "%s/root.key", dir);
-	snprintf(audit_path, sizeof audit_path, "%s/audit.log", dir);
-	snprintf(clock_path, sizeof clock_path, "%s/clock", dir);
-	write_file(clock_path, "0\n");
-	setenv("ENVOL_TEST_CLOCK_FILE", clock_path, 1);
-	unsetenv("CREDENTIALS_DIRECTORY");
+	kms_unit_dir_make(&D, "grants");
 	open_kms();
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-
-	kms_close(K);
+	kms_unit_dir_remove(&D, K);
 	K = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-/*
- * Runs op as who with a printf-formatted body and checks the outcome: want_type NULL means
- * success, else the AWS error type.  Returns the response (caller frees).
- */
+/* kms_unit_vrun() on K: want_type NULL means success (DryRunOperationException: status 412).
+ * Returns the response (caller frees). */
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...) _printf_(4, 5);
 static json_t *run(const struct kms_caller *who, const char *want_type, const char *op,
 		   const char *fmt, ...)
 {
-	_cleanup_free_ char *body = NULL, *out = NULL;
-	const char *type;
-	int status = 0, len;
 	va_list ap;
 	json_t *j;
+	int status = 0;
 
 	va_start(ap, fmt);
-	len = vasprintf(&body, fmt, ap);
+	j = kms_unit_vrun(K, who, want_type, &status, op, fmt, ap);
 	va_end(ap);
-	CU_ASSERT_FATAL(len >= 0);
-	CU_ASSERT_EQUAL_FATAL(kms_handle(K, who, op, body, (size_t)len, NULL, &status, &out), 0);
-	j = json_loads(out, 0, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-	type = json_string_value(json_object_get(j, "__type"));
-	if ((want_type == NULL) != (type == NULL) || (type && strcmp(type, want_type) != 0))
-		fprintf(stderr, "%s as %s: expected %s, got %s\n", op, who->principal,
-			want_type ? want_type : "success", out);
-	CU_ASSERT_STRING_EQUAL(type ? type : "success", want_type ? want_type : "success");
 	if (want_type && strcmp(want_type, "DryRunOperationException") == 0)
 		CU_ASSERT_EQUAL(status, 412);
 	return j;
@@ -122,14 +86,22 @@ static const char *member(json_t *j, const char *name)
 	return json_string_value(json_object_get(j, name));
 }
 
-static char *new_key(void)
+/* A new key (as admin), with a key policy (JSON text) or, policy NULL, the default one. */
+static char *new_key_policy(const char *policy)
 {
-	json_t *j = run(&ADMIN, NULL, "CreateKey", "{}");
-	char *id = strdup(member(json_object_get(j, "KeyMetadata"), "KeyId"));
+	json_t *text = policy ? json_string(policy) : json_null(), *j;
+	_cleanup_free_ char *quoted = json_dumps(text, JSON_ENCODE_ANY);
+	char *id;
 
+	json_decref(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(quoted);
+	j = run(&ADMIN, NULL, "CreateKey", "{\"Policy\":%s}", quoted);
+	id = strdup(member(json_object_get(j, "KeyMetadata"), "KeyId"));
 	json_decref(j);
 	return id;
 }
+
+static char *new_key(void) { return new_key_policy(NULL); }
 
 /* CreateGrant as who; rest is the JSON members after KeyId (without braces).  Returns the
  * response. */
@@ -527,6 +499,54 @@ static void test_tokens(void)
 	teardown();
 }
 
+/* The grant condition keys of CreateGrant in a key policy: bob may give dave Decrypt (and
+ * RetireGrant) only, only under EncryptionContextEquals, only with alice as retiring
+ * principal when there is one. */
+static void test_condition_keys(void)
+{
+	static const char policy[] =
+	    "{\"Version\":\"2012-10-17\",\"Statement\":["
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" ROOT_ARN "\"},"
+	    "\"Action\":\"kms:*\",\"Resource\":\"*\"},"
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" BOB_ARN "\"},"
+	    "\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+	    "\"ForAllValues:StringEquals\":{\"kms:GrantOperations\":[\"Decrypt\",\"RetireGrant\"]},"
+	    "\"StringEquals\":{\"kms:GranteePrincipal\":\"" DAVE_ARN "\","
+	    "\"kms:GrantConstraintType\":\"EncryptionContextEquals\"},"
+	    "\"StringEqualsIfExists\":{\"kms:RetiringPrincipal\":\"" ROOT_ARN "\"}}}]}";
+	_cleanup_free_ char *key = NULL;
+
+#define TO_DAVE(ops, rest) "\"GranteePrincipal\":\"" DAVE_ARN "\",\"Operations\":[" ops "]" rest
+#define EQUALS ",\"Constraints\":{\"EncryptionContextEquals\":{\"volume\":\"v1\"}}"
+	setup();
+	key = new_key_policy(policy);
+	free(grant_id(create_grant(&BOB, NULL, key, TO_DAVE("\"Decrypt\"", EQUALS))));
+	free(grant_id(create_grant(&BOB, NULL, key,
+				   TO_DAVE("\"Decrypt\",\"RetireGrant\"",
+					   EQUALS ",\"RetiringPrincipal\":\"" ROOT_ARN "\""))));
+	/* kms:GrantOperations */
+	json_decref(create_grant(&BOB, "AccessDeniedException", key,
+				 TO_DAVE("\"Decrypt\",\"Encrypt\"", EQUALS)));
+	/* kms:GranteePrincipal */
+	json_decref(create_grant(&BOB, "AccessDeniedException", key,
+				 "\"GranteePrincipal\":\"" BOB_ARN
+				 "\",\"Operations\":[\"Decrypt\"]" EQUALS));
+	/* kms:GrantConstraintType: another constraint, or none */
+	json_decref(create_grant(
+	    &BOB, "AccessDeniedException", key,
+	    TO_DAVE("\"Decrypt\"",
+		    ",\"Constraints\":{\"EncryptionContextSubset\":{\"volume\":\"v1\"}}")));
+	json_decref(create_grant(&BOB, "AccessDeniedException", key, TO_DAVE("\"Decrypt\"", "")));
+	/* kms:RetiringPrincipal */
+	json_decref(
+	    create_grant(&BOB, "AccessDeniedException", key,
+			 TO_DAVE("\"Decrypt\"", EQUALS ",\"RetiringPrincipal\":\"" BOB_ARN "\"")));
+	CU_ASSERT_EQUAL(count_grants(key), 2);
+#undef TO_DAVE
+#undef EQUALS
+	teardown();
+}
+
 static void test_derive(void)
 {
 	_cleanup_free_ char *key = NULL, *child = NULL;
@@ -586,7 +606,7 @@ static int64_t db_count(const char *sql, const char *arg)
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
 
-	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -613,7 +633,7 @@ static void test_cascade(void)
 	CU_ASSERT_EQUAL(db_count("SELECT COUNT(*) FROM grants WHERE key_id = ?", key), 3);
 	json_decref(run(&ADMIN, NULL, "ScheduleKeyDeletion",
 			"{\"KeyId\":\"%s\",\"PendingWindowInDays\":7}", key));
-	write_file(clock_path, "700000\n"); /* 8 days on */
+	kms_unit_write_file(D.clock, "700000\n"); /* 8 days on */
 	CU_ASSERT_EQUAL(kms_tick(K), 1);
 	json_decref(run(&ADMIN, "NotFoundException", "ListGrants", "{\"KeyId\":\"%s\"}", key));
 	/* the rows went with the key (ON DELETE CASCADE with foreign keys on) */
@@ -634,7 +654,7 @@ static void test_limit(void)
 	key = new_key();
 	kms_close(K);
 	K = NULL;
-	CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(D.db, &db), SQLITE_OK);
 	CU_ASSERT_FATAL(
 	    asprintf(
 		&sql,
@@ -674,6 +694,7 @@ int main(void)
 	    {"retired and revoked grants no longer allow; who may retire", test_retire_revoke},
 	    {"Name idempotency, DryRun, key states", test_name_dry_run_states},
 	    {"GrantTokens", test_tokens},
+	    {"the grant condition keys of CreateGrant", test_condition_keys},
 	    {"a grant that carries CreateGrant: the derive check", test_derive},
 	    {"grants go with their key", test_cascade},
 	    {"50,000 grants per key", test_limit},
