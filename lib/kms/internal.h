@@ -246,6 +246,9 @@ void kms_sweeper_refresh(struct kms *k);
 /* The audit record of one request (its operation name sanitized by the caller). */
 int kms_audit_call(struct kms_audit *a, const struct kms_call *c, const char *operation,
 		   const char *request_id);
+/* A record's "decision": "denied" for AccessDeniedException, else "allowed" once a decision
+ * allowed the request, else NULL (refused before any decision, e.g. ValidationException). */
+const char *kms_audit_decision(bool authorized, int error);
 /* A record of something envol-kmsd did by itself (rotation, destruction). */
 int kms_audit_system(struct kms_audit *a, const char *operation, const char *key_arn);
 

@@ -239,6 +239,7 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	rec.source = caller ? caller->source : NULL;
 	rec.request_id = request_id;
 	rec.error_code = error_type;
+	rec.decision = strcmp(error_type, "AccessDeniedException") == 0 ? "denied" : NULL;
 	/* Nobody authenticated: aggregated per source and minute, so strangers cannot grow the
 	 * log at will. */
 	if (!caller || !caller->principal || strcmp(caller->principal, "anonymous") == 0)

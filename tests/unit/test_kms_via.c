@@ -4,13 +4,16 @@
  * kms_caller.on_behalf_of): honoured only for a principal of kms.services, only on
  * CreateGrant, only for a client principal that exists; then the request is decided as the
  * client with kms:ViaService, kms:CallerAccount and kms:GrantIsForAWSResource set, under the
- * aws/ebs-shaped policy and under policies that test those keys.
+ * aws/ebs-shaped policy and under policies that test those keys.  And the audit records
+ * CloudTrail-like: userIdentity, invokedBy and the service's own principal, grantId, decision;
+ * records written before these fields still verify.
  */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/hkdf.h"
 #include "kms/internal.h"
 #include "kms/policy.h"
 #include "unit.h"
@@ -284,11 +287,197 @@ static void test_conditions(void)
 	teardown();
 }
 
+/* The records of the audit log, parsed (a JSON array). */
+static json_t *audit_records(void)
+{
+	json_t *all = json_array();
+	FILE *f = fopen(audit_path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (getline(&line, &cap, f) > 0)
+		json_array_append_new(all, json_loads(line, 0, NULL));
+	free(line);
+	fclose(f);
+	return all;
+}
+
+/* The last record of the log whose operation is op. */
+static json_t *last_record(json_t *all, const char *op)
+{
+	json_t *found = NULL, *r;
+	size_t i;
+
+	json_array_foreach(all, i, r)
+	{
+		const char *o = json_string_value(json_object_get(r, "operation"));
+
+		if (o && strcmp(o, op) == 0)
+			found = r;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(found);
+	return found;
+}
+
+static const char *sfield(json_t *r, const char *name)
+{
+	return json_string_value(json_object_get(r, name));
+}
+
+static void test_audit_fields(void)
+{
+	_cleanup_free_ char *key = NULL;
+	json_t *all, *r, *j;
+
+	setup();
+	key = new_key(NULL);
+	json_decref(run(&ADMIN, NULL, "DescribeKey", "{\"KeyId\":\"%s\"}", key));
+	json_decref(
+	    run(&NOBODY, "AccessDeniedException", "DescribeKey", "{\"KeyId\":\"%s\"}", key));
+	json_decref(run(&ADMIN, "ValidationException", "Encrypt", "{}"));
+	json_decref(run(&VIA_NOBODY, NULL, "CreateGrant", "{\"KeyId\":\"%s\"}", key));
+	json_decref(run(&VIA_NOBODY, "AccessDeniedException", "Decrypt", "{}"));
+	all = audit_records();
+
+	r = last_record(all, "DescribeKey");
+	CU_ASSERT_STRING_EQUAL(sfield(r, "principal"), NOBODY_ARN);
+	CU_ASSERT_STRING_EQUAL(sfield(r, "decision"), "denied");
+	CU_ASSERT_STRING_EQUAL(sfield(r, "error_code"), "AccessDeniedException");
+	r = json_array_get(all, json_array_size(all) - 5); /* the allowed DescribeKey */
+	CU_ASSERT_STRING_EQUAL(sfield(r, "operation"), "DescribeKey");
+	CU_ASSERT_STRING_EQUAL(sfield(r, "decision"), "allowed");
+	CU_ASSERT(json_is_null(json_object_get(r, "invokedBy")));
+	CU_ASSERT(json_is_null(json_object_get(r, "grantId")));
+	CU_ASSERT_PTR_NULL(json_object_get(r, "invokedByPrincipal"));
+	j = json_object_get(r, "userIdentity");
+	CU_ASSERT_STRING_EQUAL(sfield(j, "type"), "IAMUser");
+	CU_ASSERT_STRING_EQUAL(sfield(j, "arn"), ROOT_ARN);
+	CU_ASSERT_STRING_EQUAL(sfield(j, "accountId"), ACCT);
+	/* refused before any decision */
+	r = last_record(all, "Encrypt");
+	CU_ASSERT(json_is_null(json_object_get(r, "decision")));
+	CU_ASSERT_STRING_EQUAL(sfield(r, "error_code"), "ValidationException");
+	/* on behalf: the client is the principal, the service is named twice */
+	r = last_record(all, "CreateGrant");
+	CU_ASSERT_STRING_EQUAL(sfield(r, "principal"), NOBODY_ARN);
+	CU_ASSERT_STRING_EQUAL(sfield(json_object_get(r, "userIdentity"), "arn"), NOBODY_ARN);
+	CU_ASSERT_STRING_EQUAL(sfield(r, "invokedBy"), KMS_ENVOLD_SERVICE);
+	CU_ASSERT_STRING_EQUAL(sfield(r, "invokedByPrincipal"), SERVICE_ARN);
+	/* a refused X-Envol-On-Behalf-Of: the service is the principal, nobody acted for */
+	r = last_record(all, "Decrypt");
+	CU_ASSERT_STRING_EQUAL(sfield(r, "principal"), SERVICE_ARN);
+	CU_ASSERT(json_is_null(json_object_get(r, "invokedBy")));
+	CU_ASSERT_STRING_EQUAL(sfield(r, "decision"), "denied");
+	json_decref(all);
+	teardown();
+}
+
+/* Appends a record line (no chain fields yet) to the log, chained as envol-kmsd chains. */
+static void append_chained(const char *head)
+{
+	uint8_t root[32], key[32], mac[32];
+	char prev[65], *line = NULL, *last = NULL;
+	size_t cap = 0, lastcap = 0;
+	long long seq = 0;
+	ssize_t n, lastlen = 0;
+	FILE *f = fopen(root_path, "re");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL_FATAL(fread(root, 1, sizeof root, f), sizeof root);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(envol_hkdf_sha256(NULL, 0, root, sizeof root,
+						(const uint8_t *)"envol-kmsd audit chain v1", 25,
+						key, sizeof key),
+			      0);
+	f = fopen(audit_path, "re");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		free(last);
+		last = strdup(line);
+		lastcap = cap;
+		lastlen = n - 1; /* without its newline */
+		seq++;
+	}
+	(void)lastcap;
+	fclose(f);
+	free(line);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+	CU_ASSERT_EQUAL_FATAL(
+	    envol_hmac_sha256(key, sizeof key, (const uint8_t *)last, (size_t)lastlen, mac), 0);
+	for (int i = 0; i < 32; i++)
+		snprintf(prev + 2 * i, 3, "%02x", mac[i]);
+	free(last);
+	f = fopen(audit_path, "ae");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "%.*s,\"seq\":%lld,\"prev\":\"%s\"}\n", (int)strlen(head) - 1, head, seq + 1,
+		prev);
+	fclose(f);
+}
+
+static void test_audit_old_records(void)
+{
+	struct kms_options o = {
+	    .database = db_path, .root_key_file = root_path, .audit_log = audit_path};
+	static char *admins[] = {ROOT_ARN};
+	char err[512] = "";
+	uint64_t lines = 0, before;
+	json_t *all;
+
+	setup();
+	json_decref(run(&ADMIN, NULL, "ListKeys", "{}"));
+	kms_close(K);
+	K = NULL;
+	CU_ASSERT_EQUAL_FATAL(kms_audit_verify(&o, NULL, &before, err, sizeof err), 0);
+	/* records as envol-kmsd wrote them before userIdentity, invokedBy, grantId, decision */
+	append_chained("{\"time\":\"2026-11-01T00:00:00.000Z\",\"operation\":\"Decrypt\","
+		       "\"principal\":\"" SERVICE_ARN "\",\"source\":\"unix:pid=2,uid=1\","
+		       "\"key_arn\":null,\"encryption_context\":null,\"request_id\":\"r1\","
+		       "\"error_code\":null}");
+	append_chained("{\"time\":\"2026-11-01T00:00:01.000Z\",\"operation\":\"ListKeys\","
+		       "\"principal\":\"" ROOT_ARN "\",\"source\":\"unix:pid=1,uid=0\","
+		       "\"key_arn\":null,\"encryption_context\":null,\"request_id\":\"r2\","
+		       "\"error_code\":null}");
+	CU_ASSERT_EQUAL(kms_audit_verify(&o, NULL, &lines, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(lines, before + 2);
+	/* envol-kmsd resumes the chain after them, with the new fields */
+	o = (struct kms_options){.database = db_path,
+				 .root_key_file = root_path,
+				 .audit_log = audit_path,
+				 .region = "local",
+				 .account_id = ACCT,
+				 .admins = admins,
+				 .n_admins = 1};
+	CU_ASSERT_EQUAL_FATAL(kms_open(&o, &K, err, sizeof err), 0);
+	json_decref(run(&ADMIN, NULL, "ListKeys", "{}"));
+	kms_close(K);
+	K = NULL;
+	CU_ASSERT_EQUAL(kms_audit_verify(&o, NULL, &lines, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(lines, before + 3);
+	all = audit_records();
+	CU_ASSERT_STRING_EQUAL(sfield(json_array_get(all, before), "request_id"), "r1");
+	CU_ASSERT_STRING_EQUAL(sfield(json_array_get(all, before + 2), "decision"), "allowed");
+	json_decref(all);
+	/* and a changed old record is still found */
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof cmd,
+			 "sed -i 's/\"request_id\":\"r1\"/\"request_id\":\"r9\"/' '%s'",
+			 audit_path);
+		CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+		CU_ASSERT_EQUAL(kms_audit_verify(&o, NULL, &lines, err, sizeof err), -EBADMSG);
+	}
+	teardown();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
 	    {"on behalf: who may, on what, for whom", test_refusals},
 	    {"on behalf: ViaService, CallerAccount, GrantIsForAWSResource", test_conditions},
+	    {"audit: userIdentity, invokedBy, grantId, decision", test_audit_fields},
+	    {"audit: records without the new fields still verify", test_audit_old_records},
 	    CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {{"kms via", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
