@@ -45,21 +45,26 @@ expect() { # RECORD JQ VALUE WHAT
 # 1: CreateGrant, by the client, through envold
 expect 1 .operation CreateGrant "the grant"
 expect 1 .principal "$NOBODY" "the client asks"
-expect 1 '.invoked_by // .invokedBy' envold.envol.internal "through envold"
+expect 1 '.invokedBy' envold.envol.internal "through envold"
+expect 1 .invokedByPrincipal "$ENVOLD_PRINCIPAL" "by envold's principal"
 expect 1 .key_arn "$key" "on the volume's key"
-expect 1 '.error_code' null "allowed"
+expect 1 '.error_code' null "no error"
+expect 1 .decision allowed "allowed"
 # 2: Decrypt, by envold, allowed by that grant
 expect 2 .operation Decrypt "the unwrap"
 expect 2 .principal "$ENVOLD_PRINCIPAL" "envold decrypts"
-expect 2 '.grant_id // .grantId' "$grant" "through the grant"
+expect 2 '.grantId' "$grant" "through the grant"
 expect 2 .key_arn "$key" "on the volume's key"
 expect 2 '.encryption_context["envol:volume-id"]' "$(ctl --json volume show audited | jq -r .volume_id)" \
     "under the volume's context"
-expect 2 '.error_code' null "allowed"
+expect 2 '.error_code' null "no error"
+expect 2 .decision allowed "allowed"
+expect 2 .invokedBy null "envold on its own"
 # 3: RetireGrant at detach, by envold (the retiring principal)
 expect 3 .operation RetireGrant "the detach"
 expect 3 .principal "$ENVOLD_PRINCIPAL" "envold retires"
 expect 3 .key_arn "$key" "on the volume's key"
-expect 3 '.error_code' null "allowed"
-for i in 1 2 3; do echo "record $i: $(rec $i | jq -c '{operation, principal, invoked_by, grant_id, error_code}')"; done
+expect 3 '.error_code' null "no error"
+expect 3 .decision allowed "allowed"
+for i in 1 2 3; do echo "record $i: $(rec $i | jq -c '{operation, principal, invokedBy, grantId, decision, error_code}')"; done
 echo "test-attach-grant-audit: ok"
