@@ -41,17 +41,17 @@ static const char ADMIN_POLICY[] =
     "\"Action\":\"kms:*\",\"Resource\":\"*\"}]}";
 
 /*
- * kms.services (envold): describe keys, and wrap and unwrap volume keys, only under an
- * encryption context that names a volume.
+ * kms.services (envold): describe keys and find the grants it may retire; nothing else.  It
+ * decrypts a volume's key only through the grant it creates on its client's behalf (the
+ * client's own permissions decide: docs/operations.md "Who may attach which volume"), and
+ * retires that grant as its retiring principal, which needs no policy.
  */
 static const char SERVICE_POLICY[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":["
     "{\"Sid\":\"DescribeVolumeKeys\",\"Effect\":\"Allow\",\"Action\":\"kms:DescribeKey\","
     "\"Resource\":\"*\"},"
-    "{\"Sid\":\"UnwrapVolumeKeys\",\"Effect\":\"Allow\",\"Action\":["
-    "\"kms:GenerateDataKeyWithoutPlaintext\",\"kms:Decrypt\",\"kms:ReEncryptFrom\","
-    "\"kms:ReEncryptTo\"],\"Resource\":\"*\",\"Condition\":{\"Null\":{"
-    "\"kms:EncryptionContext:envol:volume-id\":\"false\"}}}]}";
+    "{\"Sid\":\"FindOwnGrants\",\"Effect\":\"Allow\",\"Action\":\"kms:ListRetirableGrants\","
+    "\"Resource\":\"*\"}]}";
 
 struct identity {
 	char *principal;
@@ -527,7 +527,7 @@ static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, 
 	struct tm tm;
 	time_t now = (time_t)envol_clock_now();
 
-	ck->cap = 24 + n_ctx + q->n_tags;
+	ck->cap = 28 + n_ctx + q->n_tags;
 	ck->k = calloc(ck->cap, sizeof(*ck->k));
 	ck->v = calloc(ck->cap, sizeof(*ck->v));
 	if (!ck->k || !ck->v)

@@ -86,14 +86,22 @@ static const char *member(json_t *j, const char *name)
 	return json_string_value(json_object_get(j, name));
 }
 
-static char *new_key(void)
+/* A new key (as admin), with a key policy (JSON text) or, policy NULL, the default one. */
+static char *new_key_policy(const char *policy)
 {
-	json_t *j = run(&ADMIN, NULL, "CreateKey", "{}");
-	char *id = strdup(member(json_object_get(j, "KeyMetadata"), "KeyId"));
+	json_t *text = policy ? json_string(policy) : json_null(), *j;
+	_cleanup_free_ char *quoted = json_dumps(text, JSON_ENCODE_ANY);
+	char *id;
 
+	json_decref(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(quoted);
+	j = run(&ADMIN, NULL, "CreateKey", "{\"Policy\":%s}", quoted);
+	id = strdup(member(json_object_get(j, "KeyMetadata"), "KeyId"));
 	json_decref(j);
 	return id;
 }
+
+static char *new_key(void) { return new_key_policy(NULL); }
 
 /* CreateGrant as who; rest is the JSON members after KeyId (without braces).  Returns the
  * response. */
@@ -491,6 +499,54 @@ static void test_tokens(void)
 	teardown();
 }
 
+/* The grant condition keys of CreateGrant in a key policy: bob may give dave Decrypt (and
+ * RetireGrant) only, only under EncryptionContextEquals, only with alice as retiring
+ * principal when there is one. */
+static void test_condition_keys(void)
+{
+	static const char policy[] =
+	    "{\"Version\":\"2012-10-17\",\"Statement\":["
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" ROOT_ARN "\"},"
+	    "\"Action\":\"kms:*\",\"Resource\":\"*\"},"
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" BOB_ARN "\"},"
+	    "\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+	    "\"ForAllValues:StringEquals\":{\"kms:GrantOperations\":[\"Decrypt\",\"RetireGrant\"]},"
+	    "\"StringEquals\":{\"kms:GranteePrincipal\":\"" DAVE_ARN "\","
+	    "\"kms:GrantConstraintType\":\"EncryptionContextEquals\"},"
+	    "\"StringEqualsIfExists\":{\"kms:RetiringPrincipal\":\"" ROOT_ARN "\"}}}]}";
+	_cleanup_free_ char *key = NULL;
+
+#define TO_DAVE(ops, rest) "\"GranteePrincipal\":\"" DAVE_ARN "\",\"Operations\":[" ops "]" rest
+#define EQUALS ",\"Constraints\":{\"EncryptionContextEquals\":{\"volume\":\"v1\"}}"
+	setup();
+	key = new_key_policy(policy);
+	free(grant_id(create_grant(&BOB, NULL, key, TO_DAVE("\"Decrypt\"", EQUALS))));
+	free(grant_id(create_grant(&BOB, NULL, key,
+				   TO_DAVE("\"Decrypt\",\"RetireGrant\"",
+					   EQUALS ",\"RetiringPrincipal\":\"" ROOT_ARN "\""))));
+	/* kms:GrantOperations */
+	json_decref(create_grant(&BOB, "AccessDeniedException", key,
+				 TO_DAVE("\"Decrypt\",\"Encrypt\"", EQUALS)));
+	/* kms:GranteePrincipal */
+	json_decref(create_grant(&BOB, "AccessDeniedException", key,
+				 "\"GranteePrincipal\":\"" BOB_ARN
+				 "\",\"Operations\":[\"Decrypt\"]" EQUALS));
+	/* kms:GrantConstraintType: another constraint, or none */
+	json_decref(create_grant(
+	    &BOB, "AccessDeniedException", key,
+	    TO_DAVE("\"Decrypt\"",
+		    ",\"Constraints\":{\"EncryptionContextSubset\":{\"volume\":\"v1\"}}")));
+	json_decref(create_grant(&BOB, "AccessDeniedException", key, TO_DAVE("\"Decrypt\"", "")));
+	/* kms:RetiringPrincipal */
+	json_decref(
+	    create_grant(&BOB, "AccessDeniedException", key,
+			 TO_DAVE("\"Decrypt\"", EQUALS ",\"RetiringPrincipal\":\"" BOB_ARN "\"")));
+	CU_ASSERT_EQUAL(count_grants(key), 2);
+#undef TO_DAVE
+#undef EQUALS
+	teardown();
+}
+
 static void test_derive(void)
 {
 	_cleanup_free_ char *key = NULL, *child = NULL;
@@ -638,6 +694,7 @@ int main(void)
 	    {"retired and revoked grants no longer allow; who may retire", test_retire_revoke},
 	    {"Name idempotency, DryRun, key states", test_name_dry_run_states},
 	    {"GrantTokens", test_tokens},
+	    {"the grant condition keys of CreateGrant", test_condition_keys},
 	    {"a grant that carries CreateGrant: the derive check", test_derive},
 	    {"grants go with their key", test_cascade},
 	    {"50,000 grants per key", test_limit},
