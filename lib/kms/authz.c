@@ -102,36 +102,33 @@ static void access_free(struct access *acc)
 	free(acc);
 }
 
+/* Appends a copy of p to the string list *v of *n entries (unless unique and present). */
+static int add_string(char ***v, size_t *n, const char *p, bool unique)
+{
+	char **nv;
+
+	for (size_t i = 0; unique && i < *n; i++)
+		if (strcmp((*v)[i], p) == 0)
+			return 0;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(p);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
 static int add_principal(struct access *acc, const char *p)
 {
-	char **n;
-
-	for (size_t i = 0; i < acc->n_principals; i++)
-		if (strcmp(acc->principals[i], p) == 0)
-			return 0;
-	n = realloc(acc->principals, (acc->n_principals + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	acc->principals = n;
-	n[acc->n_principals] = strdup(p);
-	if (!n[acc->n_principals])
-		return -ENOMEM;
-	acc->n_principals++;
-	return 0;
+	return add_string(&acc->principals, &acc->n_principals, p, true);
 }
 
 static int add_service(struct access *acc, const char *p)
 {
-	char **n = realloc(acc->services, (acc->n_services + 1) * sizeof(*n));
-
-	if (!n)
-		return -ENOMEM;
-	acc->services = n;
-	n[acc->n_services] = strdup(p);
-	if (!n[acc->n_services])
-		return -ENOMEM;
-	acc->n_services++;
-	return 0;
+	return add_string(&acc->services, &acc->n_services, p, true);
 }
 
 static int add_identity(struct access *acc, const char *principal, struct kms_policy *p)
