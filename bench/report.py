@@ -281,6 +281,46 @@ else:
            f"n/a ({mem.get('na', 'not run')})")
 results["targets"] = targets
 
+# ---- NBD over TLS (issue 11): OUT/tls/<server>-<workload>-<rep>.json
+TLS_SERVERS = ["envol-tls", "envol-tcp", "nbdkit-tls", "nbdkit-tcp"]
+TLS_WORKLOADS = WORKLOADS[:4]
+tls = {}
+for wl, _ in TLS_WORKLOADS:
+    tls[wl] = {}
+    for s in TLS_SERVERS:
+        runs = [fio_run(os.path.join(OUT, "tls", f"{s}-{wl}-{r}.json")) for r in range(1, reps + 1)]
+        ok = [r for r in runs if r]
+        tls[wl][s] = None if not ok else {
+            "mb_s": med([r["mb_s"] for r in ok]),
+            "iops": med([r["iops"] for r in ok]),
+            "p99_ms": med([r["p99_ms"] for r in ok]),
+            "cpu_s_per_gb": med([r["cpu_s_per_gb"] for r in ok]),
+            "per_run_mb_s": [r["mb_s"] if r else None for r in runs],
+            "per_run_cpu": [r["cpu_s_per_gb"] if r else None for r in runs],
+        }
+    e, n = tls[wl].get("envol-tls"), tls[wl].get("nbdkit-tls")
+    if e and n:
+        e["ratio_to_nbdkit_tls"] = med([a / b for a, b in zip(e["per_run_mb_s"], n["per_run_mb_s"])
+                                        if a and b])
+    for srv in ("envol", "nbdkit"):
+        t, p = tls[wl].get(f"{srv}-tls"), tls[wl].get(f"{srv}-tcp")
+        if t and p:
+            t["tls_cpu_cost"] = med([a / b for a, b in zip(t["per_run_cpu"], p["per_run_cpu"])
+                                     if a and b])
+results["tls"] = {"rows": tls, "machine": parts.get("tls")}
+for wl in ("seqread", "seqwrite"):
+    e = tls[wl].get("envol-tls") or {}
+    target(f"TLS {wl}: envol-tls >= 1.2x nbdkit-tls", e.get("ratio_to_nbdkit_tls"),
+           None if e.get("ratio_to_nbdkit_tls") is None else e["ratio_to_nbdkit_tls"] >= 1.2,
+           fmt(e.get("ratio_to_nbdkit_tls"), "{:.2f}x"))
+for wl in ("seqread", "seqwrite"):
+    e, n = tls[wl].get("envol-tls") or {}, tls[wl].get("nbdkit-tls") or {}
+    ec, nc = e.get("tls_cpu_cost"), n.get("tls_cpu_cost")
+    target(f"TLS {wl}: TLS costs envold no more CPU s/GB than it costs nbdkit (tls/tcp ratios)",
+           ec, None if ec is None or nc is None else ec <= nc,
+           f"{fmt(ec, '{:.2f}x')} vs {fmt(nc, '{:.2f}x')}")
+results["targets"] = targets
+
 # ---- markdown
 md = []
 md.append(f"# envol benchmark — {machine.get('date', '')} (commit {machine.get('commit', '?')})")
@@ -444,7 +484,36 @@ else:
     md.append(f"n/a ({rbd_part.get('na', 'not run')})")
 
 md.append("")
-md.append("## Targets (issue 12; KMS, attach and memory from issue 5; RBD from issue 13)")
+md.append("## NBD over TLS (issue 11: TCP, X.509 with verify-peer, fio --ioengine=nbd)")
+md.append("")
+tls_part = parts.get("tls") or {}
+if any(tls[wl].get(s) for wl, _ in TLS_WORKLOADS for s in TLS_SERVERS):
+    md.append(f"GnuTLS {tls_part.get('gnutls', '?')}; kernel TLS: "
+              + ("tls ULP offered, asked for through GnuTLS's system configuration"
+                 if tls_part.get("ktls_ulp") else
+                 f"not used ({tls_part.get('ktls_note') or 'the kernel offers no tls ULP'})")
+              + ". envol-tls and envol-tcp are one envold (server.tls = on) over nbds:// and "
+              "nbd://; nbdkit-tls is nbdkit's file plugin with --tls=require, nbdkit-tcp the "
+              "same without TLS, on a raw file (no encryption at rest).")
+    md.append("")
+    md.append("| workload | server | MB/s | IOPS | p99 ms | server CPU s/GB | "
+              "envol-tls/nbdkit-tls | TLS CPU cost (tls/tcp s/GB) |")
+    md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for wl, label in TLS_WORKLOADS:
+        for s in TLS_SERVERS:
+            r = tls[wl].get(s)
+            if not r:
+                md.append(f"| {label} | {s} | n/a | | | | | |")
+                continue
+            ratio = fmt(r.get("ratio_to_nbdkit_tls"), "{:.2f}x", "") if s == "envol-tls" else ""
+            cost = fmt(r.get("tls_cpu_cost"), "{:.2f}x", "") if s.endswith("-tls") else ""
+            md.append(f"| {label} | {s} | {r['mb_s']:.0f} | {r['iops']:.0f} | {r['p99_ms']:.2f} | "
+                      f"{fmt(r['cpu_s_per_gb'], '{:.2f}')} | {ratio} | {cost} |")
+else:
+    md.append(f"n/a ({tls_part.get('na') or 'not run'})")
+md.append("")
+md.append("## Targets (issue 12; KMS, attach and memory from issue 5; RBD from issue 13; TLS from "
+          "issue 11)")
 md.append("")
 md.append("| target | measured | met |")
 md.append("| --- | ---: | :---: |")

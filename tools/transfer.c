@@ -5,12 +5,17 @@
  * key ever exists in envolctl.  An import writes a temporary volume that becomes NAME only when
  * complete (volume.c); an export never follows a symbolic link at its target.  1 MiB requests,
  * several in flight; zero blocks are skipped (a fresh volume reads as zeros; an exported regular
- * file stays sparse); a progress bar on stderr when stdout is a terminal.
+ * file stays sparse); a progress bar on stderr when stdout is a terminal.  NAME may instead be
+ * an NBD URI (nbds://host:port/NAME, nbds+unix://…, nbd://…) naming an export of a remote
+ * envold: an import then overwrites that existing volume (zero blocks as NBD_CMD_WRITE_ZEROES),
+ * and TLS uses client.tls_ca/tls_cert/tls_key (--ca, --cert, --tls-key) or the URI's own
+ * tls-certificates= or tls-psk-file=.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libnbd.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,12 +116,153 @@ static int fd_size(int fd, uint64_t *ret)
 	return -EINVAL;
 }
 
+/* libnbd's URI schemes for one export: a remote (or another local) envold. */
+static bool is_nbd_uri(const char *s)
+{
+	static const char *const schemes[] = {"nbd://", "nbds://", "nbd+unix://", "nbds+unix://"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Symbolic link dir/name -> the absolute path of target; prints errors. */
+static int tls_link(const char *dir, const char *name, const char *target, const char *what)
+{
+	_cleanup_free_ char *abs = realpath(target, NULL);
+	_cleanup_free_ char *link = NULL;
+
+	if (!abs) {
+		ctl_error("%s %s: %s", what, target, strerror(errno));
+		return negative_errno();
+	}
+	if (asprintf(&link, "%s/%s", dir, name) < 0) {
+		link = NULL;
+		return -ENOMEM;
+	}
+	if (symlink(abs, link) < 0) {
+		ctl_error("cannot make %s: %s", link, strerror(errno));
+		return negative_errno();
+	}
+	return 0;
+}
+
+/* Removes what tls_dir_make made (the links, then the directory) and frees dir. */
+static void tls_dir_remove(char *dir)
+{
+	static const char *const names[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	char path[PATH_MAX];
+
+	if (!dir)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) < sizeof path)
+			(void)unlink(path);
+	(void)rmdir(dir);
+	free(dir);
+}
+
+/*
+ * libnbd takes X.509 files only as a directory holding ca-cert.pem, client-cert.pem and
+ * client-key.pem.  Makes one, private (0700, in $TMPDIR or /tmp), of symbolic links to
+ * client.tls_ca (a file, or a directory holding ca-cert.pem), client.tls_cert and
+ * client.tls_key (the last two optional, together), so no key is copied.  *ret_dir is NULL
+ * when none is set: libnbd then looks in its default places (/etc/pki/libnbd for root, else
+ * $HOME/.pki/libnbd).  Prints errors.
+ */
+static int tls_dir_make(const struct envol_config *cfg, char **ret_dir)
+{
+	const char *ca = cfg->client.tls_ca, *cert = cfg->client.tls_cert,
+		   *key = cfg->client.tls_key, *tmp = getenv("TMPDIR");
+	const bool has_ca = ca && *ca, has_cert = cert && *cert, has_key = key && *key;
+	_cleanup_free_ char *ca_file = NULL;
+	char *dir = NULL;
+	struct stat st;
+	int r;
+
+	*ret_dir = NULL;
+	if (!has_ca && !has_cert)
+		return 0;
+	if (!has_ca) {
+		ctl_error("nbds:// with a client certificate needs the server's CA too: --ca FILE "
+			  "or client.tls_ca");
+		return -EINVAL;
+	}
+	if (has_cert != has_key) {
+		ctl_error("nbds://: a client certificate and its key go together: --cert and "
+			  "--tls-key, or client.tls_cert and client.tls_key");
+		return -EINVAL;
+	}
+	if (stat(ca, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (asprintf(&ca_file, "%s/ca-cert.pem", ca) < 0) {
+			ca_file = NULL;
+			return -ENOMEM;
+		}
+		ca = ca_file;
+	}
+	if (asprintf(&dir, "%s/envolctl-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+		return -ENOMEM;
+	if (!mkdtemp(dir)) {
+		r = negative_errno();
+		ctl_error("cannot make a directory for libnbd's certificates (%s): %s", dir,
+			  strerror(errno));
+		free(dir);
+		return r;
+	}
+	r = tls_link(dir, "ca-cert.pem", ca, "--ca/client.tls_ca");
+	if (r == 0 && has_cert)
+		r = tls_link(dir, "client-cert.pem", cert, "--cert/client.tls_cert");
+	if (r == 0 && has_cert)
+		r = tls_link(dir, "client-key.pem", key, "--tls-key/client.tls_key");
+	if (r < 0) {
+		tls_dir_remove(dir);
+		return r;
+	}
+	*ret_dir = dir;
+	return 0;
+}
+
+/* Connects to the export an NBD URI names, with TLS as tls_dir_make says; prints errors. */
+static int nbd_open_uri(struct ctl *c, const char *uri, struct nbd_handle **ret)
+{
+	struct nbd_handle *h;
+	char *dir = NULL;
+	int r;
+
+	if (strncmp(uri, "nbds", 4) == 0 && !strstr(uri, "tls-certificates=") &&
+	    !strstr(uri, "tls-psk-file=")) {
+		r = tls_dir_make(c->cfg, &dir);
+		if (r < 0)
+			return r;
+	}
+	h = nbd_create();
+	if (!h) {
+		ctl_error("libnbd: %s", nbd_get_error());
+		tls_dir_remove(dir);
+		return -ENOMEM;
+	}
+	/* the URI is the operator's own: its tls-certificates= and tls-psk-file= are allowed */
+	if (nbd_set_uri_allow_local_file(h, true) < 0 ||
+	    (dir && nbd_set_tls_certificates(h, dir) < 0) || nbd_connect_uri(h, uri) < 0) {
+		ctl_error("cannot attach %s: %s", uri, nbd_get_error());
+		nbd_close(h);
+		tls_dir_remove(dir);
+		return -EIO;
+	}
+	tls_dir_remove(dir); /* the handshake is over: libnbd has read the files */
+	*ret = h;
+	return 0;
+}
+
 /* Connects to export name on envold's Unix socket; prints errors. */
 static int nbd_open(struct ctl *c, const char *name, struct nbd_handle **ret)
 {
 	struct nbd_handle *h;
 	const char *sock = c->cfg->server.socket;
 
+	if (is_nbd_uri(name))
+		return nbd_open_uri(c, name, ret);
 	if (access(sock, F_OK) < 0) {
 		ctl_error("envold is not running: no socket at %s (systemctl start envold)", sock);
 		return -EHOSTDOWN;
@@ -146,7 +292,9 @@ struct slot {
 struct xfer {
 	struct nbd_handle *h;
 	int fd;
-	bool import; /* file -> volume; else volume -> file */
+	bool import;	 /* file -> volume; else volume -> file */
+	bool overwrite;	 /* import into an existing volume: zero blocks are written too */
+	bool zero_cmd;	 /* ... as NBD_CMD_WRITE_ZEROES (the server offers it) */
 	bool seekable, sparse;
 	uint64_t size;	   /* volume bytes */
 	uint64_t src_size; /* import: file bytes (the rest of the volume is zero padding) */
@@ -200,13 +348,17 @@ static int xfer_run(struct xfer *x, const char *what)
 				}
 				if (got < s->len)
 					memset(s->buf + got, 0, s->len - got);
-				if (ctl_all_zero(s->buf, s->len)) {
+				if (ctl_all_zero(s->buf, s->len) && !x->overwrite) {
 					x->prog.done += s->len; /* a fresh volume reads as zeros */
 					progress_show(&x->prog, false);
 					continue;
 				}
-				s->cookie = nbd_aio_pwrite(x->h, s->buf, s->len, s->off,
-							   NBD_NULL_COMPLETION, 0);
+				if (x->zero_cmd && ctl_all_zero(s->buf, s->len))
+					s->cookie = nbd_aio_zero(x->h, s->len, s->off,
+								 NBD_NULL_COMPLETION, 0);
+				else
+					s->cookie = nbd_aio_pwrite(x->h, s->buf, s->len, s->off,
+								   NBD_NULL_COMPLETION, 0);
 			} else {
 				s->cookie = nbd_aio_pread(x->h, s->buf, s->len, s->off,
 							  NBD_NULL_COMPLETION, 0);
@@ -280,6 +432,67 @@ static int xfer_finish(struct xfer *x, int fd, const char *name)
 	return r;
 }
 
+/* Opens the image an import reads (a regular file or a block device), and its size; prints
+ * errors. */
+static int image_open(const char *file, int *ret_fd, uint64_t *ret_size)
+{
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ctl_error("cannot open %s: %s", file, strerror(errno));
+		return negative_errno();
+	}
+	if (fd_size(fd, ret_size) < 0) {
+		ctl_error("%s: not a regular file or block device", file);
+		return -EINVAL;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * "volume import FILE URI": writes the image over the existing export the URI names (a remote
+ * envold's volume, made there with volume create), the rest of it with zeros.  Returns an exit
+ * status.
+ */
+static int import_over_nbd(struct ctl *c, const char *file, const char *uri)
+{
+	struct xfer x = {.import = true, .overwrite = true};
+	_cleanup_close_ int fd = -1;
+	int64_t size;
+
+	if (ctl_config(c) < 0 || image_open(file, &fd, &x.src_size) < 0)
+		return EXIT_ERROR;
+	if (nbd_open_uri(c, uri, &x.h) < 0)
+		return EXIT_ERROR;
+	size = nbd_get_size(x.h);
+	if (size < 0 || nbd_is_read_only(x.h) != 0) {
+		ctl_error("%s: %s", uri, size < 0 ? nbd_get_error() : "the export is read-only");
+		nbd_close(x.h);
+		return EXIT_ERROR;
+	}
+	x.size = (uint64_t)size;
+	if (x.src_size > x.size) {
+		ctl_error("%s (%llu bytes) does not fit in %s (%llu bytes)", file,
+			  (unsigned long long)x.src_size, uri, (unsigned long long)x.size);
+		nbd_close(x.h);
+		return EXIT_ERROR;
+	}
+	x.zero_cmd = nbd_can_zero(x.h) == 1;
+	if (xfer_finish(&x, fd, uri) < 0)
+		return EXIT_ERROR;
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:I,s:I}", "uri", uri, "size", (json_int_t)x.size,
+				      "imported_bytes", (json_int_t)x.src_size);
+		ctl_print_json(j);
+		json_decref(j);
+	} else {
+		printf("%s: %llu bytes written from %s\n", uri, (unsigned long long)x.src_size,
+		       file);
+	}
+	return EXIT_OK;
+}
+
 int ctl_volume_import(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -293,11 +506,13 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 	struct xfer x = {.import = true};
 	_cleanup_close_ int fd = -1;
 	uint32_t sector_size = 512;
+	bool new_volume_option = false; /* an option for the volume import creates */
 	char uuid[37], err[256];
 	int o, r;
 
 	ctl_getopt_reset();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		new_volume_option = new_volume_option || o != 'i';
 		switch (o) {
 		case 'k':
 			key = optarg;
@@ -338,22 +553,18 @@ int ctl_volume_import(struct ctl *c, int argc, char **argv)
 				 "[--sector-size 512|4096] [--size SIZE] [--backend file|rbd] "
 				 "[--pool POOL]");
 	}
+	if (is_nbd_uri(name)) {
+		if (new_volume_option)
+			return ctl_usage("volume import FILE %s: the volume exists already; --key, "
+					 "--sector-size, --size, --backend and --pool are for a new one",
+					 name);
+		return import_over_nbd(c, file, name);
+	}
 	r = ctl_parse_place(&backend, pool);
 	if (r)
 		return r;
-	if (ctl_config(c) < 0)
+	if (ctl_config(c) < 0 || image_open(file, &fd, &x.src_size) < 0)
 		return EXIT_ERROR;
-
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ctl_error("cannot open %s: %s", file, strerror(errno));
-		return EXIT_ERROR;
-	}
-	r = fd_size(fd, &x.src_size);
-	if (r < 0) {
-		ctl_error("%s: not a regular file or block device", file);
-		return EXIT_ERROR;
-	}
 	if (size_text) {
 		if (ctl_parse_volume_size(size_text, sector_size, &x.size, err, sizeof err) < 0)
 			return ctl_usage("--size: %s", err);
@@ -538,7 +749,7 @@ int ctl_volume_export(struct ctl *c, int argc, char **argv)
 		force = true;
 	}
 	if (argc - optind != 2)
-		return ctl_usage("usage: envolctl volume export NAME FILE [--force]");
+		return ctl_usage("usage: envolctl volume export NAME|URI FILE [--force]");
 	name = argv[optind];
 	file = argv[optind + 1];
 	if (ctl_config(c) < 0)

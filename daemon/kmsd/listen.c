@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * listen.c — envol-kmsd's listening sockets: the Unix socket kms.socket, the optional TCP
- * listener kms.listen (loopback only until TLS exists), or whatever systemd passed by socket
- * activation.  The sockets themselves are made by daemon/common/listen.c (stale-socket check,
- * modes); what is kmsd's here is the policy: which ones, and TCP on loopback only.
+ * listener kms.listen, or whatever systemd passed by socket activation.  The sockets themselves
+ * are made by daemon/common/listen.c (stale-socket check, modes); what is kmsd's here is the
+ * policy: which ones, and TCP (on any address) only with HTTPS (kms.tls_certificates) or with
+ * kms.allow_plain_http, warned at every start, as envold's rule for server.listen.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,9 +14,35 @@
 
 #include "kmsd.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/macros.h"
 
-#define LOOPBACK_ONLY "envol-kmsd serves TCP only on 127.0.0.0/8 or ::1 until TLS is supported"
+/*
+ * A TCP listener (where: the setting or the socket, for messages) speaks HTTPS, or plain HTTP
+ * when kms.allow_plain_http says so (logged as a warning, a stronger one off loopback).
+ * Checked before anything is bound.  Returns 0 or -EPERM with err set.
+ */
+static int check_tcp(const struct envol_config *cfg, const char *where, const struct sockaddr *sa,
+		     char *err, size_t errlen)
+{
+	if (cfg->kms.tls_certificates && cfg->kms.tls_certificates[0])
+		return 0;
+	if (!cfg->kms.allow_plain_http)
+		return envol_fail(-EPERM, err, errlen,
+				  "%s: a TCP listener without TLS: set kms.tls_certificates, or "
+				  "kms.allow_plain_http = true",
+				  where);
+	if (daemon_address_is_loopback(sa))
+		log_warning("%s: plain HTTP over TCP (kms.allow_plain_http = true): requests and "
+			    "answers travel unencrypted",
+			    where);
+	else
+		log_warning("%s: plain HTTP over TCP beyond loopback (kms.allow_plain_http = true): "
+			    "anyone on the network path reads the data keys in the answers "
+			    "(set kms.tls_certificates)",
+			    where);
+	return 0;
+}
 
 int kmsd_parse_listen(const char *spec, struct sockaddr_storage *ret, socklen_t *ret_len, char *err,
 		      size_t errlen)
@@ -61,15 +88,10 @@ int kmsd_parse_listen(const char *spec, struct sockaddr_storage *ret, socklen_t 
 		len = sizeof *in6;
 	} else {
 		return envol_fail(-EINVAL, err, errlen,
-				  "kms.listen \"%s\": \"%s\" is not an IP address (use 127.0.0.1, "
-				  "::1 or localhost)",
+				  "kms.listen \"%s\": \"%s\" is not an IP address (e.g. 0.0.0.0, "
+				  "192.0.2.10, 127.0.0.1, ::, ::1 or localhost)",
 				  spec, host);
 	}
-	if (!daemon_address_is_loopback((struct sockaddr *)&ss))
-		return envol_fail(-EADDRNOTAVAIL, err, errlen,
-				  "kms.listen \"%s\": %s is not a loopback address; " LOOPBACK_ONLY
-				  " (use the Unix socket kms.socket, or a TLS-terminating proxy)",
-				  spec, host);
 	*ret = ss;
 	*ret_len = len;
 	return 0;
@@ -81,7 +103,8 @@ bad:
 }
 
 /* Takes the sockets systemd passed; returns how many, or -errno. */
-static int take_activated(struct kmsd *k, bool *have_unix, bool *have_tcp, char *err, size_t errlen)
+static int take_activated(struct kmsd *k, bool *have_unix, bool *have_tcp, char *err,
+			  size_t errlen)
 {
 	struct daemon_listener socks[ARRAY_SIZE(k->listeners)];
 	int n = daemon_listen_activated(socks, ARRAY_SIZE(socks), err, errlen);
@@ -92,25 +115,32 @@ static int take_activated(struct kmsd *k, bool *have_unix, bool *have_tcp, char 
 	for (int i = 0; i < n; i++) {
 		const struct daemon_listener *l = &socks[i];
 
-		if (l->tcp && !daemon_address_is_loopback((const struct sockaddr *)&l->addr))
-			return envol_fail(-EADDRNOTAVAIL, err, errlen,
-					  "systemd passed a TCP socket that is not bound to a "
-					  "loopback address; " LOOPBACK_ONLY);
-		if (l->tcp)
+		if (l->tcp) {
+			int r = check_tcp(k->cfg, l->name, (const struct sockaddr *)&l->addr, err,
+					  errlen);
+			if (r < 0)
+				return r;
 			*have_tcp = true;
-		else
+		} else {
 			*have_unix = true;
+		}
 	}
 	return n;
 }
 
-static int open_tcp(struct kmsd_listener *l, const char *spec, char *err, size_t errlen)
+static int open_tcp(struct kmsd_listener *l, const struct envol_config *cfg, const char *spec,
+		    char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
+	char where[300];
 	socklen_t len;
 	int r;
 
 	r = kmsd_parse_listen(spec, &ss, &len, err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(where, sizeof where, "kms.listen \"%s\"", spec);
+	r = check_tcp(cfg, where, (struct sockaddr *)&ss, err, errlen);
 	if (r < 0)
 		return r;
 	return daemon_listen_tcp(&l->sock, "kms.listen", spec, (struct sockaddr *)&ss, len, true,
@@ -147,7 +177,7 @@ int kmsd_listeners_open(struct kmsd *k, char *err, size_t errlen)
 			goto fail;
 		}
 		*l = (struct kmsd_listener){.sock = DAEMON_LISTENER_INIT, .kmsd = k};
-		r = open_tcp(l, cfg->kms.listen, err, errlen);
+		r = open_tcp(l, cfg, cfg->kms.listen, err, errlen);
 		if (r < 0)
 			goto fail;
 		k->n_listeners++;

@@ -89,8 +89,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: envol-kmsd [-c FILE] [-v]\n"
 		"A local key management service that speaks the AWS KMS API (JSON 1.1) on a Unix\n"
-		"socket (callers identified by SO_PEERCRED) and optionally on loopback TCP (AWS\n"
-		"Signature Version 4 required).\n"
+		"socket (callers identified by SO_PEERCRED) and optionally on TCP (HTTPS, or plain\n"
+		"HTTP with kms.allow_plain_http; AWS Signature Version 4 required).\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -v, --verbose      debug logging\n"
@@ -242,27 +242,13 @@ int main(int argc, char **argv)
 		k.n_creds = cfg->kms.n_credentials;
 	}
 
-	/* Sockets first: a bad kms.listen fails before the key store is touched. */
+	/* Sockets first: a bad kms.listen (or TCP without TLS or kms.allow_plain_http, see
+	 * listen.c) fails before the key store is touched. */
 	r = kmsd_listeners_open(&k, err, sizeof err);
 	if (r < 0) {
 		log_error("%s", err);
 		goto out;
 	}
-	/* Plain HTTP over TCP carries SigV4-signed plaintext keys: only when asked for. */
-	for (size_t i = 0; i < k.n_listeners; i++) {
-		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0] &&
-		    !cfg->kms.allow_plain_http) {
-			log_error("%s: a TCP listener without TLS: set kms.tls_certificates, or "
-				  "kms.allow_plain_http = true",
-				  k.listeners[i].sock.name);
-			goto out;
-		}
-		if (k.listeners[i].sock.tcp && !cfg->kms.tls_certificates[0])
-			log_warning("%s: plain HTTP over TCP (kms.allow_plain_http = true): requests "
-				    "and answers travel unencrypted",
-				    k.listeners[i].sock.name);
-	}
-
 	/* Create missing state directories (shared with envold's volumes/: 0755; the files in
 	 * them are 0600). */
 	{

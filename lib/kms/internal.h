@@ -91,7 +91,8 @@ bool kms_authz_names_key(enum kms_op op);
 int kms_authorize(struct kms_call *c);
 /*
  * The decision for an operation on key id (c->key_arn set), under the key's policy, the
- * caller's identity policies and (later) grants: 0 (c->authorized set), -1 with the error set,
+ * caller's identity policies and grants (after checking the request's GrantTokens): 0
+ * (c->authorized set, c->grant_id when a grant allowed), -1 with the error set,
  * or -ENOENT with nothing set when the key does not exist (the caller says so its way).
  */
 int kms_authorize_key(struct kms_call *c, const char *id);

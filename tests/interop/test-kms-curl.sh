@@ -3,7 +3,7 @@
 # test-kms-curl.sh — envol-kmsd's listeners with curl: SigV4 from curl --aws-sigv4 on TCP (and the
 # AWS errors for missing, garbled, unknown-key and wrong-region signatures), the Unix socket with
 # SO_PEERCRED (principal user/unix/root, mode 0660, an Authorization header ignored, another uid
-# refused), response headers, stale socket removal after kill -9, a non-loopback kms.listen
+# refused), response headers, stale socket removal after kill -9, a non-loopback kms.listen without TLS
 # refused, and SIGTERM exiting 0 and removing the socket; with the test clock moved, expired and
 # future signatures, and the daemon's tick rotating a key when due and destroying one whose
 # deletion window is over.
@@ -184,13 +184,15 @@ eq "$(stat -c %a "$T/fresh/run/deeper/kms.sock")" 660 "socket mode under umask 0
 kill -TERM "$FPID"
 wait "$FPID" || fail "fresh daemon: exit status after SIGTERM"
 
-# ---- a non-loopback TCP address is refused at start ----
+# ---- a non-loopback TCP address without TLS is refused at start (unless allow_plain_http;
+# test-tls-kms-listen.sh serves it) ----
 for bad in "0.0.0.0:$PORT" "192.0.2.1:$PORT" "[::]:$PORT"; do
-    sed "s|listen = \"$KMS_LISTEN\"|listen = \"$bad\"|" "$CONF" >"$T/bad.conf"
+    sed "s|listen = \"$KMS_LISTEN\"|listen = \"$bad\"|; s|allow_plain_http = true;|allow_plain_http = false;|" \
+        "$CONF" >"$T/bad.conf"
     grep -qF "\"$bad\"" "$T/bad.conf" || fail "could not write bad.conf"
     rc=0; "$BIN/envol-kmsd" -c "$T/bad.conf" >"$T/bad.log" 2>&1 || rc=$?
     [ "$rc" -ne 0 ] || fail "envol-kmsd started on $bad"
-    grep -q "not a loopback address" "$T/bad.log" || { cat "$T/bad.log"; fail "message for $bad"; }
+    grep -q "a TCP listener without TLS" "$T/bad.log" || { cat "$T/bad.log"; fail "message for $bad"; }
 done
 sed "s|listen = \"$KMS_LISTEN\"|listen = \"no-port\"|" "$CONF" >"$T/bad.conf"
 rc=0; "$BIN/envol-kmsd" -c "$T/bad.conf" >"$T/bad.log" 2>&1 || rc=$?

@@ -4,30 +4,11 @@
 # over tls-creds-x509 and tls-creds-psk (patterns written in one connection read back in the
 # next), and nbd-client's list mode with -certfile/-keyfile/-cacertfile.
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/tls-functions.sh"
 requires qemu-io openssl
 
 envol_tmpdir
-C=$T/certs
-bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
-write_config
-# the mapped principals may attach through envold (kms:CreateGrant via envold)
-allow_attach_by arn:aws:iam::000000000000:role/host7 arn:aws:iam::000000000000:role/alice
-start_kmsd
-ctl volume create t1 --size 64M >/dev/null
-port=$(free_port)
-sed -i '/^server: {/,/^};/d' "$CONF"
-cat >>"$CONF" <<EOF
-server: {
-  listen = "127.0.0.1:$port";
-  tls_certificates = "$C/server";
-  tls_verify_peer = true;
-  tls_psk_file = "$C/psk.keys";
-  tls_identities = (
-    { match = "CN=host7,O=example"; principal = "arn:aws:iam::000000000000:role/host7"; },
-    { match = "alice"; principal = "arn:aws:iam::000000000000:role/alice"; } );
-};
-EOF
-start_envold
+tls_envold t1 64M ""
 # server.tls unset: require on TCP
 ! nbdinfo --size "nbd://127.0.0.1:$port/t1" >/dev/null 2>&1 || fail "plaintext served on TCP"
 
