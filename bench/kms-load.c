@@ -7,8 +7,13 @@
  * A benchmark helper driven by scripts/bench; never part of ctest.
  *
  *   kms-load (--socket PATH | --endpoint URL --access-key AK --secret-key SK [--region R])
- *            --op Decrypt|GenerateDataKeyWithoutPlaintext|CreateKey [--key KEY]
+ *            --op Decrypt|GenerateDataKeyWithoutPlaintext|CreateKey [--key KEY | --policy FILE]
  *            [--clients N] [--seconds S] [--warmup S] [--count N]
+ *
+ * Without --key, Decrypt and GenerateDataKeyWithoutPlaintext run on a key kms-load creates
+ * first: with the default key policy, or with the key policy in FILE (--policy; the caller
+ * must be allowed the operation by it, e.g. bench/policy-10.json for root on the Unix
+ * socket).  The JSON line says which ("key_policy": "default", the file's name, or "given").
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -33,6 +38,7 @@ struct options {
 	const char *region;
 	const char *op;
 	const char *key;
+	const char *policy; /* --policy FILE */
 	unsigned clients;
 	double seconds;
 	double warmup;
@@ -209,6 +215,71 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+/* One call of op with body; returns the answer (parsed) or NULL with a message on stderr. */
+static json_t *call_once(const struct options *o, const char *op, const char *body)
+{
+	struct curl_slist *hdrs = NULL;
+	struct buf resp = { 0 };
+	char err[256];
+	json_t *j = NULL;
+	long status;
+	CURL *c = make_handle(o, op, &hdrs, &resp);
+
+	if (!c)
+		return NULL;
+	status = do_call(c, body, &resp, err, sizeof(err));
+	if (status != 200)
+		fprintf(stderr, "kms-load: %s: %s\n", op, err);
+	else if (!(j = json_loads(resp.data, 0, NULL)))
+		fprintf(stderr, "kms-load: %s: not JSON: %.200s\n", op, resp.data);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	free(resp.data);
+	return j;
+}
+
+/* Creates the key of the run (policy: key policy text, NULL for the default); its KeyId. */
+static char *create_key(const struct options *o, const char *policy)
+{
+	json_t *req = json_pack("{s:s}", "Description", "kms-load");
+	char *body, *id = NULL;
+	json_t *j;
+
+	if (req && policy)
+		json_object_set_new(req, "Policy", json_string(policy));
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return NULL;
+	j = call_once(o, "CreateKey", body);
+	free(body);
+	if (j && json_is_string(json_object_get(json_object_get(j, "KeyMetadata"), "KeyId")))
+		id = strdup(json_string_value(
+			json_object_get(json_object_get(j, "KeyMetadata"), "KeyId")));
+	json_decref(j);
+	return id;
+}
+
+/* The contents of FILE (a key policy, at most 32 KiB) in a malloc'd string. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = malloc(32769);
+	size_t n = 0;
+
+	if (f && buf)
+		n = fread(buf, 1, 32768, f);
+	if (f)
+		fclose(f);
+	if (!f || !buf || n == 0) {
+		fprintf(stderr, "kms-load: cannot read %s\n", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
 /* GenerateDataKeyWithoutPlaintext once, to get a CiphertextBlob for the Decrypt load. */
 static char *make_decrypt_body(const struct options *o, const char *context_json)
 {
@@ -269,7 +340,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: kms-load (--socket PATH | --endpoint URL --access-key AK --secret-key SK"
 		   " [--region R])\n"
 		   "                --op Decrypt|GenerateDataKeyWithoutPlaintext|CreateKey"
-		   " [--key KEY]\n"
+		   " [--key KEY | --policy FILE]\n"
 		   "                [--clients N] [--seconds S] [--warmup S] [--count N]\n");
 }
 
@@ -283,6 +354,7 @@ int main(int argc, char **argv)
 		{ "region", required_argument, NULL, 'r' },
 		{ "op", required_argument, NULL, 'o' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ "clients", required_argument, NULL, 'c' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "warmup", required_argument, NULL, 'w' },
@@ -290,8 +362,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct options o = { .region = "local", .op = "Decrypt", .key = "alias/envol/ebs",
-			     .clients = 1, .seconds = 3, .warmup = 0.5 };
+	struct options o = { .region = "local", .op = "Decrypt", .clients = 1, .seconds = 3,
+			     .warmup = 0.5 };
+	_cleanup_free_ char *created = NULL, *policy_text = NULL;
+	const char *key_policy = "given";
 	static struct client cl[MAX_CLIENTS];
 	_cleanup_free_ char *body = NULL;
 	_cleanup_free_ uint64_t *all = NULL;
@@ -313,6 +387,7 @@ int main(int argc, char **argv)
 		case 'r': o.region = optarg; break;
 		case 'o': o.op = optarg; break;
 		case 'K': o.key = optarg; break;
+		case 'p': o.policy = optarg; break;
 		case 'c': o.clients = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': o.seconds = strtod(optarg, NULL); break;
 		case 'w': o.warmup = strtod(optarg, NULL); break;
@@ -322,14 +397,27 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.socket == !o.endpoint || (o.endpoint && (!o.access_key || !o.secret_key)) ||
-	    o.clients < 1 || o.clients > MAX_CLIENTS || o.seconds <= 0 || o.warmup < 0) {
+	    o.clients < 1 || o.clients > MAX_CLIENTS || o.seconds <= 0 || o.warmup < 0 ||
+	    (o.key && o.policy)) {
 		usage(stderr);
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		return 1;
 
-	snprintf(context, sizeof(context), "{\"envol:volume-id\":\"kms-load-%ld\"}", (long)getpid());
+	if (!o.key && strcmp(o.op, "CreateKey") != 0) {
+		if (o.policy && !(policy_text = read_text(o.policy)))
+			return 1;
+		created = create_key(&o, policy_text);
+		if (!created)
+			return 1;
+		o.key = created;
+		key_policy = o.policy ? (strrchr(o.policy, '/') ? strrchr(o.policy, '/') + 1
+								: o.policy)
+				      : "default";
+	}
+	snprintf(context, sizeof(context), "{\"envol:volume-id\":\"vol-kms-load-%ld\"}",
+		 (long)getpid());
 	if (strcmp(o.op, "Decrypt") == 0) {
 		body = make_decrypt_body(&o, context);
 		if (!body)
@@ -390,8 +478,9 @@ int main(int argc, char **argv)
 	qsort(all, n_all, sizeof(*all), cmp_u64);
 
 	{
-		json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:s}",
+		json_t *out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:s}",
 					"op", o.op, "transport", o.socket ? "unix" : "tcp+sigv4",
+					"key_policy", key_policy,
 					"clients", (json_int_t)o.clients, "ops", (json_int_t)n_all,
 					"seconds", elapsed,
 					"ops_per_s", elapsed > 0 ? (double)n_all / elapsed : 0.0,

@@ -2,7 +2,8 @@
 /*
  * audit.c — "envolctl audit verify|tail": checks the KMS audit log's keyed chain against the
  * anchor in kms.db (kms_audit_verify: it reads root.key and kms.db, so it runs as root or
- * envol-kms) and shows its last records as a table or raw JSON lines.
+ * envol-kms) and shows its last records as a table (principal, the service it acted through,
+ * operation, key, grant used, decision, error) or raw JSON lines (every field).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,7 +142,8 @@ static const char *field(json_t *o, const char *name)
 static int audit_tail(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"lines", required_argument, NULL, 'n'}, {}};
-	static const char *const headers[] = {"TIME", "PRINCIPAL", "OPERATION", "KEY", "ERROR"};
+	static const char *const headers[] = {"TIME", "PRINCIPAL", "VIA",      "OPERATION",
+					      "KEY",  "GRANT",	   "DECISION", "ERROR"};
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int fd = -1;
 	struct table *t = NULL;
@@ -186,13 +188,16 @@ static int audit_tail(struct ctl *c, int argc, char **argv)
 		json_t *rec = json_loads(line, 0, NULL);
 
 		if (!json_is_object(rec)) {
-			const char *cells[] = {"?", "?", "(unreadable line)", "-", "-"};
+			const char *cells[] = {"?", "?", "-", "(unreadable line)",
+					       "-", "-", "-", "-"};
 
 			(void)table_add_row(t, cells);
 		} else {
-			const char *cells[] = {field(rec, "time"), field(rec, "principal"),
-					       field(rec, "operation"), field(rec, "key_arn"),
-					       field(rec, "error_code")};
+			/* Records written before invokedBy, grantId and decision show "-". */
+			const char *cells[] = {field(rec, "time"),	field(rec, "principal"),
+					       field(rec, "invokedBy"), field(rec, "operation"),
+					       field(rec, "key_arn"),	field(rec, "grantId"),
+					       field(rec, "decision"),	field(rec, "error_code")};
 
 			(void)table_add_row(t, cells);
 		}

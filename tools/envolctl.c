@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * envolctl.c — the admin CLI's entry point: global options (anywhere on the line), dispatch
- * to the key, volume and audit command groups, configuration loading, the KMS call helper
+ * to the key, grant, volume and audit command groups, configuration loading, the KMS call helper
  * with advice for each AWS error, and small file helpers.
  */
 #include <errno.h>
@@ -37,6 +37,15 @@ static const char usage_text[] =
     "  key schedule-delete KEY [--days 7-30] | key cancel-delete KEY\n"
     "  key encrypt KEY IN OUT [--context K=V]...\n"
     "  key decrypt IN OUT [--context K=V]...\n"
+    "  key policy KEY [--put FILE [--bypass-policy-lockout-safety-check]]\n"
+    "Grants (envol-kmsd):\n"
+    "  grant create KEY --grantee ARN --operations OP[,OP]... [--retiring ARN]\n"
+    "               [--constraint-equals K=V ...|--constraint-subset K=V ...] [--name NAME]\n"
+    "               [--dry-run]\n"
+    "  grant list KEY [--grantee ARN] [--grant-id ID]\n"
+    "  grant list-retirable ARN\n"
+    "  grant retire --token TOKEN | grant retire KEY GRANT_ID\n"
+    "  grant revoke KEY GRANT_ID\n"
     "Audit log:\n"
     "  audit verify [--root-key FILE] [FILE]\n"
     "  audit tail [-n N] [FILE]\n"
@@ -165,7 +174,10 @@ static const char *error_advice(const char *type, const char *message)
 	     "see envolctl key show KEY (a key pending deletion can be restored with "
 	     "envolctl key cancel-delete KEY)"},
 	    {"AccessDeniedException",
-	     "your principal needs to be in kms.admins of the KMS configuration"},
+	     "the key policy (envolctl key policy KEY), an identity policy (kms.admins, "
+	     "kms.identity_policies) or a grant must allow it"},
+	    {"MalformedPolicyDocumentException",
+	     "fix the document and put it again (envolctl key policy KEY --put FILE)"},
 	    {"InvalidCiphertextException",
 	     "the ciphertext is damaged or the encryption context (--context) differs from "
 	     "the one used to encrypt"},
@@ -364,6 +376,85 @@ int ctl_describe_key(struct ctl *c, const char *key, json_t **ret_metadata)
 	return 0;
 }
 
+const char *ctl_need_str(json_t *o, const char *op, const char *where, const char *name)
+{
+	const char *v = ctl_json_string(o, name);
+
+	if (!v || !*v) {
+		ctl_error("KMS %s answer lacks %s%s; is client.kms_socket or client.endpoint an "
+			  "AWS KMS?",
+			  op, where, name);
+		return NULL;
+	}
+	return v;
+}
+
+/* A malformed answer to a list call: printed, or into e when the call is quiet. */
+static int list_bad_answer(struct ctl_kms_error *e, const char *fmt, ...) _printf_(2, 3);
+static int list_bad_answer(struct ctl_kms_error *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (e) {
+		snprintf(e->type, sizeof e->type, "BadAnswer");
+		vsnprintf(e->message, sizeof e->message, fmt, ap);
+	} else {
+		fputs("envolctl: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+	return -EPROTO;
+}
+
+int ctl_kms_list_all(struct ctl *c, const char *op, json_t *base, const char *list_name,
+		     const char *item_id, int limit, json_t **ret, struct ctl_kms_error *e)
+{
+	static const char not_kms[] = "is client.kms_socket or client.endpoint an AWS KMS?";
+	_cleanup_json_ json_t *all = json_array();
+	_cleanup_free_ char *marker = NULL;
+
+	if (!all)
+		return -ENOMEM;
+	for (;;) {
+		_cleanup_json_ json_t *req = json_copy(base);
+		_cleanup_json_ json_t *resp = NULL;
+		json_t *list, *next;
+		int r;
+
+		if (!req || json_object_set_new(req, "Limit", json_integer(limit)) < 0 ||
+		    (marker && json_object_set_new(req, "Marker", json_string(marker)) < 0))
+			return -ENOMEM;
+		r = ctl_kms_call(c, op, req, &resp, e);
+		if (r < 0)
+			return r;
+		list = json_object_get(resp, list_name);
+		if (!json_is_array(list))
+			return list_bad_answer(e, "KMS %s answer lacks %s", op, list_name);
+		for (size_t i = 0; i < json_array_size(list); i++) {
+			const char *v = ctl_json_string(json_array_get(list, i), item_id);
+
+			if (!v || !*v)
+				return list_bad_answer(e, "KMS %s answer lacks %s[%zu].%s; %s", op,
+						       list_name, i, item_id, not_kms);
+		}
+		json_array_extend(all, list);
+		if (!json_is_true(json_object_get(resp, "Truncated")))
+			break;
+		next = json_object_get(resp, "NextMarker");
+		if (!json_is_string(next) || !*json_string_value(next))
+			return list_bad_answer(e, "KMS %s answer is truncated but lacks NextMarker",
+					       op);
+		free(marker);
+		marker = strdup(json_string_value(next));
+		if (!marker)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(all);
+	return 0;
+}
+
 void ctl_print_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -536,6 +627,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(argv[1], "key") == 0)
 		r = ctl_key_main(&c, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "grant") == 0)
+		r = ctl_grant_main(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "volume") == 0)
 		r = ctl_volume_main(&c, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "audit") == 0)

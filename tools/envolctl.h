@@ -68,6 +68,24 @@ int ctl_context_add(json_t *ctx, const char *pair);
  * KeyMetadata object (json_decref it). Prints errors. */
 int ctl_describe_key(struct ctl *c, const char *key, json_t **ret_metadata);
 
+/*
+ * The non-empty string member name of a KMS answer to op (where says where in the answer,
+ * e.g. "KeyMetadata."); NULL, with an error that names it, when it is missing.
+ */
+const char *ctl_need_str(json_t *o, const char *op, const char *where, const char *name);
+/*
+ * Every page of a paged List call (Limit, Marker, NextMarker, Truncated) with the members of
+ * base (not consumed; e.g. KeyId): *ret is the array of all the list_name items, each an
+ * object with the non-empty string member item_id.  Returns 0 or -errno, printed unless e is
+ * given (quiet: e says what went wrong, as for ctl_kms_call).
+ */
+int ctl_kms_list_all(struct ctl *c, const char *op, json_t *base, const char *list_name,
+		     const char *item_id, int limit, json_t **ret, struct ctl_kms_error *e);
+/* Describe KEY (any form) and return its KeyId (malloc'd) and optionally the KeyMetadata.
+ * Sets c->key_hint.  Returns 0, EXIT_USAGE for a malformed KEY (printed), or -errno
+ * (printed). */
+int ctl_key_resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md);
+
 /* Print a JSON value on stdout (indented) followed by a newline. */
 void ctl_print_json(json_t *v);
 /* A listing's output: the JSON array with --json, else the table. */
@@ -79,10 +97,31 @@ void ctl_getopt_reset(void);
 /* Usage error for the option getopt_long just refused in "GROUP CMD". Returns EXIT_USAGE. */
 int ctl_bad_option(const char *group, const char *cmd, char **argv);
 
-/* Command groups: argv[0] is the group name ("key", "volume", "audit"). Return exit codes. */
+/* Command groups: argv[0] is the group name ("key", "grant", "volume", "audit"). Return exit
+ * codes. */
 int ctl_key_main(struct ctl *c, int argc, char **argv);
 int ctl_audit_main(struct ctl *c, int argc, char **argv);
 int ctl_volume_main(struct ctl *c, int argc, char **argv);
+int ctl_grant_main(struct ctl *c, int argc, char **argv);
+
+/* Grants (grant.c).  A table of GrantListEntry objects (with a KEY column when with_key),
+ * and one row of it; NULL / -ENOMEM on ENOMEM. */
+struct table *ctl_grant_table_new(bool with_key);
+int ctl_grant_table_add(struct table *t, json_t *grant, bool with_key);
+/* Every grant on key_id (a key id or ARN), optionally only those for grantee or the one with
+ * grant_id (NULL: any), as ListGrants pages them.  Quiet when e is given, as
+ * ctl_kms_list_all. */
+int ctl_grant_list(struct ctl *c, const char *key_id, const char *grantee, const char *grant_id,
+		   json_t **ret, struct ctl_kms_error *e);
+/*
+ * The grants of a volume (volume-grants.c), for volume show: adds to the volume object (with
+ * its key_arn and volume_id) "grants", the grants named "envol-attach/<volume_id>" on its key,
+ * or, when they cannot be listed (the caller may not ListGrants, the KMS is down),
+ * "grants_error" saying why; never fails.  print writes the "grants:" field (width as
+ * table_print_field) and their table.
+ */
+void ctl_volume_grants_add(struct ctl *c, json_t *volume);
+void ctl_volume_grants_print(json_t *volume, int width);
 /* volume import / export (transfer.c) */
 int ctl_volume_import(struct ctl *c, int argc, char **argv);
 int ctl_volume_export(struct ctl *c, int argc, char **argv);

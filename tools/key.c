@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * key.c — "envolctl key …": KMS key commands (create, list, show, alias, enable, disable,
- * rotate, rotation, schedule-delete, cancel-delete, encrypt, decrypt) over kms_client.
+ * rotate, rotation, schedule-delete, cancel-delete, encrypt, decrypt, policy) over kms_client.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,23 +31,6 @@ static void jdate(json_t *o, const char *name, char *buf, size_t len)
 		snprintf(buf, len, "%s", r == -ENOENT ? "-" : "(invalid)");
 }
 
-/*
- * The non-empty string member name of a KMS answer to op (where says where in the answer,
- * e.g. "KeyMetadata."); NULL, with an error that names it, when it is missing.
- */
-static const char *need_str(json_t *o, const char *op, const char *where, const char *name)
-{
-	const char *v = ctl_json_string(o, name);
-
-	if (!v || !*v) {
-		ctl_error("KMS %s answer lacks %s%s; is client.kms_socket or client.endpoint an "
-			  "AWS KMS?",
-			  op, where, name);
-		return NULL;
-	}
-	return v;
-}
-
 /* DescribeKey with the members every answer has (KeyId, Arn, KeyState) checked.  Prints
  * errors. */
 static int describe(struct ctl *c, const char *key, json_t **ret_md)
@@ -58,9 +41,9 @@ static int describe(struct ctl *c, const char *key, json_t **ret_md)
 	r = ctl_describe_key(c, key, &md);
 	if (r < 0)
 		return r;
-	if (!need_str(md, "DescribeKey", "KeyMetadata.", "KeyId") ||
-	    !need_str(md, "DescribeKey", "KeyMetadata.", "Arn") ||
-	    !need_str(md, "DescribeKey", "KeyMetadata.", "KeyState")) {
+	if (!ctl_need_str(md, "DescribeKey", "KeyMetadata.", "KeyId") ||
+	    !ctl_need_str(md, "DescribeKey", "KeyMetadata.", "Arn") ||
+	    !ctl_need_str(md, "DescribeKey", "KeyMetadata.", "KeyState")) {
 		json_decref(md);
 		return -EPROTO;
 	}
@@ -68,9 +51,7 @@ static int describe(struct ctl *c, const char *key, json_t **ret_md)
 	return 0;
 }
 
-/* Describe KEY and return its KeyId (malloc'd) and optionally the metadata.  Returns 0,
- * EXIT_USAGE for a malformed KEY, or -errno (printed). */
-static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md)
+int ctl_key_resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_md)
 {
 	json_t *md = NULL;
 	char *id;
@@ -97,67 +78,14 @@ static int resolve(struct ctl *c, const char *key, char **ret_id, json_t **ret_m
 	return 0;
 }
 
-/*
- * Every page of a paged List call (Limit, Marker, NextMarker, Truncated), optionally for one
- * KeyId: *ret is the array of all the list_name items, each an object with the string member
- * item_id.  Returns 0 or -errno (printed).
- */
-static int list_all(struct ctl *c, const char *op, const char *list_name, const char *item_id,
-		    int limit, const char *key_id, json_t **ret)
-{
-	_cleanup_json_ json_t *all = json_array();
-	_cleanup_free_ char *marker = NULL;
-
-	if (!all)
-		return -ENOMEM;
-	for (;;) {
-		_cleanup_json_ json_t *req = json_pack("{s:i}", "Limit", limit);
-		_cleanup_json_ json_t *resp = NULL;
-		json_t *list, *next;
-		int r;
-
-		if (!req)
-			return -ENOMEM;
-		if (key_id)
-			json_object_set_new(req, "KeyId", json_string(key_id));
-		if (marker)
-			json_object_set_new(req, "Marker", json_string(marker));
-		r = ctl_kms_call(c, op, req, &resp, NULL);
-		if (r < 0)
-			return r;
-		list = json_object_get(resp, list_name);
-		if (!json_is_array(list)) {
-			ctl_error("KMS %s answer lacks %s", op, list_name);
-			return -EPROTO;
-		}
-		for (size_t i = 0; i < json_array_size(list); i++) {
-			char where[64];
-
-			snprintf(where, sizeof where, "%s[%zu].", list_name, i);
-			if (!need_str(json_array_get(list, i), op, where, item_id))
-				return -EPROTO;
-		}
-		json_array_extend(all, list);
-		if (!json_is_true(json_object_get(resp, "Truncated")))
-			break;
-		next = json_object_get(resp, "NextMarker");
-		if (!json_is_string(next) || !*json_string_value(next)) {
-			ctl_error("KMS %s answer is truncated but lacks NextMarker", op);
-			return -EPROTO;
-		}
-		free(marker);
-		marker = strdup(json_string_value(next));
-		if (!marker)
-			return -ENOMEM;
-	}
-	*ret = TAKE_PTR(all);
-	return 0;
-}
-
 /* Aliases of every key (or of key_id): the array of alias objects. */
 static int list_aliases(struct ctl *c, const char *key_id, json_t **ret)
 {
-	return list_all(c, "ListAliases", "Aliases", "AliasName", 100, key_id, ret);
+	_cleanup_json_ json_t *req = key_id ? json_pack("{s:s}", "KeyId", key_id) : json_object();
+
+	if (!req)
+		return -ENOMEM;
+	return ctl_kms_list_all(c, "ListAliases", req, "Aliases", "AliasName", 100, ret, NULL);
 }
 
 /* "alias/a, alias/b" of key_id into a malloc'd string (NULL when none); also a JSON array. */
@@ -272,8 +200,8 @@ static int key_create(struct ctl *c, int argc, char **argv)
 	if (r < 0)
 		return EXIT_ERROR;
 	md = json_object_get(resp, "KeyMetadata");
-	id = need_str(md, "CreateKey", "KeyMetadata.", "KeyId");
-	arn = id ? need_str(md, "CreateKey", "KeyMetadata.", "Arn") : NULL;
+	id = ctl_need_str(md, "CreateKey", "KeyMetadata.", "KeyId");
+	arn = id ? ctl_need_str(md, "CreateKey", "KeyMetadata.", "Arn") : NULL;
 	if (!arn)
 		return EXIT_ERROR;
 	if (alias) {
@@ -307,7 +235,8 @@ static int key_list(struct ctl *c, int argc, char **argv)
 {
 	static const char *const headers[] = {"KEY ID",	 "ALIAS",    "STATE",
 					      "MANAGER", "ROTATION", "DESCRIPTION"};
-	_cleanup_json_ json_t *aliases = NULL, *out = json_array(), *keys = NULL;
+	_cleanup_json_ json_t *aliases = NULL, *out = json_array(), *keys = NULL,
+			      *req = json_object();
 	struct table *t = NULL;
 	size_t i;
 	json_t *k;
@@ -317,7 +246,7 @@ static int key_list(struct ctl *c, int argc, char **argv)
 		return ctl_usage("key list: unexpected argument \"%s\"", argv[1]);
 	if (!out)
 		return EXIT_ERROR;
-	if (list_all(c, "ListKeys", "Keys", "KeyId", 1000, NULL, &keys) < 0)
+	if (!req || ctl_kms_list_all(c, "ListKeys", req, "Keys", "KeyId", 1000, &keys, NULL) < 0)
 		return EXIT_ERROR;
 	if (list_aliases(c, NULL, &aliases) < 0)
 		return EXIT_ERROR;
@@ -330,7 +259,7 @@ static int key_list(struct ctl *c, int argc, char **argv)
 		_cleanup_json_ json_t *md = NULL;
 		_cleanup_free_ char *al = NULL;
 		json_t *names = json_array();
-		const char *id = ctl_json_string(k, "KeyId"); /* checked by list_all */
+		const char *id = ctl_json_string(k, "KeyId"); /* checked by ctl_kms_list_all */
 		const char *desc;
 		char rot[64];
 
@@ -373,7 +302,7 @@ static int key_show(struct ctl *c, int argc, char **argv)
 		return ctl_usage("usage: envolctl key show KEY");
 	if (!names)
 		return EXIT_ERROR;
-	r = resolve(c, argv[1], &kid, &md);
+	r = ctl_key_resolve(c, argv[1], &kid, &md);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
 	id = ctl_json_string(md, "KeyId");
@@ -426,7 +355,7 @@ static int key_alias(struct ctl *c, int argc, char **argv)
 		    "\"%s\": an alias is alias/NAME with letters, digits, '/', '_' and "
 		    "'-', not alias/aws/…",
 		    argv[2]);
-	r = resolve(c, argv[1], &id, NULL);
+	r = ctl_key_resolve(c, argv[1], &id, NULL);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
 	req = json_pack("{s:s,s:s}", "AliasName", alias, "TargetKeyId", id);
@@ -455,7 +384,7 @@ static int key_simple(struct ctl *c, int argc, char **argv, const char *op, cons
 
 	if (argc != 2)
 		return ctl_usage("usage: envolctl key %s KEY", argv[0]);
-	r = resolve(c, argv[1], &id, NULL);
+	r = ctl_key_resolve(c, argv[1], &id, NULL);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
 	req = json_pack("{s:s}", "KeyId", id);
@@ -492,7 +421,7 @@ static int key_rotation(struct ctl *c, int argc, char **argv)
 	on = strcmp(argv[optind + 1], "on") == 0;
 	if (!on && days)
 		return ctl_usage("--days only goes with \"on\"");
-	r = resolve(c, argv[optind], &id, NULL);
+	r = ctl_key_resolve(c, argv[optind], &id, NULL);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
 	req = json_pack("{s:s}", "KeyId", id);
@@ -530,7 +459,7 @@ static int key_schedule_delete(struct ctl *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return ctl_usage("usage: envolctl key schedule-delete KEY [--days 7-30]");
-	r = resolve(c, argv[optind], &id, NULL);
+	r = ctl_key_resolve(c, argv[optind], &id, NULL);
 	if (r)
 		return r < 0 ? EXIT_ERROR : r;
 	req = json_pack("{s:s,s:i}", "KeyId", id, "PendingWindowInDays", (int)days);
@@ -640,7 +569,7 @@ static int key_encrypt(struct ctl *c, int argc, char **argv)
 		ctl_error("KMS Encrypt answer has no valid CiphertextBlob");
 		return EXIT_ERROR;
 	}
-	if (!need_str(resp, "Encrypt", "", "KeyId"))
+	if (!ctl_need_str(resp, "Encrypt", "", "KeyId"))
 		return EXIT_ERROR;
 	r = ctl_write_file(argv[optind + 2], blob, blob_len, 0644);
 	if (r < 0) {
@@ -731,6 +660,107 @@ static int key_decrypt(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The most PutKeyPolicy takes (botocore's PolicyType); the KMS judges the document's own
+ * limit (32 KiB in AWS and envol-kmsd) and says so. */
+#define KMS_MAX_POLICY 131072
+
+/* Prints a policy document indented (as the KMS stored it when it is not JSON). */
+static void print_policy(const char *text)
+{
+	_cleanup_json_ json_t *doc = json_loads(text, JSON_DECODE_ANY, NULL);
+
+	if (doc)
+		ctl_print_json(doc);
+	else
+		printf("%s\n", text);
+}
+
+/* PutKeyPolicy of the document in path (read here; the KMS judges it). */
+static int key_policy_put(struct ctl *c, const char *id, const char *path, bool bypass)
+{
+	_cleanup_json_ json_t *req = NULL, *resp = NULL, *text = NULL;
+	_cleanup_free_ uint8_t *doc = NULL;
+	size_t len = 0;
+	int r;
+
+	r = ctl_read_file(path, KMS_MAX_POLICY, &doc, &len);
+	if (r < 0) {
+		ctl_error("cannot read %s: %s", path,
+			  r == -EFBIG ? "larger than 131072 bytes, the most PutKeyPolicy takes"
+				      : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (len == 0) {
+		ctl_error("%s is empty; a key policy is a JSON document", path);
+		return EXIT_ERROR;
+	}
+	text = json_stringn((const char *)doc, len);
+	if (!text) {
+		ctl_error("%s is not UTF-8 text; a key policy is a JSON document", path);
+		return EXIT_ERROR;
+	}
+	req = json_pack("{s:s,s:s,s:O}", "KeyId", id, "PolicyName", "default", "Policy", text);
+	if (!req)
+		return EXIT_ERROR;
+	if (bypass)
+		json_object_set_new(req, "BypassPolicyLockoutSafetyCheck", json_true());
+	if (ctl_kms_call(c, "PutKeyPolicy", req, &resp, NULL) < 0)
+		return EXIT_ERROR;
+	if (c->json)
+		ctl_print_json(resp);
+	else
+		printf("key %s: policy replaced by %s\n", id, path);
+	return EXIT_OK;
+}
+
+static int key_policy(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"put", required_argument, NULL, 'p'},
+	    {"bypass-policy-lockout-safety-check", no_argument, NULL, 'b'},
+	    {}};
+	_cleanup_json_ json_t *req = NULL, *resp = NULL;
+	_cleanup_free_ char *id = NULL;
+	const char *put = NULL, *policy;
+	bool bypass = false;
+	int o, r;
+
+	ctl_getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			put = optarg;
+			break;
+		case 'b':
+			bypass = true;
+			break;
+		default:
+			return ctl_bad_option("key", "policy", argv);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("usage: envolctl key policy KEY [--put FILE "
+				 "[--bypass-policy-lockout-safety-check]]");
+	if (bypass && !put)
+		return ctl_usage("--bypass-policy-lockout-safety-check only goes with --put FILE");
+	r = ctl_key_resolve(c, argv[optind], &id, NULL);
+	if (r)
+		return r < 0 ? EXIT_ERROR : r;
+	if (put)
+		return key_policy_put(c, id, put, bypass);
+	req = json_pack("{s:s,s:s}", "KeyId", id, "PolicyName", "default");
+	if (!req || ctl_kms_call(c, "GetKeyPolicy", req, &resp, NULL) < 0)
+		return EXIT_ERROR;
+	policy = ctl_need_str(resp, "GetKeyPolicy", "", "Policy");
+	if (!policy)
+		return EXIT_ERROR;
+	if (c->json)
+		ctl_print_json(resp);
+	else
+		print_policy(policy);
+	return EXIT_OK;
+}
+
 int ctl_key_main(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd;
@@ -738,7 +768,7 @@ int ctl_key_main(struct ctl *c, int argc, char **argv)
 	if (argc < 2)
 		return ctl_usage("key: which command? (create, list, show, alias, enable, disable, "
 				 "rotate, rotation, schedule-delete, cancel-delete, encrypt, "
-				 "decrypt)");
+				 "decrypt, policy)");
 	cmd = argv[1];
 	argc--;
 	argv++;
@@ -771,5 +801,7 @@ int ctl_key_main(struct ctl *c, int argc, char **argv)
 		return key_encrypt(c, argc, argv);
 	if (strcmp(cmd, "decrypt") == 0)
 		return key_decrypt(c, argc, argv);
+	if (strcmp(cmd, "policy") == 0)
+		return key_policy(c, argc, argv);
 	return ctl_usage("key: unknown command \"%s\"", cmd);
 }

@@ -754,6 +754,7 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 	name = import_name ? import_target(import_name, target, sizeof target) : argv[1];
 	if (volume_object(c, name, import_name, path, cache, &o) < 0)
 		return EXIT_ERROR;
+	ctl_volume_grants_add(c, o);
 	if (c->json) {
 		ctl_print_json(o);
 		return EXIT_OK;
@@ -820,6 +821,7 @@ static int volume_show(struct ctl *c, int argc, char **argv)
 			  json_is_true(json_object_get(o, "attached"))
 			      ? (json_object_get(o, "attached_by") ? ostr(o, "attached_by") : "yes")
 			      : "no");
+	ctl_volume_grants_print(o, 18);
 	return EXIT_OK;
 }
 

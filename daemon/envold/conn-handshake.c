@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * conn-handshake.c — the handshake of one connection: the socket and the exports behind
- * lib/nbd/handshake.c (docs/nbd-handshake.md), NBD_OPT_STARTTLS, and the client's principal.
+ * lib/nbd/handshake.c (docs/nbd-handshake.md), NBD_OPT_STARTTLS, and the client's principal
+ * (its TLS identity's, else its Unix peer credentials'; attach.c authorizes it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,21 +99,59 @@ static int registry_describe(void *opaque, const char *name, struct nbd_export_i
 	return 0;
 }
 
+/*
+ * Who the client is (what its attach is authorized as): its TLS identity's principal; else, on
+ * the Unix socket, its peer credentials; else (TCP without a mapped identity) nobody: -EACCES.
+ */
+static int client_principal(struct conn *c, char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *p = conn_principal(c);
+	int r;
+
+	if (p) {
+		snprintf(buf, len, "%s", p);
+		return 0;
+	}
+	if (!c->tcp) {
+		r = attach_peer_principal(c->fd, buf, len);
+		if (r >= 0)
+			return 0;
+		snprintf(err, errlen, "no client identity: the peer credentials of the connection: %s",
+			 strerror(-r));
+		return -EACCES;
+	}
+	if (c->tls)
+		snprintf(err, errlen,
+			 "no client identity: TLS client '%s' is not mapped to a principal "
+			 "(server.tls_identities)",
+			 tls_session_identity(c->tls));
+	else
+		snprintf(err, errlen,
+			 "no client identity: a TCP client must present a TLS identity that "
+			 "server.tls_identities maps to a principal");
+	return -EACCES;
+}
+
 static int registry_open(void *opaque, const char *name, struct nbd_export_info *ret,
 			 void **ret_export, char *err, size_t errlen)
 {
+	struct conn *c = opaque;
+	char client[ATTACH_PRINCIPAL_MAX];
 	struct export_facts f;
 	struct export *e;
 	int r;
 
-	struct conn *c = opaque;
-
-	r = exports_attach(name, &e, err, err_cap(errlen));
+	r = client_principal(c, client, sizeof client, err, err_cap(errlen));
+	if (r < 0) {
+		log_warning("attach %s refused: %s", name, err);
+		return r;
+	}
+	r = exports_attach(name, client, &e, err, err_cap(errlen));
 	if (r < 0)
 		return r;
 	if (c->tls)
 		log_info("attach %s: TLS client '%s' as principal %s", name,
-			 tls_session_identity(c->tls), conn_principal(c) ? conn_principal(c) : "(none)");
+			 tls_session_identity(c->tls), client);
 	attached_facts(e, &f);
 	export_info(&f, ret);
 	*ret_export = e;

@@ -3,6 +3,7 @@
  * envold.h — internals shared by envold's files:
  *   main.c        options, configuration, listeners (socket activation), signals, sd_notify
  *   exports.c     export registry: volume name -> attached volume, refcounted attach/detach
+ *   attach.c      the KMS side of an attach: principals, the grant per volume (attach.h)
  *   connection.c  per connection a reader thread (the handshake of lib/nbd/handshake.c over
  *                 the socket, then the request reader) and a writer thread draining its reply
  *                 queue; the limits (server.max_connections, in-flight budgets, handshake
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "attach.h"
 #include "util/config.h"
 #include "nbd/codec.h"
 #include "nbd/validate.h"
@@ -36,6 +38,7 @@ enum export_state {
 	EXPORT_ATTACHING, /* the first connection opens it and asks the KMS, without the lock */
 	EXPORT_ATTACHED,
 	EXPORT_FAILED, /* off the registry; waiters take attach_error and attach_err */
+	EXPORT_DETACHING, /* the last connection left: closed, its grant being retired */
 };
 
 struct export
@@ -52,6 +55,8 @@ struct export
 	 */
 	bool inline_io;
 	unsigned refs; /* connections using or waiting for it (under the registry lock) */
+	char uuid[37]; /* the volume's, once opened (under the registry lock); "" before */
+	struct attach_grant grant; /* envold's grant for this volume, retired at detach */
 	int attach_error;
 	char attach_err[ENVOLD_ERR_TEXT];
 	struct export *next;
@@ -72,10 +77,18 @@ int exports_list(char ***ret_names, size_t *ret_n);
 /* Returns 0, -ENOENT (no such export), or -errno with err filled. */
 int exports_facts(const char *name, struct export_facts *ret, char *err, size_t errlen);
 /*
- * Attach (first connection: open, KMS Decrypt, attach key) or take another reference.
- * On failure returns -errno and writes the reason for the client into err.
+ * Attach for the client principal client (first connection: open, CreateGrant on client's
+ * behalf, Decrypt through the grant, attach key) or take another reference (CreateGrant DryRun
+ * on client's behalf).  On failure returns -errno (-EACCES: client may not) and writes the
+ * reason for the client into err.
  */
-int exports_attach(const char *name, struct export **ret, char *err, size_t errlen);
+int exports_attach(const char *name, const char *client, struct export **ret, char *err,
+		   size_t errlen);
+/*
+ * Start: retires, in a thread of its own, the grants an earlier envold left behind (those of
+ * volumes attached meanwhile are left alone).  Returns 0 or -errno.
+ */
+int exports_retire_stale_start(void);
 /* "envol volume <uuid>, key <arn>, AES-256-XTS[, read-only]" */
 void exports_describe(const struct export *e, char *buf, size_t len);
 /* Drops a reference; the last one flushes and closes the volume (DEK wiped). */
@@ -139,7 +152,8 @@ void workers_execute(struct job *j);
 struct export *conn_export(struct conn *c);
 bool conn_structured(struct conn *c);
 /* The principal the connection's TLS client identity maps to (server.tls_identities), or NULL
- * (no TLS, or an unmapped identity): what the attach is authorized as. */
+ * (no TLS, or an unmapped identity).  An attach is authorized as it, else (Unix socket) as the
+ * peer's user (conn-handshake.c). */
 const char *conn_principal(struct conn *c);
 /*
  * Queues j's reply (rhdr_len bytes of rhdr, then rdata_len bytes of buf) on c and never blocks:

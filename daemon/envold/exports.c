@@ -3,20 +3,26 @@
  * exports.c — the export registry: every volume is an export of its name, whether it is
  * <volume_dir>/NAME.vol or an RBD image NAME.vol in the configured pool (volume/locate.h; a
  * volume in another pool is export POOL/NAME).  The first
- * connection to reach transmission attaches the volume (design.md "The EBS flow": open and lock,
- * KMS Decrypt with the header's encryption context, DEK into secure memory, header MAC checked);
- * later ones share it after the KMS has authorised them too (a disabled key refuses new
- * clients, open ones keep working); the last one to leave flushes and closes it, wiping the DEK.
+ * connection to reach transmission attaches the volume as EBS does (attach.c; design.md "The
+ * EBS flow"): open and lock, CreateGrant on the client's behalf for envold (Decrypt under the
+ * volume's encryption context), Decrypt through it, DEK into secure memory, header MAC checked;
+ * later ones share it after the KMS has authorised their clients too (CreateGrant DryRun, and a
+ * Decrypt through the grant: a disabled key refuses new clients, open ones keep working); the
+ * last one to leave flushes and closes it, wiping the DEK, and retires the grant.
  * The registry mutex guards the list and the states, and is never held across a KMS call or a
  * volume open: the first attach of a volume enters it as EXPORT_ATTACHING and works unlocked,
  * later connections to the same volume wait for it on attach_cond, and listing, other attaches
- * and detaches go on meanwhile.
+ * and detaches go on meanwhile; a volume whose grant is being retired (EXPORT_DETACHING) is
+ * attached again only once that is done.  At start a thread retires the grants an earlier
+ * envold left (exports_retire_stale_start()); retiring_uuid keeps it and an attach of the same
+ * volume apart.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "util/encoding.h"
 #include "envold.h"
 #include "aws/kms_client.h"
@@ -32,6 +38,7 @@ static struct export *registry;
 static unsigned n_attached;
 static const struct envol_config *config;
 static bool read_only_all;
+static char retiring_uuid[37]; /* the stale grant being retired at start, "" if none */
 
 int exports_init(const struct envol_config *cfg, bool force_read_only)
 {
@@ -42,20 +49,30 @@ int exports_init(const struct envol_config *cfg, bool force_read_only)
 
 void exports_done(void)
 {
+	struct export *left = NULL;
+
 	pthread_mutex_lock(&registry_lock);
 	while (registry) {
 		struct export *e = registry;
 
 		registry = e->next;
 		if (e->state != EXPORT_ATTACHED)
-			continue; /* its attach thread owns it */
+			continue; /* its attach or detach thread owns it */
 		log_warning("closing export %s with %u connection(s) still open", e->name, e->refs);
 		(void)envol_volume_flush(e->vol);
 		envol_volume_close(e->vol);
-		free(e);
+		e->next = left;
+		left = e;
 	}
 	n_attached = 0;
 	pthread_mutex_unlock(&registry_lock);
+	while (left) {
+		struct export *e = left;
+
+		left = e->next;
+		attach_retire(e->name, &e->grant);
+		free(e);
+	}
 }
 
 int exports_list(char ***ret_names, size_t *ret_n)
@@ -200,67 +217,22 @@ int exports_facts(const char *name, struct export_facts *ret, char *err, size_t 
 	return 0;
 }
 
-static bool contains(const char *hay, const char *needle)
+/*
+ * e's volume is open: publishes its UUID, so the start-up clean-up leaves its grant alone, and
+ * waits while that clean-up retires a grant of the same volume.
+ */
+static void publish_uuid(struct export *e, const char *uuid)
 {
-	return hay && strcasestr(hay, needle) != NULL;
+	pthread_mutex_lock(&registry_lock);
+	snprintf(e->uuid, sizeof e->uuid, "%s", uuid);
+	while (strcmp(retiring_uuid, uuid) == 0)
+		pthread_cond_wait(&attach_cond, &registry_lock);
+	pthread_mutex_unlock(&registry_lock);
 }
 
-/* KMS Decrypt of the volume's wrapped DEK, with a message for the client on failure. */
-static int unwrap_dek(const struct envol_volume_info *info, uint8_t **ret_dek, size_t *ret_len,
-		      char *err, size_t errlen)
-{
-	struct envol_kms_client *kc = NULL;
-	char kerr[ENVOLD_ERR_TEXT] = "";
-	const char *arn = info->key_arn ? info->key_arn : "?";
-	int r;
-
-	r = envol_kms_client_new(config, &kc, kerr, sizeof kerr);
-	if (r < 0) {
-		snprintf(err, errlen, "KMS unreachable: %s", kerr[0] ? kerr : strerror(-r));
-		return -EHOSTDOWN;
-	}
-	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context,
-					 info->n_context, ret_dek, ret_len, kerr, sizeof kerr);
-	envol_kms_client_free(kc);
-	if (r >= 0)
-		return 0;
-	switch (r) {
-	case -EKEYREVOKED:
-		if (contains(kerr, "DisabledException"))
-			snprintf(err, errlen, "key %s is disabled (DisabledException)", arn);
-		else if (contains(kerr, "deletion"))
-			snprintf(err, errlen,
-				 "key %s is pending deletion (KMSInvalidStateException)", arn);
-		else
-			snprintf(err, errlen, "key %s cannot be used: %s", arn, kerr);
-		return -EKEYREVOKED;
-	case -EACCES:
-	case -EPERM:
-		snprintf(err, errlen, "access denied: %s", kerr[0] ? kerr : arn);
-		return -EACCES;
-	case -EBADMSG:
-		/* The KMS's message says which: key gone, or blob/context changed. */
-		snprintf(err, errlen, "the KMS cannot unwrap the volume's key: %s",
-			 kerr[0] ? kerr : "InvalidCiphertextException");
-		return -EBADMSG;
-	case -EHOSTDOWN:
-	case -ECONNREFUSED:
-	case -ENOENT:
-	case -ETIMEDOUT:
-		snprintf(err, errlen, "KMS unreachable: %s", kerr[0] ? kerr : strerror(-r));
-		return -EHOSTDOWN;
-	default:
-		if (contains(kerr, "NotFoundException"))
-			snprintf(err, errlen, "key %s not found: %s", arn, kerr);
-		else
-			snprintf(err, errlen, "KMS Decrypt failed: %s",
-				 kerr[0] ? kerr : strerror(-r));
-		return r;
-	}
-}
-
-/* Opens the volume and attaches its key into e (EXPORT_ATTACHING, no lock held). */
-static int attach_unlocked(const char *name, struct export *e, char *err, size_t errlen)
+/* Opens the volume and attaches its key into e for client (EXPORT_ATTACHING, no lock held). */
+static int attach_unlocked(const char *name, const char *client, struct export *e, char *err,
+			   size_t errlen)
 {
 	_cleanup_free_ char *path = NULL;
 	struct envol_volume *v = NULL;
@@ -291,7 +263,8 @@ static int attach_unlocked(const char *name, struct export *e, char *err, size_t
 		return r == -EAGAIN ? -EBUSY : r;
 	}
 	info = envol_volume_get_info(v);
-	r = unwrap_dek(info, &dek, &dek_len, err, errlen);
+	publish_uuid(e, info->uuid_str);
+	r = attach_unwrap(name, info, client, &e->grant, &dek, &dek_len, err, errlen);
 	if (r < 0)
 		goto fail;
 	r = envol_volume_attach_key(v, dek, dek_len, verr, sizeof verr);
@@ -308,23 +281,29 @@ static int attach_unlocked(const char *name, struct export *e, char *err, size_t
 	e->info = info;
 	e->read_only = read_only_all || info->read_only;
 	e->inline_io = strcmp(envol_volume_backend_name(path), "file") == 0;
-	log_info("export %s attached (volume %s at %s, key %s%s)", name, info->uuid_str, path,
-		 info->key_arn, e->read_only ? ", read-only" : "");
+	log_info("export %s attached for %s (volume %s at %s, key %s%s)", name, client,
+		 info->uuid_str, path, info->key_arn, e->read_only ? ", read-only" : "");
 	return 0;
 fail:
 	envol_volume_close(v);
+	attach_retire(name, &e->grant);
 	return r;
 }
 
-int exports_attach(const char *name, struct export **ret, char *err, size_t errlen)
+int exports_attach(const char *name, const char *client, struct export **ret, char *err,
+		   size_t errlen)
 {
 	struct export *e;
-	uint8_t *dek = NULL;
-	size_t dek_len = 0;
 	int r = 0;
 
 	pthread_mutex_lock(&registry_lock);
+again:
 	e = find_locked(name);
+	if (e && e->state == EXPORT_DETACHING) {
+		/* its grant is being retired: attach afresh once it is gone */
+		pthread_cond_wait(&attach_cond, &registry_lock);
+		goto again;
+	}
 	if (!e) {
 		/* the first: enter the volume as attaching, then work without the lock */
 		e = calloc(1, sizeof *e);
@@ -340,7 +319,7 @@ int exports_attach(const char *name, struct export **ret, char *err, size_t errl
 		registry = e;
 		pthread_mutex_unlock(&registry_lock);
 
-		r = attach_unlocked(name, e, err, errlen);
+		r = attach_unlocked(name, client, e, err, errlen);
 
 		pthread_mutex_lock(&registry_lock);
 		if (r < 0) {
@@ -358,18 +337,23 @@ int exports_attach(const char *name, struct export **ret, char *err, size_t errl
 		pthread_cond_broadcast(&attach_cond);
 		pthread_mutex_unlock(&registry_lock);
 		if (r < 0)
-			log_warning("attach of export %s refused: %s", name, err);
+			log_warning("attach of export %s for %s refused: %s", name, client, err);
 		return r;
 	}
 	e->refs++; /* keeps e and its info alive while we wait and ask the KMS */
 	while (e->state == EXPORT_ATTACHING)
 		pthread_cond_wait(&attach_cond, &registry_lock);
 	if (e->state == EXPORT_FAILED) {
-		/* the attach this connection waited for failed: same answer */
+		bool denied = e->attach_error == -EACCES;
+
+		/* the attach this connection waited for failed: same answer, unless it was its
+		 * client that was refused (then this one asks for itself) */
 		r = e->attach_error;
 		snprintf(err, errlen, "%s", e->attach_err);
 		if (--e->refs == 0)
 			free(e);
+		if (denied)
+			goto again;
 		pthread_mutex_unlock(&registry_lock);
 		log_warning("connection to export %s refused: %s", name, err);
 		return r;
@@ -377,14 +361,14 @@ int exports_attach(const char *name, struct export **ret, char *err, size_t errl
 	pthread_mutex_unlock(&registry_lock);
 
 	/*
-	 * Already attached: the DEK in memory is shared, but every new connection is still
-	 * authorised by the KMS (Decrypt of the same blob, answer wiped at once), so a disabled
-	 * or scheduled-for-deletion key refuses new clients while open ones keep working.
+	 * Already attached: the DEK in memory is shared, but every new connection's client is
+	 * authorized by the KMS (CreateGrant DryRun on its behalf), and a Decrypt through the
+	 * grant (answer wiped at once) checks that the key is still usable, so a disabled or
+	 * scheduled-for-deletion key refuses new clients while open ones keep working.
 	 */
-	r = unwrap_dek(e->info, &dek, &dek_len, err, errlen);
-	envol_secure_free(dek);
+	r = attach_authorize(name, e->info, client, &e->grant, err, errlen);
 	if (r < 0) {
-		log_warning("connection to export %s refused: %s", name, err);
+		log_warning("connection to export %s for %s refused: %s", name, client, err);
 		exports_release(e);
 		return r;
 	}
@@ -394,22 +378,80 @@ int exports_attach(const char *name, struct export **ret, char *err, size_t errl
 
 void exports_release(struct export *e)
 {
+	int r;
+
 	if (!e)
 		return;
 	pthread_mutex_lock(&registry_lock);
-	if (--e->refs == 0) {
-		int r;
-
-		unlink_locked(e);
-		r = envol_volume_flush(e->vol);
-		if (r < 0 && r != -EROFS)
-			log_error_errno(r, "flush of export %s at detach failed: %m", e->name);
-		envol_volume_close(e->vol); /* wipes the DEK, releases the lock */
-		n_attached--;
-		log_info("export %s detached, key wiped", e->name);
-		free(e);
+	if (--e->refs > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
 	}
+	r = envol_volume_flush(e->vol);
+	if (r < 0 && r != -EROFS)
+		log_error_errno(r, "flush of export %s at detach failed: %m", e->name);
+	envol_volume_close(e->vol); /* wipes the DEK, releases the lock */
+	e->vol = NULL;
+	e->info = NULL;
+	e->state = EXPORT_DETACHING;
+	n_attached--;
 	pthread_mutex_unlock(&registry_lock);
+
+	attach_retire(e->name, &e->grant); /* a KMS call: without the lock */
+	log_info("export %s detached, key wiped, grant retired", e->name);
+
+	pthread_mutex_lock(&registry_lock);
+	unlink_locked(e);
+	pthread_cond_broadcast(&attach_cond);
+	pthread_mutex_unlock(&registry_lock);
+	free(e);
+}
+
+/* The start-up clean-up may retire the stale grant of volume uuid unless it is attached here. */
+static bool stale_claim(const char *uuid, void *opaque)
+{
+	bool mine = true;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct export *e = registry; e; e = e->next)
+		if (strcmp(e->uuid, uuid) == 0)
+			mine = false;
+	if (mine)
+		snprintf(retiring_uuid, sizeof retiring_uuid, "%s", uuid);
+	pthread_mutex_unlock(&registry_lock);
+	return mine;
+}
+
+static void stale_done(const char *uuid, void *opaque)
+{
+	pthread_mutex_lock(&registry_lock);
+	retiring_uuid[0] = '\0';
+	pthread_cond_broadcast(&attach_cond);
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void *stale_thread(void *arg)
+{
+	int n = attach_retire_stale(stale_claim, stale_done, NULL);
+
+	if (n > 0)
+		log_info("%d grant(s) left by an earlier envold retired", n);
+	return NULL;
+}
+
+int exports_retire_stale_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	r = -pthread_attr_init(&attr);
+	if (r < 0)
+		return r;
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&t, &attr, stale_thread, NULL);
+	pthread_attr_destroy(&attr);
+	return r;
 }
 
 unsigned exports_attached_count(void)

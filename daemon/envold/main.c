@@ -2,7 +2,8 @@
 /*
  * main.c — envold: options, configuration, listeners (Unix socket server.socket, TCP
  * server.listen, or sockets passed by systemd; made by daemon/common/listen.c), the accept
- * loop, sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker), SIGHUP
+ * loop, the retirement of the grants a crashed envold left (attach.c, in the background),
+ * sd_notify (READY, STOPPING; STATUS and WATCHDOG on the daemon/common ticker), SIGHUP
  * (reload the limits) and the orderly stop on SIGTERM/SIGINT: stop accepting, answer new
  * requests NBD_ESHUTDOWN, drain the requests in flight, flush every attached volume, close
  * them (wiping the keys), exit 0.
@@ -331,6 +332,11 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	r = attach_init(cfg, err, sizeof err);
+	if (r < 0) {
+		log_error("%s", err);
+		goto fail;
+	}
 	r = envol_xts_select(cfg->server.cipher_backend, err, sizeof err);
 	(void)envol_log_errno(r < 0 ? LOG_ERR : r > 0 ? LOG_WARNING : LOG_INFO, 0, "%s", err);
 	if (r < 0)
@@ -365,6 +371,10 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot start %ld worker threads: %m", threads);
 		goto fail;
 	}
+	/* the grants a crashed envold left: retired in the background (exports.c) */
+	r = exports_retire_stale_start();
+	if (r < 0)
+		log_warning_errno(r, "cannot start the retirement of stale grants: %m");
 	r = setup_listeners(cfg);
 	if (r < 0) {
 		close_listeners();

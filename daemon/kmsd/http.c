@@ -33,6 +33,8 @@
 
 #define JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 #define TARGET_PREFIX "TrentService."
+#define ON_BEHALF_HEADER "X-Envol-On-Behalf-Of"
+#define ON_BEHALF_MAX 512 /* characters of a principal ARN in that header */
 
 /* Who is on the other end of a connection; computed once when it is accepted. */
 struct kmsd_conn {
@@ -277,6 +279,18 @@ struct header_list {
 	bool overflow;
 };
 
+static enum MHD_Result count_on_behalf(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	int *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (key && strcasecmp(key, ON_BEHALF_HEADER) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				      const char *value)
 {
@@ -320,13 +334,66 @@ static bool content_type_ok(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/*
+ * X-Envol-On-Behalf-Of: absent (NULL, 0), or one printable principal ARN (0), else -EINVAL
+ * with why.  Whether it is honoured is lib/kms's decision (kms_handle()).
+ */
+static int on_behalf_of(struct MHD_Connection *c, const char **ret, const char **why)
+{
+	const char *v = NULL;
+	int n = 0;
+
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_on_behalf, &n);
+	if (n == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, ON_BEHALF_HEADER);
+	if (n > 1) {
+		*why = ON_BEHALF_HEADER " is given more than once";
+		return -EINVAL;
+	}
+	if (!v || strncmp(v, "arn:", 4) != 0 || strlen(v) > ON_BEHALF_MAX) {
+		*why = ON_BEHALF_HEADER " must be one principal ARN of at most 512 characters";
+		return -EINVAL;
+	}
+	for (const char *p = v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f) {
+			*why = ON_BEHALF_HEADER " must be one principal ARN (printable ASCII)";
+			return -EINVAL;
+		}
+	*ret = v;
+	return 0;
+}
+
+/* Whether the Authorization header's SignedHeaders names X-Envol-On-Behalf-Of. */
+static bool on_behalf_signed(struct MHD_Connection *c)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	struct sigv4_auth a;
+	size_t n = strlen(ON_BEHALF_HEADER);
+
+	if (!auth || sigv4_parse_authorization(auth, &a, NULL, 0) < 0)
+		return false;
+	for (const char *p = a.signed_headers; *p;) {
+		size_t len = strcspn(p, ";");
+
+		if (len == n && strncasecmp(p, ON_BEHALF_HEADER, n) == 0)
+			return true;
+		p += len;
+		if (*p == ';')
+			p++;
+	}
+	return false;
+}
+
 static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connection *c,
 				      const char *url, const char *method, struct request *rq)
 {
 	struct kmsd *k = l->kmsd;
 	struct conn_info *ci = conn_info_of(c);
 	struct kms_caller caller = {.principal = "anonymous", .source = "?"};
-	const char *target, *op;
+	const char *target, *op, *why = NULL;
 	char *body = NULL;
 	int status = 0, r;
 
@@ -378,6 +445,20 @@ static enum MHD_Result handle_request(struct kmsd_listener *l, struct MHD_Connec
 			return reject(l, c, rq, &caller, op, res.error_type, res.http_status,
 				      res.message, false);
 		caller.principal = res.credential->principal;
+	}
+
+	if (on_behalf_of(c, &caller.on_behalf_of, &why) < 0)
+		return reject(l, c, rq, &caller, op, "ValidationException", 400, why, false);
+	/* On TCP the header is part of the request only if signed: else anyone on the path
+	 * could make a service's request count as another client's. */
+	if (caller.on_behalf_of && l->sock.tcp && !on_behalf_signed(c)) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg,
+			 "User: %s cannot act on behalf of another principal: '" ON_BEHALF_HEADER
+			 "' must be a 'SignedHeader' in the AWS Authorization",
+			 caller.principal);
+		return reject(l, c, rq, &caller, op, "AccessDeniedException", 400, msg, false);
 	}
 
 	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 || strcmp(url, "/") != 0)

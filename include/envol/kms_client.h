@@ -22,6 +22,7 @@
 #ifndef ENVOL_PUBLIC_KMS_CLIENT_H
 #define ENVOL_PUBLIC_KMS_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,63 @@ int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
 int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob, size_t blob_len,
 				 const struct envol_context_pair *context, size_t n_context,
 				 uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen);
+
+/*
+ * The same, with GrantTokens: grant_tokens[0..n_grant_tokens) from CreateGrant (none when
+ * n_grant_tokens is 0), for a caller that may decrypt only through a grant.
+ */
+int envol_kms_client_decrypt_dek_with_grants(struct envol_kms_client *c, const uint8_t *blob,
+					     size_t blob_len,
+					     const struct envol_context_pair *context,
+					     size_t n_context, const char *const *grant_tokens,
+					     size_t n_grant_tokens, uint8_t **ret_dek,
+					     size_t *ret_len, char *err, size_t errlen);
+
+/*
+ * The HTTP header a service listed in kms.services sends to make a CreateGrant on behalf of
+ * the user it serves (the request is then authorized and audited as that user, with
+ * kms:ViaService the service's name).
+ */
+#define ENVOL_KMS_ON_BEHALF_OF_HEADER "X-Envol-On-Behalf-Of"
+
+/*
+ * CreateGrant on key_id (id, ARN or alias) for grantee_principal: operations[0..n_operations)
+ * ("Decrypt", …), constrained to exactly the encryption context context_equals[0..n_context)
+ * when n_context > 0 (EncryptionContextEquals), with retiring_principal and name when not NULL.
+ * on_behalf_of, when not NULL, is the principal the request is made for (sent in
+ * ENVOL_KMS_ON_BEHALF_OF_HEADER; only a kms.services caller may).  Returns 0 with the new
+ * grant's *ret_grant_id and *ret_grant_token (malloc'd; either pointer may be NULL), or -errno:
+ * -EACCES for AccessDeniedException, see envol_kms_client_error_errno().  With dry_run, nothing
+ * is created: 0 means the request would have been allowed (AWS's DryRunOperationException), and
+ * the ret_* are left untouched.
+ */
+int envol_kms_client_create_grant(struct envol_kms_client *c, const char *key_id,
+				  const char *grantee_principal, const char *retiring_principal,
+				  const char *const *operations, size_t n_operations,
+				  const struct envol_context_pair *context_equals,
+				  size_t n_context, const char *name, const char *on_behalf_of,
+				  bool dry_run, char **ret_grant_id, char **ret_grant_token,
+				  char *err, size_t errlen);
+
+/*
+ * RetireGrant, by grant_token or by key_id (the key ARN) and grant_id (the others NULL).
+ * Returns 0, -ENOENT when no such grant is left (InvalidGrantIdException), or -errno.
+ */
+int envol_kms_client_retire_grant(struct envol_kms_client *c, const char *key_id,
+				  const char *grant_id, const char *grant_token, char *err,
+				  size_t errlen);
+
+/* Called once per grant: the key ARN, the grant id, its name ("" when none); < 0 stops. */
+typedef int (*envol_kms_grant_fn)(void *opaque, const char *key_id, const char *grant_id,
+				  const char *name);
+
+/*
+ * ListRetirableGrants for retiring_principal, every page: fn(opaque, …) per grant.  Returns 0,
+ * fn's negative return, or -errno.
+ */
+int envol_kms_client_list_retirable_grants(struct envol_kms_client *c,
+					   const char *retiring_principal, envol_kms_grant_fn fn,
+					   void *opaque, char *err, size_t errlen);
 
 /* Wipes and releases a key from envol_kms_client_decrypt_dek(); NULL is fine.  Returns NULL. */
 void *envol_secure_free(void *p);

@@ -2,7 +2,9 @@
 /*
  * kms_client.c — the AWS KMS JSON 1.1 client envold and envolctl use to reach envol-kmsd:
  * libcurl POST "/" over the Unix socket client.kms_socket, or over client.endpoint signed with
- * SigV4; AWS error bodies mapped to errno; Decrypt of a volume DEK into secure memory.
+ * SigV4; AWS error bodies mapped to errno; Decrypt of a volume DEK into secure memory (with
+ * grant tokens); the grant operations a service uses to attach a volume on a user's behalf
+ * (CreateGrant with X-Envol-On-Behalf-Of, RetireGrant, ListRetirableGrants).
  * Request and response bodies are never logged (they can hold plaintext).
  */
 #include <curl/curl.h>
@@ -224,10 +226,12 @@ static int curl_error_to_errno(const struct envol_kms_client *c, CURLcode cc)
 	}
 }
 
-int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
-			  const char *request_json, long *ret_status, char **ret_body, char *err,
-			  size_t errlen)
+/* One call; on_behalf_of, when not NULL, goes in X-Envol-On-Behalf-Of (signed with SigV4). */
+static int call_as(struct envol_kms_client *c, const char *operation, const char *request_json,
+		   const char *on_behalf_of, long *ret_status, char **ret_body, char *err,
+		   size_t errlen)
 {
+	_cleanup_free_ char *behalf = NULL;
 	_cleanup_buffer_ struct envol_buffer r = {.wipe = true, .max = KMS_CLIENT_MAX_RESPONSE};
 	struct curl_slist *headers = NULL, *h;
 	char target[128];
@@ -243,6 +247,16 @@ int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
 	headers = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.1");
 	h = headers ? curl_slist_append(headers, target) : NULL;
 	h = h ? curl_slist_append(h, "Expect:") : NULL;
+	if (h && on_behalf_of) {
+		if (strpbrk(on_behalf_of, "\r\n") ||
+		    asprintf(&behalf, "%s: %s", ENVOL_KMS_ON_BEHALF_OF_HEADER, on_behalf_of) < 0) {
+			behalf = NULL;
+			curl_slist_free_all(headers);
+			snprintf(err, errlen, "bad on-behalf-of principal");
+			return -EINVAL;
+		}
+		h = curl_slist_append(h, behalf);
+	}
 	if (!h) {
 		curl_slist_free_all(headers);
 		snprintf(err, errlen, "out of memory");
@@ -289,6 +303,13 @@ int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
 	return 0;
 }
 
+int envol_kms_client_call(struct envol_kms_client *c, const char *operation,
+			  const char *request_json, long *ret_status, char **ret_body, char *err,
+			  size_t errlen)
+{
+	return call_as(c, operation, request_json, NULL, ret_status, ret_body, err, errlen);
+}
+
 int envol_kms_client_parse_error(const char *body, char *type, size_t typelen, char *message,
 				 size_t messagelen)
 {
@@ -332,6 +353,8 @@ int envol_kms_client_error_errno(const char *type)
 	    {"InvalidCiphertextException", -EBADMSG},
 	    {"IncorrectKeyException", -EBADMSG},
 	    {"NotFoundException", -ENOKEY},
+	    {"InvalidGrantIdException", -ENOENT},
+	    {"InvalidGrantTokenException", -EINVAL},
 	    {"ValidationException", -EINVAL},
 	    {"InvalidKeyUsageException", -EINVAL},
 	    {"SerializationException", -EINVAL},
@@ -482,6 +505,49 @@ int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob
 				 const struct envol_context_pair *context, size_t n_context,
 				 uint8_t **ret_dek, size_t *ret_len, char *err, size_t errlen)
 {
+	return envol_kms_client_decrypt_dek_with_grants(c, blob, blob_len, context, n_context, NULL,
+							0, ret_dek, ret_len, err, errlen);
+}
+
+/* {"k": "v", …} of an encryption context, or NULL (err filled). */
+static json_t *context_object(const struct envol_context_pair *context, size_t n_context,
+			      char *err, size_t errlen)
+{
+	json_t *ctx = json_object();
+
+	if (!ctx) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n_context; i++)
+		if (json_object_set_new(ctx, context[i].key, json_string(context[i].value)) < 0) {
+			snprintf(err, errlen, "bad encryption context pair \"%s\"", context[i].key);
+			json_decref(ctx);
+			return NULL;
+		}
+	return ctx;
+}
+
+/* ["a", "b", …] of n strings, or NULL. */
+static json_t *string_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+int envol_kms_client_decrypt_dek_with_grants(struct envol_kms_client *c, const uint8_t *blob,
+					     size_t blob_len,
+					     const struct envol_context_pair *context,
+					     size_t n_context, const char *const *grant_tokens,
+					     size_t n_grant_tokens, uint8_t **ret_dek,
+					     size_t *ret_len, char *err, size_t errlen)
+{
 	_cleanup_free_ char *blob64 = NULL, *request = NULL;
 	char *body = NULL;
 	json_t *req = NULL, *ctx;
@@ -493,23 +559,25 @@ int envol_kms_client_decrypt_dek(struct envol_kms_client *c, const uint8_t *blob
 
 	blob64 = envol_base64_encode(blob, blob_len);
 	req = json_object();
-	ctx = json_object();
-	if (!blob64 || !req || !ctx) {
-		json_decref(ctx);
+	if (!blob64 || !req) {
 		r = -ENOMEM;
 		goto oom;
+	}
+	ctx = context_object(context, n_context, err, errlen);
+	if (!ctx) {
+		r = -EINVAL;
+		goto out;
 	}
 	if (json_object_set_new(req, "CiphertextBlob", json_string(blob64)) < 0 ||
 	    json_object_set_new(req, "EncryptionContext", ctx) < 0) {
 		r = -ENOMEM;
 		goto oom;
 	}
-	for (size_t i = 0; i < n_context; i++)
-		if (json_object_set_new(ctx, context[i].key, json_string(context[i].value)) < 0) {
-			snprintf(err, errlen, "bad encryption context pair \"%s\"", context[i].key);
-			r = -EINVAL;
-			goto out;
-		}
+	if (n_grant_tokens > 0 &&
+	    json_object_set_new(req, "GrantTokens", string_array(grant_tokens, n_grant_tokens)) < 0) {
+		r = -ENOMEM;
+		goto oom;
+	}
 	request = json_dumps(req, JSON_COMPACT);
 	if (!request) {
 		r = -ENOMEM;
@@ -570,4 +638,213 @@ out:
 	}
 	json_decref(req);
 	return r;
+}
+
+/*
+ * Sends req (consumed) as operation; on HTTP 200 returns 0 with the parsed answer in *ret_answer
+ * (when ret_answer is not NULL).  An AWS error is -errno (envol_kms_client_error_errno()) with
+ * err "Type: message" and the type in etype; no answer at all is -EHOSTDOWN.
+ */
+static int json_call(struct envol_kms_client *c, const char *operation, json_t *req,
+		     const char *on_behalf_of, json_t **ret_answer, char *etype, size_t etypelen,
+		     char *err, size_t errlen)
+{
+	_cleanup_free_ char *request = NULL, *body = NULL;
+	char message[512];
+	long status = 0;
+	json_t *answer;
+	int r;
+
+	if (etypelen)
+		etype[0] = '\0';
+	request = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!request) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = call_as(c, operation, request, on_behalf_of, &status, &body, err, errlen);
+	if (r == -ENOMEM || r == -EMSGSIZE || r == -EINVAL)
+		return r;
+	if (r < 0)
+		return -EHOSTDOWN; /* err reads "KMS unreachable at <where>: …" */
+	if (status != 200) {
+		if (envol_kms_client_parse_error(body, etype, etypelen, message, sizeof message) <
+		    0) {
+			snprintf(err, errlen, "KMS answered HTTP %ld without an AWS error body",
+				 status);
+			return -EIO;
+		}
+		snprintf(err, errlen, "%s: %s", etype, message);
+		return envol_kms_client_error_errno(etype);
+	}
+	if (!ret_answer)
+		return 0;
+	answer = json_loads(body, 0, NULL);
+	if (!json_is_object(answer)) {
+		json_decref(answer);
+		snprintf(err, errlen, "KMS %s answer is not a JSON object", operation);
+		return -EPROTO;
+	}
+	*ret_answer = answer;
+	return 0;
+}
+
+/* A string member of o, strdup'ed into *ret; -EPROTO (err filled) when absent. */
+static int take_string(json_t *o, const char *operation, const char *name, char **ret, char *err,
+		       size_t errlen)
+{
+	json_t *v = json_object_get(o, name);
+	char *s;
+
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		snprintf(err, errlen, "KMS %s answer has no %s", operation, name);
+		return -EPROTO;
+	}
+	s = strdup(json_string_value(v));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+int envol_kms_client_create_grant(struct envol_kms_client *c, const char *key_id,
+				  const char *grantee_principal, const char *retiring_principal,
+				  const char *const *operations, size_t n_operations,
+				  const struct envol_context_pair *context_equals,
+				  size_t n_context, const char *name, const char *on_behalf_of,
+				  bool dry_run, char **ret_grant_id, char **ret_grant_token,
+				  char *err, size_t errlen)
+{
+	_cleanup_free_ char *id = NULL, *token = NULL;
+	json_t *req = json_object(), *answer = NULL;
+	char etype[128];
+	int r;
+
+	if (!req || json_object_set_new(req, "KeyId", json_string(key_id)) < 0 ||
+	    json_object_set_new(req, "GranteePrincipal", json_string(grantee_principal)) < 0 ||
+	    json_object_set_new(req, "Operations", string_array(operations, n_operations)) < 0 ||
+	    (retiring_principal && json_object_set_new(req, "RetiringPrincipal",
+						       json_string(retiring_principal)) < 0) ||
+	    (name && json_object_set_new(req, "Name", json_string(name)) < 0) ||
+	    (dry_run && json_object_set_new(req, "DryRun", json_true()) < 0))
+		goto oom;
+	if (context_equals && n_context > 0) {
+		json_t *ctx = context_object(context_equals, n_context, err, errlen);
+
+		if (!ctx) {
+			json_decref(req);
+			return -EINVAL;
+		}
+		if (json_object_set_new(req, "Constraints",
+					json_pack("{s:o}", "EncryptionContextEquals", ctx)) < 0)
+			goto oom;
+	}
+	r = json_call(c, "CreateGrant", req, on_behalf_of, dry_run ? NULL : &answer, etype,
+		      sizeof etype, err, errlen);
+	if (dry_run) {
+		/* AWS answers a DryRun that would have succeeded with DryRunOperationException */
+		if (r < 0 && strcmp(etype, "DryRunOperationException") == 0)
+			return 0;
+		return r;
+	}
+	if (r < 0)
+		return r;
+	r = take_string(answer, "CreateGrant", "GrantId", &id, err, errlen);
+	if (r >= 0)
+		r = take_string(answer, "CreateGrant", "GrantToken", &token, err, errlen);
+	json_decref(answer);
+	if (r < 0)
+		return r;
+	if (ret_grant_id)
+		*ret_grant_id = TAKE_PTR(id);
+	if (ret_grant_token)
+		*ret_grant_token = TAKE_PTR(token);
+	return 0;
+oom:
+	json_decref(req);
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+int envol_kms_client_retire_grant(struct envol_kms_client *c, const char *key_id,
+				  const char *grant_id, const char *grant_token, char *err,
+				  size_t errlen)
+{
+	json_t *req = json_object();
+	char etype[128];
+
+	if (!grant_token && !(key_id && grant_id)) {
+		json_decref(req);
+		snprintf(err, errlen, "RetireGrant needs a grant token, or a key id and a grant id");
+		return -EINVAL;
+	}
+	if (!req || (key_id && json_object_set_new(req, "KeyId", json_string(key_id)) < 0) ||
+	    (grant_id && json_object_set_new(req, "GrantId", json_string(grant_id)) < 0) ||
+	    (grant_token && json_object_set_new(req, "GrantToken", json_string(grant_token)) < 0)) {
+		json_decref(req);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return json_call(c, "RetireGrant", req, NULL, NULL, etype, sizeof etype, err, errlen);
+}
+
+int envol_kms_client_list_retirable_grants(struct envol_kms_client *c,
+					   const char *retiring_principal, envol_kms_grant_fn fn,
+					   void *opaque, char *err, size_t errlen)
+{
+	_cleanup_free_ char *marker = NULL;
+	char etype[128];
+	int r;
+
+	do {
+		json_t *req = json_pack("{s:s}", "RetiringPrincipal", retiring_principal), *answer;
+		json_t *grants, *g, *next;
+		size_t i;
+
+		if (req && marker && json_object_set_new(req, "Marker", json_string(marker)) < 0) {
+			json_decref(req);
+			req = NULL;
+		}
+		r = json_call(c, "ListRetirableGrants", req, NULL, &answer, etype, sizeof etype,
+			      err, errlen);
+		if (r < 0)
+			return r;
+		grants = json_object_get(answer, "Grants");
+		if (!json_is_array(grants)) {
+			json_decref(answer);
+			snprintf(err, errlen, "KMS ListRetirableGrants answer has no Grants list");
+			return -EPROTO;
+		}
+		json_array_foreach(grants, i, g)
+		{
+			const char *key = json_string_value(json_object_get(g, "KeyId"));
+			const char *id = json_string_value(json_object_get(g, "GrantId"));
+			const char *name = json_string_value(json_object_get(g, "Name"));
+
+			if (!key || !id)
+				continue;
+			r = fn(opaque, key, id, name ? name : "");
+			if (r < 0) {
+				json_decref(answer);
+				return r;
+			}
+		}
+		free(marker);
+		marker = NULL;
+		next = json_object_get(answer, "NextMarker");
+		if (json_is_true(json_object_get(answer, "Truncated")) && json_is_string(next) &&
+		    *json_string_value(next)) {
+			marker = strdup(json_string_value(next));
+			if (!marker) {
+				json_decref(answer);
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+		}
+		json_decref(answer);
+	} while (marker);
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include "crypto/hkdf.h"
 #include "kms/audit.h"
 #include "kms/internal.h"
+#include "kms/policy.h"
 #include "kms/root_key.h"
 #include "util/clock.h"
 #include "util/encoding.h"
@@ -477,6 +478,33 @@ static void format_time(int64_t ms, char out[80])
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
+/*
+ * CloudTrail's userIdentity of a principal ARN: {"type", "arn", "accountId"} (type Root,
+ * IAMUser, AssumedRole, or Unknown); null for no principal, and for envol-kmsd itself
+ * ({"type": "AWSService"}, invokedBy envol-kmsd).
+ */
+static json_t *user_identity(const char *principal)
+{
+	char account[13];
+	const char *type = "Unknown", *rest;
+
+	if (!principal || strcmp(principal, "anonymous") == 0)
+		return json_null();
+	if (strcmp(principal, KMS_SYSTEM_PRINCIPAL) == 0)
+		return json_pack("{s:s,s:s}", "type", "AWSService", "invokedBy", principal);
+	if (kms_arn_account(principal, account) < 0)
+		return json_pack("{s:s,s:s}", "type", type, "arn", principal);
+	rest = strrchr(principal, ':');
+	if (rest && strcmp(rest, ":root") == 0)
+		type = "Root";
+	else if (rest && strncmp(rest, ":user/", 6) == 0)
+		type = "IAMUser";
+	else if (rest &&
+		 (strncmp(rest, ":role/", 6) == 0 || strncmp(rest, ":assumed-role/", 14) == 0))
+		type = "AssumedRole";
+	return json_pack("{s:s,s:s,s:s}", "type", type, "arn", principal, "accountId", account);
+}
+
 /* The JSON object of a record, without its chain fields. */
 static json_t *record_object(const struct kms_audit_record *rec)
 {
@@ -498,6 +526,13 @@ static json_t *record_object(const struct kms_audit_record *rec)
 		json_object_set(o, "source_encryption_context", rec->source_encryption_context);
 	json_object_set_new(o, "request_id", str_or_null(rec->request_id));
 	json_object_set_new(o, "error_code", str_or_null(rec->error_code));
+	/* CloudTrail's names, after the fields records had before them */
+	json_object_set_new(o, "userIdentity", user_identity(rec->principal));
+	json_object_set_new(o, "invokedBy", str_or_null(rec->invoked_by));
+	if (rec->invoked_by)
+		json_object_set_new(o, "invokedByPrincipal", str_or_null(rec->service_principal));
+	json_object_set_new(o, "grantId", str_or_null(rec->grant_id));
+	json_object_set_new(o, "decision", str_or_null(rec->decision));
 	return o;
 }
 
@@ -585,6 +620,9 @@ static int write_object(struct kms_audit *a, json_t *o, const struct kms_audit_r
 				rec->error_code ? rec->error_code : "OK", "PRIORITY=%d", LOG_INFO,
 				"ENVOL_KMS_OPERATION=%s", rec->operation ? rec->operation : "",
 				"ENVOL_KMS_PRINCIPAL=%s", rec->principal ? rec->principal : "",
+				"ENVOL_KMS_INVOKED_BY=%s", rec->invoked_by ? rec->invoked_by : "",
+				"ENVOL_KMS_GRANT_ID=%s", rec->grant_id ? rec->grant_id : "",
+				"ENVOL_KMS_DECISION=%s", rec->decision ? rec->decision : "",
 				"ENVOL_KMS_SOURCE=%s", rec->source ? rec->source : "",
 				"ENVOL_KMS_KEY_ARN=%s", rec->key_arn ? rec->key_arn : "",
 				"ENVOL_KMS_REQUEST_ID=%s", rec->request_id ? rec->request_id : "",
@@ -731,6 +769,13 @@ int kms_audit_flush(struct kms_audit *a)
 	return r < 0 ? r : q;
 }
 
+const char *kms_audit_decision(bool authorized, int error)
+{
+	if (error == KMS_ERR_ACCESS_DENIED)
+		return "denied";
+	return authorized ? "allowed" : NULL;
+}
+
 int kms_audit_call(struct kms_audit *a, const struct kms_call *c, const char *operation,
 		   const char *request_id)
 {
@@ -739,6 +784,10 @@ int kms_audit_call(struct kms_audit *a, const struct kms_call *c, const char *op
 	struct kms_audit_record rec = {
 	    .operation = operation,
 	    .principal = c->caller ? c->caller->principal : NULL,
+	    .invoked_by = c->caller ? c->caller->invoked_by : NULL,
+	    .service_principal = c->caller ? c->caller->service_principal : NULL,
+	    .grant_id = c->grant_id[0] ? c->grant_id : NULL,
+	    .decision = kms_audit_decision(c->authorized, c->error),
 	    .source = c->caller ? c->caller->source : NULL,
 	    .key_arn = c->key_arn[0] ? c->key_arn : NULL,
 	    .request_id = request_id,

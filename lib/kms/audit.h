@@ -26,7 +26,12 @@ struct kms_audit;
 
 struct kms_audit_record {
 	const char *operation;
-	const char *principal;
+	const char *principal; /* the caller as decided ("userIdentity"): the client when a
+				  service acted on its behalf */
+	const char *invoked_by;	       /* the service acting for principal; NULL: none */
+	const char *service_principal; /* with invoked_by: the service's own principal */
+	const char *grant_id;	       /* the grant that allowed the request; NULL: none */
+	const char *decision;	       /* "allowed", "denied"; NULL: no decision was made */
 	const char *source;
 	const char *key_arn;		   /* NULL: no key */
 	json_t *encryption_context;	   /* borrowed; NULL: none */

@@ -41,17 +41,17 @@ static const char ADMIN_POLICY[] =
     "\"Action\":\"kms:*\",\"Resource\":\"*\"}]}";
 
 /*
- * kms.services (envold): describe keys, and wrap and unwrap volume keys, only under an
- * encryption context that names a volume.
+ * kms.services (envold): describe keys and find the grants it may retire; nothing else.  It
+ * decrypts a volume's key only through the grant it creates on its client's behalf (the
+ * client's own permissions decide: docs/operations.md "Who may attach which volume"), and
+ * retires that grant as its retiring principal, which needs no policy.
  */
 static const char SERVICE_POLICY[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":["
     "{\"Sid\":\"DescribeVolumeKeys\",\"Effect\":\"Allow\",\"Action\":\"kms:DescribeKey\","
     "\"Resource\":\"*\"},"
-    "{\"Sid\":\"UnwrapVolumeKeys\",\"Effect\":\"Allow\",\"Action\":["
-    "\"kms:GenerateDataKeyWithoutPlaintext\",\"kms:Decrypt\",\"kms:ReEncryptFrom\","
-    "\"kms:ReEncryptTo\"],\"Resource\":\"*\",\"Condition\":{\"Null\":{"
-    "\"kms:EncryptionContext:envol:volume-id\":\"false\"}}}]}";
+    "{\"Sid\":\"FindOwnGrants\",\"Effect\":\"Allow\",\"Action\":\"kms:ListRetirableGrants\","
+    "\"Resource\":\"*\"}]}";
 
 struct identity {
 	char *principal;
@@ -64,6 +64,8 @@ struct access {
 	size_t n_ids;
 	char **principals; /* every principal the configuration names */
 	size_t n_principals;
+	char **services; /* kms.services: may act on behalf of their clients */
+	size_t n_services;
 };
 
 struct cached_policy {
@@ -94,25 +96,39 @@ static void access_free(struct access *acc)
 	for (size_t i = 0; i < acc->n_principals; i++)
 		free(acc->principals[i]);
 	free(acc->principals);
+	for (size_t i = 0; i < acc->n_services; i++)
+		free(acc->services[i]);
+	free(acc->services);
 	free(acc);
+}
+
+/* Appends a copy of p to the string list *v of *n entries (unless unique and present). */
+static int add_string(char ***v, size_t *n, const char *p, bool unique)
+{
+	char **nv;
+
+	for (size_t i = 0; unique && i < *n; i++)
+		if (strcmp((*v)[i], p) == 0)
+			return 0;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(p);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
 }
 
 static int add_principal(struct access *acc, const char *p)
 {
-	char **n;
+	return add_string(&acc->principals, &acc->n_principals, p, true);
+}
 
-	for (size_t i = 0; i < acc->n_principals; i++)
-		if (strcmp(acc->principals[i], p) == 0)
-			return 0;
-	n = realloc(acc->principals, (acc->n_principals + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	acc->principals = n;
-	n[acc->n_principals] = strdup(p);
-	if (!n[acc->n_principals])
-		return -ENOMEM;
-	acc->n_principals++;
-	return 0;
+static int add_service(struct access *acc, const char *p)
+{
+	return add_string(&acc->services, &acc->n_services, p, true);
 }
 
 static int add_identity(struct access *acc, const char *principal, struct kms_policy *p)
@@ -175,8 +191,11 @@ static int access_new(const struct kms_options *o, struct access **ret, char *er
 	}
 	for (size_t i = 0; r == 0 && i < o->n_admins; i++)
 		r = add_identity(acc, o->admins[i], admin);
-	for (size_t i = 0; r == 0 && i < o->n_services; i++)
+	for (size_t i = 0; r == 0 && i < o->n_services; i++) {
 		r = add_identity(acc, o->services[i], service);
+		if (r == 0)
+			r = add_service(acc, o->services[i]);
+	}
 	for (size_t i = 0; r == 0 && i < o->n_principals; i++)
 		r = add_principal(acc, o->principals[i]);
 	for (size_t i = 0; r == 0 && i < o->n_identity_policies; i++) {
@@ -471,6 +490,15 @@ static const char *request_alias(const struct kms_call *c)
 	return NULL;
 }
 
+/* kms:GrantIsForAWSResource is a key of CreateGrant, ListGrants and RevokeGrant only. */
+static bool grant_is_for_resource_applies(const struct kms_call *c)
+{
+	const char *name = c->action ? c->action : kms_op_name(c->req.op);
+
+	return strcmp(name, "CreateGrant") == 0 || strcmp(name, "ListGrants") == 0 ||
+	       strcmp(name, "RevokeGrant") == 0;
+}
+
 /* The grant condition keys of CreateGrant: the grant it asks for. */
 static void grant_keys(const struct kms_call *c, struct ckeys *ck)
 {
@@ -496,7 +524,7 @@ static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, 
 	struct tm tm;
 	time_t now = (time_t)envol_clock_now();
 
-	ck->cap = 20 + n_ctx + q->n_tags;
+	ck->cap = 28 + n_ctx + q->n_tags;
 	ck->k = calloc(ck->cap, sizeof(*ck->k));
 	ck->v = calloc(ck->cap, sizeof(*ck->v));
 	if (!ck->k || !ck->v)
@@ -537,6 +565,13 @@ static int ckeys_build(const struct kms_call *c, const struct kms_context *ctx, 
 		add1(ck, "kms:KeyOrigin", "AWS_KMS");
 	}
 	add1(ck, "kms:RequestAlias", request_alias(c));
+	/* A service acting for its client (kms_authz_on_behalf()): the client is the caller. */
+	if (c->caller && c->caller->invoked_by) {
+		add1(ck, "kms:ViaService", c->caller->invoked_by);
+		add1(ck, "kms:GrantIsForAWSResource", "true");
+	} else if (grant_is_for_resource_applies(c)) {
+		add1(ck, "kms:GrantIsForAWSResource", "false");
+	}
 	if (q->op == KMS_OP_CREATE_KEY || q->op == KMS_OP_PUT_KEY_POLICY) {
 		snprintf(ck->bypass, sizeof ck->bypass, "%s", q->bypass_lockout ? "true" : "false");
 		add1(ck, "kms:BypassPolicyLockoutSafetyCheck", ck->bypass);
@@ -729,5 +764,48 @@ int kms_authz_lockout_check(struct kms_call *c, const char *id, const struct kms
 				"The new key policy will not allow you to update the key policy in "
 				"the future (%s would not be allowed kms:PutKeyPolicy on %s).",
 				kms_call_principal(c), arn);
+	return 0;
+}
+
+/* ---- a service acting on behalf of its client ---- */
+
+int kms_authz_on_behalf(struct kms_call *c, struct kms_caller *as, const char *operation)
+{
+	struct kms_authz *a = c->k->authz;
+	const char *service = as->principal, *client = as->on_behalf_of;
+	bool is_service = false;
+	char account[13];
+	int exists = 0;
+
+	if (anonymous(c))
+		return kms_fail(c, KMS_ERR_ACCESS_DENIED,
+				"An anonymous caller cannot act on behalf of %s "
+				"(X-Envol-On-Behalf-Of)",
+				client);
+	pthread_rwlock_rdlock(&a->lock);
+	for (size_t i = 0; i < a->access->n_services && !is_service; i++)
+		is_service = strcmp(a->access->services[i], service) == 0;
+	if (is_service && kms_arn_account(client, account) == 0)
+		exists = principal_exists(a, KMS_PRINCIPAL_AWS, client);
+	pthread_rwlock_unlock(&a->lock);
+	if (!is_service)
+		return kms_fail(c, KMS_ERR_ACCESS_DENIED,
+				"User: %s is not authorized to act on behalf of %s "
+				"(X-Envol-On-Behalf-Of): it is not a service principal of kms.services",
+				service, client);
+	if (!operation || strcmp(operation, "CreateGrant") != 0)
+		return kms_fail(c, KMS_ERR_ACCESS_DENIED,
+				"User: %s may act on behalf of %s (X-Envol-On-Behalf-Of) only to "
+				"perform kms:CreateGrant, not kms:%s",
+				service, client, operation ? operation : "?");
+	if (exists <= 0)
+		return kms_fail(c, KMS_ERR_ACCESS_DENIED,
+				"User: %s cannot act on behalf of %s (X-Envol-On-Behalf-Of): no such "
+				"principal (the account root, a principal of the configuration, or "
+				"arn:aws:iam::%s:user/unix/NAME for a user of this host)",
+				service, client, a->account);
+	as->service_principal = service;
+	as->principal = client;
+	as->invoked_by = KMS_ENVOLD_SERVICE;
 	return 0;
 }

@@ -104,6 +104,14 @@ int kms_authz_parse_key_policy(struct kms_call *c, const char *text, struct kms_
 /* The lockout safety check of policy for key id (skipped when the request bypasses it): 0, or
  * -1 with MalformedPolicyDocumentException set. */
 int kms_authz_lockout_check(struct kms_call *c, const char *id, const struct kms_policy *policy);
+/*
+ * X-Envol-On-Behalf-Of (caller->on_behalf_of set): honoured only when the caller is a
+ * principal of kms.services, the operation is CreateGrant and the client principal exists;
+ * then *as (c's caller) becomes the client with invoked_by KMS_ENVOLD_SERVICE and
+ * service_principal the service, and 0 is returned.  Else -1 with AccessDeniedException set,
+ * its message naming the caller and why.
+ */
+int kms_authz_on_behalf(struct kms_call *c, struct kms_caller *as, const char *operation);
 /* Drops the cached policy of key id (PutKeyPolicy, deletion). */
 void kms_authz_policy_changed(struct kms_authz *a, const char *id);
 
@@ -138,8 +146,13 @@ int kms_refuse_state(struct kms_call *c, enum kms_key_state state, unsigned refu
 
 #define KMS_MANAGED_ALIAS "alias/envol/ebs"
 
-/* Creates the managed key and its alias (store locked).  Returns 0 or -errno. */
+/* Creates the managed key, its key policy and its alias (store locked).  0 or -errno. */
 int kms_managed_create(struct kms *k, char id[KMS_KEY_ID_SIZE]);
+/* Gives a managed key created without a key policy (before envol had them) its policy (store
+ * locked; kms_open()).  Returns 0 (also when there is nothing to do) or -errno. */
+int kms_managed_upgrade(struct kms *k);
+/* Whether c->key_arn names the managed key (store locked). */
+bool kms_managed_arn(struct kms_call *c);
 /* AccessDeniedException for a change to the managed key, as AWS's key policy gives; else 0. */
 int kms_refuse_managed(struct kms_call *c, const struct kms_key *key);
 
@@ -239,6 +252,9 @@ void kms_sweeper_refresh(struct kms *k);
 /* The audit record of one request (its operation name sanitized by the caller). */
 int kms_audit_call(struct kms_audit *a, const struct kms_call *c, const char *operation,
 		   const char *request_id);
+/* A record's "decision": "denied" for AccessDeniedException, else "allowed" once a decision
+ * allowed the request, else NULL (refused before any decision, e.g. ValidationException). */
+const char *kms_audit_decision(bool authorized, int error);
 /* A record of something envol-kmsd did by itself (rotation, destruction). */
 int kms_audit_system(struct kms_audit *a, const char *operation, const char *key_arn);
 

@@ -171,6 +171,7 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	       char **ret_body)
 {
 	struct kms_call c = {.k = k, .caller = caller};
+	struct kms_caller as; /* the caller as decided: the client when a service acts for it */
 	char rid[37], opname[129];
 	char *out = NULL;
 	int status = 200, r;
@@ -181,7 +182,14 @@ int kms_handle(struct kms *k, const struct kms_caller *caller, const char *opera
 	safe_name(operation, opname);
 	(void)kms_sweep_deletions(k, false);
 
-	dispatch(&c, operation, opname, body, body_len);
+	if (caller && caller->on_behalf_of) {
+		as = *caller;
+		as.invoked_by = as.service_principal = NULL;
+		c.caller = &as;
+		(void)kms_authz_on_behalf(&c, &as, opname);
+	}
+	if (!c.error)
+		dispatch(&c, operation, opname, body, body_len);
 	if (!c.error) {
 		r = kms_response_encode(k, &c.result, &out);
 		if (r < 0)
@@ -231,6 +239,7 @@ int kms_reject(struct kms *k, const struct kms_caller *caller, const char *opera
 	rec.source = caller ? caller->source : NULL;
 	rec.request_id = request_id;
 	rec.error_code = error_type;
+	rec.decision = strcmp(error_type, "AccessDeniedException") == 0 ? "denied" : NULL;
 	/* Nobody authenticated: aggregated per source and minute, so strangers cannot grow the
 	 * log at will. */
 	if (!caller || !caller->principal || strcmp(caller->principal, "anonymous") == 0)
@@ -302,6 +311,14 @@ int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t er
 				"the root key does not unseal the key material in %s (wrong root "
 				"key file or credential?)",
 				o->database);
+		goto fail;
+	}
+	kms_store_lock(k->store);
+	r = kms_managed_upgrade(k);
+	kms_store_unlock(k->store);
+	if (r < 0) {
+		envol_set_error(err, errlen, "cannot give the managed key %s its key policy: %s",
+				KMS_MANAGED_ALIAS, strerror(-r));
 		goto fail;
 	}
 	r = kms_grants_init(k);

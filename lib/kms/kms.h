@@ -39,10 +39,22 @@ struct kms_options {
 	size_t n_principals;
 };
 
-/* Who is calling: principal ARN (already authenticated by the transport) and where from. */
+/*
+ * Who is calling: principal ARN (already authenticated by the transport) and where from.
+ * A service (envold) acting for one of its clients names the client in on_behalf_of (the
+ * X-Envol-On-Behalf-Of header); kms_handle() honours it only for a principal of kms.services
+ * and only on CreateGrant (else AccessDeniedException), and then decides and audits the
+ * request as the client: principal becomes the client, invoked_by the service's name
+ * (kms:ViaService) and service_principal the transport's caller.
+ */
 struct kms_caller {
-	const char *principal; /* "arn:aws:iam::000000000000:user/unix/root" */
-	const char *source;    /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
+	const char *principal;	       /* "arn:aws:iam::000000000000:user/unix/root" */
+	const char *source;	       /* "unix:pid=123,uid=0" or "tcp:127.0.0.1:40512" */
+	const char *on_behalf_of;      /* the client's principal ARN; NULL: none (transport) */
+	const char *invoked_by;	       /* set by lib/kms when on_behalf_of was honoured:
+					  "envold.envol.internal"; NULL otherwise */
+	const char *service_principal; /* set by lib/kms with invoked_by: the service's own
+					  principal (the caller the transport authenticated) */
 };
 
 int kms_open(const struct kms_options *o, struct kms **ret, char *err, size_t errlen);

@@ -57,9 +57,11 @@ int kms_op_rotate_key_on_demand(struct kms_call *c)
 	int64_t count;
 	int r;
 
-	if (kms_resolve_key(c, c->req.key_id, false, &key) < 0)
+	/* The managed key's policy allows nobody to rotate it: AWS says why instead. */
+	if (kms_resolve_key(c, c->req.key_id, false, &key) < 0 &&
+	    !(c->error == KMS_ERR_ACCESS_DENIED && kms_managed_arn(c)))
 		return -1;
-	if (key.managed)
+	if (c->error || key.managed)
 		return kms_fail(c, KMS_ERR_UNSUPPORTED_OPERATION,
 				"%s is a managed key: on-demand rotation is not supported for it",
 				c->key_arn);

@@ -417,6 +417,7 @@ static const struct field client_fields[] = {
 	F("kms_socket", PATH, client.kms_socket, check_absolute_path, "an absolute path"),
 	F("endpoint", STR, client.endpoint, check_endpoint, "\"\" or an http:// or https:// URL"),
 	F("access_key_id", STR, client.access_key_id, NULL, NULL),
+	F("principal", STR, client.principal, NULL, NULL),
 	F("secret_access_key", SECRET, client.secret_access_key, NULL, NULL),
 	F("tls_ca", PATH, client.tls_ca, check_absolute_path, "an absolute path"),
 	F("tls_cert", PATH, client.tls_cert, check_absolute_path, "an absolute path"),
@@ -611,6 +612,7 @@ static int apply_defaults(struct envol_config *c)
 	r |= default_str(&c->client.kms_socket, "%s/kms.sock", c->runtime_dir);
 	r |= default_str(&c->client.endpoint, "%s", "");
 	r |= default_str(&c->client.access_key_id, "%s", "");
+	r |= default_str(&c->client.principal, "%s", "");
 	if (!c->client.secret_access_key) {
 		c->client.secret_access_key = envol_secure_alloc(1);
 		if (!c->client.secret_access_key)
@@ -674,6 +676,7 @@ struct envol_config *envol_config_free(struct envol_config *c)
 	free(c->client.kms_socket);
 	free(c->client.endpoint);
 	free(c->client.access_key_id);
+	free(c->client.principal);
 	free(c->client.tls_ca);
 	free(c->client.tls_cert);
 	free(c->client.tls_key);

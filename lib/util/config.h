@@ -88,6 +88,7 @@ struct envol_config {
 		char *endpoint; /* "" = use kms_socket */
 		char *access_key_id;
 		char *secret_access_key; /* in secure memory */
+		char *principal; /* envold's own principal over SigV4 when kms.credentials lacks it */
 		char *tls_ca;		 /* CA file or directory for https:// endpoints; "" = system */
 		char *tls_cert;		 /* client certificate (PEM); "" = none */
 		char *tls_key;		 /* its key (PEM) */

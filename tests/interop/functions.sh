@@ -4,8 +4,9 @@
 #   wait_until SECS WHAT CMD…  poll CMD until it succeeds, fail after SECS
 #   cleanup_fn CMD…      run CMD at exit, last registered first
 #   envol_tmpdir         make $T, a temporary state dir removed at exit
-#   write_config         write $T/envol.conf (state and runtime under $T); extra libconfig text
-#                        from stdin is appended inside the kms {} group when KMS_EXTRA is set
+#   write_config         write $T/envol.conf (state and runtime under $T)
+#   allow_attach_by P…   before start_kmsd: identity policies letting principals P… attach
+#                        volumes through envold (kms:CreateGrant via envold)
 #   start_kmsd           start envol-kmsd on $T/run/kms.sock, wait until it answers
 #   use_test_clock       start_kmsd then runs the test-only envol-kmsd-testclock, whose clock
 #                        is moved by writing seconds to $ENVOL_TEST_CLOCK_FILE
@@ -87,7 +88,8 @@ kms: {
   listen = "$kms_listen";
   allow_plain_http = true;   # tests over plain TCP (test-tls-kms.sh tests HTTPS)
   admins = [ "arn:aws:iam::000000000000:user/unix/root", "arn:aws:iam::000000000000:user/alice" ];
-  services = [ "arn:aws:iam::000000000000:user/unix/envol" ];
+  # envold runs as root here: root is the service that attaches on its clients' behalf
+  services = [ "arn:aws:iam::000000000000:user/unix/envol", "arn:aws:iam::000000000000:user/unix/root" ];
   credentials = ( { access_key_id = "$ACCESS_KEY"; secret_access_key = "$SECRET_KEY";
                     principal = "arn:aws:iam::000000000000:user/alice"; } );
 };
@@ -96,6 +98,23 @@ server: {
 };
 CONF
     CONF=$T/envol.conf
+}
+
+# allow_attach_by PRINCIPAL… — the identity policy of docs/operations.md "Who may attach which
+# volume" (kms:CreateGrant through envold only) for each PRINCIPAL, in the kms group of $CONF.
+allow_attach_by() {
+    local p entries=
+    cat >"$T/attach-policy.json" <<'JSON'
+{"Version": "2012-10-17", "Statement": [{"Sid": "AttachThroughEnvold", "Effect": "Allow",
+  "Action": "kms:CreateGrant", "Resource": "*",
+  "Condition": {"StringEquals": {"kms:ViaService": "envold.envol.internal"},
+                "Bool": {"kms:GrantIsForAWSResource": "true"}}}]}
+JSON
+    for p in "$@"; do
+        entries+="${entries:+, }{ principal = \"$p\"; file = \"$T/attach-policy.json\"; }"
+    done
+    sed -i "/^kms: {/a\  identity_policies = ( $entries );" "$CONF"
+    grep -q "identity_policies = ( {" "$CONF" || fail "allow_attach_by: $CONF not changed"
 }
 
 _wait_for_socket() {
@@ -126,10 +145,13 @@ start_envold() {
 }
 
 # aws_kms ARGS… — the real aws CLI against envol-kmsd's TCP listener (SigV4).
-aws_kms() {
-    AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=local \
+aws_kms() { aws_kms_as "$ACCESS_KEY" "$SECRET_KEY" "$@"; }
+
+# aws_kms_as ACCESS_KEY SECRET_KEY ARGS… — the same with another key pair.
+aws_kms_as() {
+    AWS_ACCESS_KEY_ID=$1 AWS_SECRET_ACCESS_KEY=$2 AWS_DEFAULT_REGION=local \
         AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-        $AWS --endpoint-url "http://$KMS_LISTEN" kms "$@"
+        $AWS --endpoint-url "http://$KMS_LISTEN" kms "${@:3}"
 }
 
 # ---- Attach helpers (test-attach-*.sh) ----
@@ -282,3 +304,50 @@ attach_refused() {
     [ -n "$REFUSAL" ] || REFUSAL=$(grep -v "libnbd: debug" <<<"$out" | tail -1)
     return 0
 }
+
+# plain_tcp_serves HOST:PORT NAME — envold answers on a plain TCP listener: NBD_OPT_LIST shows
+# export NAME, and attaching it is refused (NBD_REP_ERR_POLICY) for want of a client identity.
+plain_tcp_serves() {
+    nbdinfo --list --json "nbd://$1" 2>/dev/null | grep -q "\"export-name\": \"$2\"" || return 1
+    attach_refused "nbd://$1/$2" || return 1
+    grep -q "no client identity" <<<"$REFUSAL"
+}
+
+# ---- Attach through a grant (test-attach-grant-*.sh) ----
+#   grant_setup [P…]     envol_tmpdir, configuration (principals P… may attach: allow_attach_by),
+#                        envol-kmsd on a TCP listener too; envold
+#                        is the service arn:aws:iam::000000000000:user/envold (no admin), which
+#                        reaches the KMS over SigV4 with $ECONF ($CONF plus a client group)
+#   start_envold_service start envold with $ECONF; its NBD socket open to every local user
+#   envold_kms ARGS…     the aws CLI with envold's own credentials
+ENVOLD_PRINCIPAL=arn:aws:iam::000000000000:user/envold
+ENVOLD_AK=AKIDENVOLDSERVICE001
+ENVOLD_SK=envold-service-secret-key-00000000000000
+grant_setup() {
+    envol_tmpdir
+    chmod 755 "$T" "$T/run"
+    KMS_LISTEN=127.0.0.1:$(free_port)
+    write_config "$KMS_LISTEN"
+    sed -i "s|^  services = .*|  services = [ \"$ENVOLD_PRINCIPAL\" ];|" "$CONF"
+    sed -i "s|^  credentials = ( {|  credentials = ( { access_key_id = \"$ENVOLD_AK\"; secret_access_key = \"$ENVOLD_SK\"; principal = \"$ENVOLD_PRINCIPAL\"; }, {|" "$CONF"
+    grep -q "services = \[ \"$ENVOLD_PRINCIPAL\" \]" "$CONF" && grep -q "$ENVOLD_AK" "$CONF" ||
+        fail "grant_setup: $CONF not changed"
+    [ $# -eq 0 ] || allow_attach_by "$@"
+    ECONF=$T/envold.conf
+    cp "$CONF" "$ECONF"
+    cat >>"$ECONF" <<CONF
+client: {
+  endpoint = "http://$KMS_LISTEN";
+  access_key_id = "$ENVOLD_AK";
+  secret_access_key = "$ENVOLD_SK";
+};
+CONF
+    start_kmsd
+}
+
+start_envold_service() {
+    CONF=$ECONF start_envold "$@"
+    chmod 666 "$T/run/nbd.sock"
+}
+
+envold_kms() { aws_kms_as "$ENVOLD_AK" "$ENVOLD_SK" "$@"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """kms_storm.py storm SOCK RECORDS THREADS — CreateKey / Encrypt / GenerateDataKeyWithoutPlaintext
-(on alias/envol/ebs, created on first use) from THREADS keep-alive connections on envol-kmsd's
+(on the thread's newest key: the managed key's policy lets nobody Decrypt directly, so verify
+could not) from THREADS keep-alive connections on envol-kmsd's
 Unix socket until the daemon goes away; every acknowledged (HTTP 200, full body read) KeyId and
 ciphertext is appended to RECORDS (JSON lines) before the next request.
 kms_storm.py verify SOCK RECORDS — every recorded key is described and every recorded ciphertext
@@ -93,7 +94,7 @@ def storm(sock, records, threads):
                 else:
                     ctx = {"envol:volume-id": str(uuid.uuid4())}
                     st, r = c.call("GenerateDataKeyWithoutPlaintext",
-                                   {"KeyId": "alias/envol/ebs", "NumberOfBytes": 64,
+                                   {"KeyId": keys[-1], "NumberOfBytes": 64,
                                     "EncryptionContext": ctx})
                     if st != 200:
                         counts["errors"] += 1

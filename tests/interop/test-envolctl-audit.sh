@@ -55,14 +55,21 @@ rc=0; ctl audit verify "$T/missing.log" 2>"$T/err" || rc=$?
 # --- tail -------------------------------------------------------------------------------------
 ctl audit tail -n 3 >"$T/tail.txt"
 [ "$(wc -l <"$T/tail.txt")" = 4 ] || { cat "$T/tail.txt"; fail "tail -n 3: not header + 3 rows"; }
-head -1 "$T/tail.txt" | grep -Eq '^TIME +PRINCIPAL +OPERATION +KEY +ERROR$' || fail "tail header"
-tail -1 "$T/tail.txt" | grep -Eq "arn:aws:iam::000000000000:user/unix/root +EnableKey +arn:aws:kms:local:000000000000:key/$id +-$" ||
+head -1 "$T/tail.txt" | grep -Eq '^TIME +PRINCIPAL +VIA +OPERATION +KEY +GRANT +DECISION +ERROR$' || fail "tail header"
+tail -1 "$T/tail.txt" | grep -Eq "arn:aws:iam::000000000000:user/unix/root +- +EnableKey +arn:aws:kms:local:000000000000:key/$id +- +allowed +-$" ||
     { cat "$T/tail.txt"; fail "tail: last record is not EnableKey of $id"; }
 grep -q NotFoundException <(ctl audit tail -n 50) || fail "tail: the refused DescribeKey is not shown"
 ctl --json audit tail -n 2 >"$T/tail.json"
 [ "$(wc -l <"$T/tail.json")" = 2 ] || fail "tail --json: not 2 lines"
 cmp <(tail -n 2 "$LOG") "$T/tail.json" || fail "tail --json differs from the log's last lines"
 jq -e -s 'length == 2 and .[1].operation == "EnableKey"' "$T/tail.json" >/dev/null || fail "tail --json: jq"
+# the CloudTrail-like fields are kept by --json
+jq -e -s '.[1] | .decision == "allowed" and .userIdentity.type == "IAMUser" and
+    .userIdentity.arn == "arn:aws:iam::000000000000:user/unix/root" and
+    .userIdentity.accountId == "000000000000" and .invokedBy == null and .grantId == null' \
+    "$T/tail.json" >/dev/null || { cat "$T/tail.json"; fail "tail --json: userIdentity, decision"; }
+grep -E 'NotFoundException' <(ctl audit tail -n 50) | grep -Eq ' - +NotFoundException$' ||
+    fail "tail: a request refused before any decision does not show DECISION -"
 want=$(( lines < 10 ? lines + 1 : 11 ))
 [ "$(ctl audit tail | wc -l)" = "$want" ] || fail "tail default is not 10 records"
 [ "$(ctl audit tail -n 100000 | wc -l)" = $((lines + 1)) ] || fail "tail of more than there is"

@@ -44,7 +44,11 @@ jq -e --arg u "$uuid" --arg p "$T/state/volumes/v1.vol" '
 managed=$(ctl --json key show alias/envol/ebs | jq -r .KeyMetadata.Arn)
 [ "$(jq -r .key_arn "$T/v1.json")" = "$managed" ] || fail "v1 is not under alias/envol/ebs"
 [ "$(ctl --json key show alias/envol/ebs | jq -r .KeyMetadata.KeyManager)" = AWS ] || fail "managed key manager"
-dek v1 "$T/dek1.bin"
+# the managed key's policy (aws/ebs-shaped): its blobs decrypt only through envold's grants
+jq -r .ciphertext_blob "$T/v1.json" | base64 -d >"$T/blob-v1.bin"
+mapfile -t ctxargs < <(jq -r '.encryption_context | to_entries[] | "--context", "\(.key)=\(.value)"' "$T/v1.json")
+expect_fail 1 "AccessDeniedException: User: arn:aws:iam::000000000000:user/unix/root is not authorized to perform: kms:Decrypt" \
+    ctl key decrypt "$T/blob-v1.bin" "$T/dek0.bin" "${ctxargs[@]}"
 
 key=$(ctl --json key create --alias alias/vols | jq -r .KeyMetadata.KeyId)
 ctl volume create v2 --size 1G --key vols --sector-size 4096 --read-only >/dev/null
@@ -71,24 +75,32 @@ grep -Eq "^v2 .* Disabled +no$" <(ctl volume list) || fail "list: key state not 
 ctl key enable vols >/dev/null
 
 # --- rekey --------------------------------------------------------------------------------------
-old_blob=$(jq -r .ciphertext_blob "$T/v1.json")
-ctl volume rekey v1 --key alias/vols | grep -q "rewrapped under arn:aws:kms:local:000000000000:key/$key" || fail "rekey output"
-ctl --json volume show v1 >"$T/v1b.json"
-[ "$(jq -r .key_arn "$T/v1b.json")" = "arn:aws:kms:local:000000000000:key/$key" ] || fail "rekey: key_arn"
-[ "$(jq -r .ciphertext_blob "$T/v1b.json")" != "$old_blob" ] || fail "rekey: blob unchanged"
-[ "$(jq -r .volume_id "$T/v1b.json")" = "$uuid" ] || fail "rekey: volume id changed"
-dek v1 "$T/dek2.bin"
+# nor re-encrypt: a volume under the managed key is not rekeyed by envolctl
+expect_fail 1 "AccessDeniedException: .*kms:ReEncryptFrom" ctl volume rekey v1 --key alias/vols
+# so rekey a volume under a key of one's own (v5, deleted after this section)
+ctl key create --alias alias/vols5 >/dev/null
+uuid5=$(ctl volume create v5 --size 64M --key alias/vols5)
+ctl --json volume show v5 >"$T/v5.json"
+dek v5 "$T/dek1.bin"
+old_blob=$(jq -r .ciphertext_blob "$T/v5.json")
+ctl volume rekey v5 --key alias/vols | grep -q "rewrapped under arn:aws:kms:local:000000000000:key/$key" || fail "rekey output"
+ctl --json volume show v5 >"$T/v5b.json"
+[ "$(jq -r .key_arn "$T/v5b.json")" = "arn:aws:kms:local:000000000000:key/$key" ] || fail "rekey: key_arn"
+[ "$(jq -r .ciphertext_blob "$T/v5b.json")" != "$old_blob" ] || fail "rekey: blob unchanged"
+[ "$(jq -r .volume_id "$T/v5b.json")" = "$uuid5" ] || fail "rekey: volume id changed"
+dek v5 "$T/dek2.bin"
 cmp "$T/dek1.bin" "$T/dek2.bin" || fail "rekey changed the DEK"
 # rekey to the newest version of the same key
 ctl key rotate vols >/dev/null
-blob2=$(jq -r .ciphertext_blob "$T/v1b.json")
-ctl volume rekey v1 >/dev/null
-[ "$(ctl --json volume show v1 | jq -r .ciphertext_blob)" != "$blob2" ] || fail "rekey (same key): blob unchanged"
-dek v1 "$T/dek3.bin"
+blob2=$(jq -r .ciphertext_blob "$T/v5b.json")
+ctl volume rekey v5 >/dev/null
+[ "$(ctl --json volume show v5 | jq -r .ciphertext_blob)" != "$blob2" ] || fail "rekey (same key): blob unchanged"
+dek v5 "$T/dek3.bin"
 cmp "$T/dek1.bin" "$T/dek3.bin" || fail "rekey (same key) changed the DEK"
-expect_fail 1 "NotFoundException" ctl volume rekey v1 --key alias/none
-dek v1 "$T/dek4.bin"   # a refused rekey leaves the volume as it was
+expect_fail 1 "NotFoundException" ctl volume rekey v5 --key alias/none
+dek v5 "$T/dek4.bin"   # a refused rekey leaves the volume as it was
 cmp "$T/dek1.bin" "$T/dek4.bin" || fail "refused rekey damaged the volume"
+ctl volume delete v5 --force >/dev/null
 
 # --- attached volumes are refused ----------------------------------------------------------------
 $PY - "$T/state/volumes/v2.vol" "$T/holder.fifo" <<'PY' &

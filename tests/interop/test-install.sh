@@ -6,8 +6,9 @@
 # envol.pc, the systemd units pointing at the installed daemons, sysusers.d and tmpfiles.d
 # entries that make the users and directories the units expect, man pages and an example
 # envol.conf.  A small C program built with `pkg-config --cflags --libs envol` (after moving the
-# whole prefix elsewhere) attaches a volume made by the installed envolctl as envold would (its
-# key unwrapped by the installed envol-kmsd) and writes and reads it through libenvol.so.0.
+# whole prefix elsewhere) attaches a volume made by the installed envolctl as envold would (a
+# grant created, DryRun, its key unwrapped through the grant by the installed envol-kmsd, the
+# grant listed and retired) and writes and reads it through libenvol.so.0.
 source "$(dirname "$0")/functions.sh"
 requires cmake pkg-config cc nm
 
@@ -108,7 +109,8 @@ incdir=$(pkg-config --variable=includedir envol)
 
 # ---- a third-party program against the installed library and daemon ----
 cat >"$T/client.c" <<'C'
-/* A third-party tool: attaches an envol volume the way envold does, through libenvol.so.0. */
+/* A third-party tool: attaches an envol volume the way envold does (through a grant), with
+ * libenvol.so.0. */
 #include <envol/envol.h>
 #include <errno.h>
 #include <stdio.h>
@@ -116,6 +118,13 @@ cat >"$T/client.c" <<'C'
 #include <string.h>
 
 #define MARK "envol install test, plaintext only through the library. "
+
+static int count_grant(void *opaque, const char *key_id, const char *grant_id, const char *name)
+{
+	if (strcmp(name, "install-test") == 0)
+		++*(unsigned *)opaque;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -128,7 +137,7 @@ int main(int argc, char **argv)
 	size_t dek_len = 0;
 	int r;
 
-	if (argc != 3 || strcmp(envol_version(), ENVOL_VERSION_STRING) != 0)
+	if (argc != 4 || strcmp(envol_version(), ENVOL_VERSION_STRING) != 0)
 		return 10;
 	if (envol_kms_client_error_errno("NotFoundException") != -ENOKEY ||
 	    envol_kms_client_parse_error("{\"__type\":\"x#DisabledException\",\"message\":\"m\"}",
@@ -145,13 +154,45 @@ int main(int argc, char **argv)
 		return 12;
 	}
 	info = envol_volume_get_info(v);
-	r = envol_kms_client_decrypt_dek(kc, info->blob, info->blob_len, info->context,
-					 info->n_context, &dek, &dek_len, err, sizeof err);
+	/* as envold does: a grant for itself (Decrypt under exactly the volume's context),
+	 * Decrypt through it, the grant found among its retirable ones, then retired */
+	{
+		static const char *const ops[] = {"Decrypt"};
+		const char *me = argv[3];
+		char *grant_id = NULL, *token = NULL;
+		unsigned found = 0;
+
+		r = envol_kms_client_create_grant(kc, info->key_arn, me, me, ops, 1, info->context,
+						  info->n_context, "install-test", NULL, false,
+						  &grant_id, &token, err, sizeof err);
+		if (r == 0)
+			r = envol_kms_client_create_grant(kc, info->key_arn, me, me, ops, 1,
+							  info->context, info->n_context,
+							  "install-test", NULL, true, NULL, NULL,
+							  err, sizeof err);
+		if (r == 0) {
+			const char *tokens[] = {token};
+
+			r = envol_kms_client_decrypt_dek_with_grants(
+			    kc, info->blob, info->blob_len, info->context, info->n_context, tokens, 1,
+			    &dek, &dek_len, err, sizeof err);
+		}
+		if (r == 0)
+			r = envol_kms_client_list_retirable_grants(kc, me, count_grant, &found, err,
+								   sizeof err);
+		if (r == 0 && found != 1)
+			r = -ENOENT;
+		if (r == 0)
+			r = envol_kms_client_retire_grant(kc, info->key_arn, grant_id, NULL, err,
+							  sizeof err);
+		free(grant_id);
+		free(token);
+	}
 	if (r == 0)
 		r = envol_volume_attach_key(v, dek, dek_len, err, sizeof err);
 	dek = envol_secure_free(dek);
 	if (r < 0) {
-		fprintf(stderr, "client: attach: %s\n", err);
+		fprintf(stderr, "client: attach: %s (%d)\n", err, r);
 		return 13;
 	}
 	for (size_t i = 0; i < sizeof buf; i++)
@@ -194,7 +235,8 @@ BIN=$P/sbin start_kmsd
 "$P/bin/envolctl" -c "$CONF" volume create inst --size 8M >/dev/null
 vol=$T/state/volumes/inst.vol
 rc=0
-LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" "$vol" >"$T/client.out" 2>&1 || rc=$?
+LD_LIBRARY_PATH=$libdir "$T/client" "$CONF" "$vol" arn:aws:iam::000000000000:user/unix/root \
+    >"$T/client.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || { cat "$T/client.out"; fail "the program failed (exit $rc)"; }
 cat "$T/client.out"
 grep -q "wrote and read back 4096 bytes" "$T/client.out" || fail "the program did not report its I/O"

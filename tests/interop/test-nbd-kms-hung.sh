@@ -55,9 +55,11 @@ PY
 }
 kms_connections() { [ -f "$HUNG.log" ] && [ "$(wc -l <"$HUNG.log")" -ge "$1" ]; }
 
+# envold's first KMS call is its start-up clean-up (ListRetirableGrants), in the background
+wait_until 20 "the start-up clean-up reaches the KMS" kms_connections 1
 attach a &
 A_PID=$!
-wait_until 20 "attach of a reaches the KMS" kms_connections 1
+wait_until 20 "attach of a reaches the KMS" kms_connections 2
 
 # while a's attach waits on the KMS: listing answers, b's attach reaches the KMS
 list=$(timeout 6 nbdinfo --list --json "nbd+unix://?socket=$T/run/nbd.sock") \
@@ -68,7 +70,7 @@ kill -0 "$A_PID" 2>/dev/null || fail "a's attach ended before the listing was ch
 echo "listing answered while the attach of a waited"
 attach b &
 B_PID=$!
-wait_until 6 "attach of b reaches the KMS while a's waits" kms_connections 2
+wait_until 6 "attach of b reaches the KMS while a's waits" kms_connections 3
 kill -0 "$A_PID" 2>/dev/null || fail "a's attach ended too soon: $(cat "$T/a.out")"
 echo "the attach of b reached the KMS while a's waited"
 

@@ -68,8 +68,9 @@ port=$(free_port)
 perl -0pi -e "s/server: \{\n  listen = \"\"/server: {\n  allow_plain_tcp = true;\n  listen = \"127.0.0.1:$port\"/" "$CONF"
 grep -q "listen = \"127.0.0.1:$port\"" "$CONF" || fail "could not set server.listen"
 start_envold
-wait_until 10 "envold answers on 127.0.0.1:$port" nbdinfo --size "nbd://127.0.0.1:$port/act"
-[ "$(nbdinfo --size "nbd://127.0.0.1:$port/act")" = 8388608 ] || fail "no export over TCP"
+# a plain TCP client has no identity: the export is listed, its attach refused
+wait_until 10 "envold answers on 127.0.0.1:$port" plain_tcp_serves "127.0.0.1:$port" act
+plain_tcp_serves "127.0.0.1:$port" act || fail "no export over TCP: $REFUSAL"
 [ "$(nbdinfo --size "nbd+unix:///act?socket=$T/run/nbd.sock")" = 8388608 ] ||
     fail "no export on the Unix socket next to TCP"
 echo "TCP listener on 127.0.0.1:$port works"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test-nbd-tcp-listener.sh — envold serves NBD on its Unix socket only unless server.listen is
 # set: with no server.listen in the configuration it has no TCP listening socket at all; with
-# server.listen set, or a TCP socket passed by systemd, it serves TCP and logs, at every start,
+# server.listen set, or a TCP socket passed by systemd, it serves TCP (a plaintext client sees
+# the exports and is refused their attach: it has no client identity) and logs, at every start,
 # a warning that anyone who can reach it reads and writes every volume.
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo
@@ -54,7 +55,8 @@ port=$(free_port)
 printf 'server: {\n  listen = "127.0.0.1:%s";\n  allow_plain_tcp = true;\n};\n' "$port" >>"$CONF"
 start_envold
 [ "$(tcp_listeners "$ENVOLD_PID")" = "$port" ] || fail "no TCP listener on $port"
-[ "$(nbdinfo --size "nbd://127.0.0.1:$port/tcpcheck")" = 8388608 ] || fail "no export over TCP"
+# a plain TCP client has no identity: the export is listed, its attach refused
+plain_tcp_serves "127.0.0.1:$port" tcpcheck || fail "no export over TCP: $REFUSAL"
 grep "warning" "$T/envold.log" | grep -qF "NBD over TCP on 127.0.0.1:$port $WARNING" ||
     { cat "$T/envold.log"; fail "no warning about the TCP listener"; }
 echo "server.listen: $(grep -F "$WARNING" "$T/envold.log")"
@@ -70,11 +72,11 @@ if command -v systemd-socket-activate >/dev/null; then
     apid=$!
     cleanup_fn "kill $apid 2>/dev/null; wait $apid 2>/dev/null"
     for ((i = 0; i < 100; i++)); do
-        nbdinfo --size "nbd://127.0.0.1:$port/tcpcheck" >/dev/null 2>&1 && break
+        plain_tcp_serves "127.0.0.1:$port" tcpcheck && break
         kill -0 "$apid" 2>/dev/null || { cat "$T/activated.log"; fail "activated envold exited"; }
         sleep 0.1
     done
-    [ "$(nbdinfo --size "nbd://127.0.0.1:$port/tcpcheck")" = 8388608 ] ||
+    plain_tcp_serves "127.0.0.1:$port" tcpcheck ||
         fail "no export on the TCP socket passed by systemd"
     grep -qF "NBD over TCP on a socket passed by systemd $WARNING" "$T/activated.log" ||
         { cat "$T/activated.log"; fail "no warning about the passed TCP socket"; }

@@ -15,6 +15,8 @@ envol_tmpdir
 C=$T/certs
 bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
 write_config
+# the mapped principals may attach through envold (kms:CreateGrant via envold)
+allow_attach_by arn:aws:iam::000000000000:role/host7 arn:aws:iam::000000000000:role/host8 arn:aws:iam::000000000000:role/alice
 start_kmsd
 ctl volume create v1 --size 8M >/dev/null
 port=$(free_port)

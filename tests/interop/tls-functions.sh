@@ -16,6 +16,8 @@ tls_envold() {
     C=$T/certs
     bash "$ENVOL_SOURCE_DIR/tests/interop/make-certs.sh" "$C"
     write_config
+    # the mapped principals may attach through envold (kms:CreateGrant via envold)
+    allow_attach_by arn:aws:iam::000000000000:role/host7 arn:aws:iam::000000000000:role/alice
     start_kmsd
     ctl volume create "$1" --size "$2" >/dev/null
     port=$(free_port)

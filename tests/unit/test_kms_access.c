@@ -20,10 +20,10 @@
 #define BOB_ARN IAM "user/bob"
 #define CAROL_ARN IAM "user/carol"
 
-static const struct kms_caller ADMIN = {ROOT_ARN, "unix:pid=1,uid=0"};
-static const struct kms_caller ALICE = {ALICE_ARN, "tcp:127.0.0.1:1"};
-static const struct kms_caller BOB = {BOB_ARN, "tcp:127.0.0.1:2"};
-static const struct kms_caller CAROL = {CAROL_ARN, "tcp:127.0.0.1:3"};
+static const struct kms_caller ADMIN = {.principal = ROOT_ARN, .source = "unix:pid=1,uid=0"};
+static const struct kms_caller ALICE = {.principal = ALICE_ARN, .source = "tcp:127.0.0.1:1"};
+static const struct kms_caller BOB = {.principal = BOB_ARN, .source = "tcp:127.0.0.1:2"};
+static const struct kms_caller CAROL = {.principal = CAROL_ARN, .source = "tcp:127.0.0.1:3"};
 
 /* alice may use every key of the account; carol too, but never Decrypt */
 static const char ALICE_POLICY[] =

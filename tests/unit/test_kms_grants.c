@@ -22,10 +22,10 @@
 #define DAVE_ARN IAM "user/dave"
 #define ACCOUNT_ARN IAM "root"
 
-static const struct kms_caller ADMIN = {ROOT_ARN, "unix:pid=1,uid=0"};
-static const struct kms_caller BOB = {BOB_ARN, "tcp:127.0.0.1:2"};
-static const struct kms_caller DAVE = {DAVE_ARN, "tcp:127.0.0.1:4"};
-static const struct kms_caller ACCOUNT = {ACCOUNT_ARN, "tcp:127.0.0.1:5"};
+static const struct kms_caller ADMIN = {.principal = ROOT_ARN, .source = "unix:pid=1,uid=0"};
+static const struct kms_caller BOB = {.principal = BOB_ARN, .source = "tcp:127.0.0.1:2"};
+static const struct kms_caller DAVE = {.principal = DAVE_ARN, .source = "tcp:127.0.0.1:4"};
+static const struct kms_caller ACCOUNT = {.principal = ACCOUNT_ARN, .source = "tcp:127.0.0.1:5"};
 
 static struct kms_unit_dir D;
 static struct kms *K;
