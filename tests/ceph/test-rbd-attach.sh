@@ -23,7 +23,10 @@ start_envold
 name=fs-$$
 image=$(image_of "$name")
 size=$((96 << 20))
-ctl volume create "$name" --size $size >/dev/null
+# A key of its own: the DEK is decrypted directly below, which the managed key's policy
+# (use only through envold's grants) refuses.
+ctl key create --alias "alias/$name" >/dev/null
+ctl volume create "$name" --size $size --key "alias/$name" >/dev/null
 rbd_cli info "$image" --format json >"$T/info.json" || fail "no image $image after create"
 [ "$(jq -r .size "$T/info.json")" = $((size + (1 << 20))) ] ||
     fail "image size $(jq -r .size "$T/info.json"), want size + 1 MiB"

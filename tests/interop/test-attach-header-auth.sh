@@ -18,7 +18,10 @@ hdr() { $PY "$ENVOL_SOURCE_DIR/tests/interop/test-attach-header.py" "$@"; }
 backing=$T/state/volumes/hv.vol
 uri=$(attach_uri hv)
 
-ctl volume create hv --size 8M >/dev/null
+# A key of its own: the managed key's blobs decrypt only through envold's grants, and this
+# test decrypts the blob directly below.
+ctl key create --alias alias/hv >/dev/null
+ctl volume create hv --size 8M --key alias/hv >/dev/null
 ctl --json volume show hv >"$T/show.json"
 jq -e '.bound == true and .encryption_context["envol:size"] == "8388608" and
     .encryption_context["envol:sector-size"] == "512" and

@@ -154,8 +154,10 @@ int main(int argc, char **argv)
 		return 12;
 	}
 	info = envol_volume_get_info(v);
-	/* as envold does: a grant for itself (Decrypt under exactly the volume's context),
-	 * Decrypt through it, the grant found among its retirable ones, then retired */
+	/* as envold does: a grant for itself (Decrypt under exactly the volume's context), asked
+	 * for on behalf of its user (here: itself) as a kms.services member, so the managed key's
+	 * policy (use only through the service) allows it; Decrypt through it, the grant found
+	 * among its retirable ones, then retired */
 	{
 		static const char *const ops[] = {"Decrypt"};
 		const char *me = argv[3];
@@ -163,12 +165,12 @@ int main(int argc, char **argv)
 		unsigned found = 0;
 
 		r = envol_kms_client_create_grant(kc, info->key_arn, me, me, ops, 1, info->context,
-						  info->n_context, "install-test", NULL, false,
+						  info->n_context, "install-test", me, false,
 						  &grant_id, &token, err, sizeof err);
 		if (r == 0)
 			r = envol_kms_client_create_grant(kc, info->key_arn, me, me, ops, 1,
 							  info->context, info->n_context,
-							  "install-test", NULL, true, NULL, NULL,
+							  "install-test", me, true, NULL, NULL,
 							  err, sizeof err);
 		if (r == 0) {
 			const char *tokens[] = {token};
