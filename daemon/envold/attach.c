@@ -43,11 +43,11 @@ static int unix_principal(uid_t uid, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int attach_init(const struct envol_config *cfg, char *err, size_t errlen)
+/* envold's own principal, as the KMS knows it, into own_principal. */
+static int resolve_own_principal(const struct envol_config *cfg, char *err, size_t errlen)
 {
 	const char *p = NULL;
 
-	config = cfg;
 	if (!(cfg->client.endpoint && *cfg->client.endpoint)) {
 		if (cfg->client.principal && *cfg->client.principal)
 			log_warning("client.principal is ignored on the Unix socket "
@@ -75,6 +75,26 @@ int attach_init(const struct envol_config *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(own_principal, sizeof own_principal, "%s", p);
+	return 0;
+}
+
+int attach_init(const struct envol_config *cfg, char *err, size_t errlen)
+{
+	int r;
+
+	config = cfg;
+	r = resolve_own_principal(cfg, err, errlen);
+	if (r < 0)
+		return r;
+	/* The KMS usually reads this same file: say now why every attach would be refused. */
+	for (size_t i = 0; i < cfg->kms.n_services; i++)
+		if (strcmp(cfg->kms.services[i], own_principal) == 0)
+			return 0;
+	log_warning("envold's principal %s is not in kms.services: if envol-kmsd reads this "
+		    "configuration, it will not let envold ask for grants on behalf of clients, "
+		    "and every attach will be refused (run envold as the user kms.services names, "
+		    "or add %s there)",
+		    own_principal, own_principal);
 	return 0;
 }
 
