@@ -331,6 +331,14 @@ int kms_op_create_grant(struct kms_call *c)
 
 	if (check_create(c, &ops) < 0)
 		return -1;
+	/*
+	 * As AWS: on CreateGrant the condition keys kms:EncryptionContext:<k> and
+	 * kms:EncryptionContextKeys are the pairs of the grant's constraint (Equals, else Subset),
+	 * so a policy can allow grants for one volume only.  No constraint: no pairs.
+	 */
+	c->authz_ctx = q->grant_equals.present ? &q->grant_equals :
+		       q->grant_subset.present ? &q->grant_subset :
+						 &q->context;
 	if (kms_open_key(c, q->key_id, KMS_REFUSE_DISABLED | KMS_REFUSE_PENDING, &key) < 0)
 		return -1;
 	if (q->dry_run)

@@ -547,6 +547,37 @@ static void test_condition_keys(void)
 	teardown();
 }
 
+/* On CreateGrant, kms:EncryptionContext:<k> is the grant's constraint (AWS): one volume only. */
+static void test_condition_context(void)
+{
+	static const char policy[] =
+	    "{\"Version\":\"2012-10-17\",\"Statement\":["
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" ROOT_ARN "\"},"
+	    "\"Action\":\"kms:*\",\"Resource\":\"*\"},"
+	    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" BOB_ARN "\"},"
+	    "\"Action\":\"kms:CreateGrant\",\"Resource\":\"*\",\"Condition\":{"
+	    "\"StringEquals\":{\"kms:EncryptionContext:envol:volume-id\":\"v1\"}}}]}";
+	_cleanup_free_ char *key = NULL;
+
+#define TO_DAVE(rest) "\"GranteePrincipal\":\"" DAVE_ARN "\",\"Operations\":[\"Decrypt\"]" rest
+	setup();
+	key = new_key_policy(policy);
+	free(grant_id(create_grant(
+	    &BOB, NULL, key,
+	    TO_DAVE(",\"Constraints\":{\"EncryptionContextEquals\":{\"envol:volume-id\":\"v1\","
+		    "\"envol:size\":\"8\"}}"))));
+	free(grant_id(create_grant(
+	    &BOB, NULL, key,
+	    TO_DAVE(",\"Constraints\":{\"EncryptionContextSubset\":{\"envol:volume-id\":\"v1\"}}"))));
+	json_decref(create_grant(
+	    &BOB, "AccessDeniedException", key,
+	    TO_DAVE(",\"Constraints\":{\"EncryptionContextEquals\":{\"envol:volume-id\":\"v2\"}}")));
+	json_decref(create_grant(&BOB, "AccessDeniedException", key, TO_DAVE("")));
+	CU_ASSERT_EQUAL(count_grants(key), 2);
+#undef TO_DAVE
+	teardown();
+}
+
 static void test_derive(void)
 {
 	_cleanup_free_ char *key = NULL, *child = NULL;
@@ -695,6 +726,7 @@ int main(void)
 	    {"Name idempotency, DryRun, key states", test_name_dry_run_states},
 	    {"GrantTokens", test_tokens},
 	    {"the grant condition keys of CreateGrant", test_condition_keys},
+	    {"kms:EncryptionContext:<k> of CreateGrant is the constraint", test_condition_context},
 	    {"a grant that carries CreateGrant: the derive check", test_derive},
 	    {"grants go with their key", test_cascade},
 	    {"50,000 grants per key", test_limit},
