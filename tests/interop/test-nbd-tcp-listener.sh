@@ -4,7 +4,7 @@
 # set: with no server.listen in the configuration it has no TCP listening socket at all; with
 # server.listen set, or a TCP socket passed by systemd, it serves TCP (a plaintext client sees
 # the exports and is refused their attach: it has no client identity) and logs, at every start,
-# a warning that anyone who can reach it reads and writes every volume.
+# a warning that such clients have no encryption and no identity (they list, never attach).
 source "$(dirname "$0")/functions.sh"
 requires nbdinfo
 
@@ -38,7 +38,7 @@ for table in ("tcp", "tcp6"):
                 print(int(p[1].rsplit(":", 1)[1], 16))
 PY
 }
-WARNING="has no authentication and no encryption: anyone who can reach it reads and writes every volume"
+WARNING="without TLS: no encryption and no client identity, so anyone who can reach it lists the volumes and none can attach one"
 
 # ---- default: Unix socket only ----
 start_envold
