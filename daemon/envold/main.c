@@ -33,8 +33,8 @@
 #define STATUS_PERIOD_MS 1000 /* how often STATUS= may change (and the watchdog is pinged) */
 /* Logged at every start with a TCP listener that does not require TLS (allow_plain_tcp). */
 #define TCP_WARNING                                                                                \
-	"NBD over TCP on %s without TLS: no encryption and no client identity, so anyone who "    \
-	"can reach it lists the volumes and none can attach one (require TLS: server.tls, or use "  \
+	"NBD over TCP on %s without TLS: no encryption and no client identity, so anyone who "     \
+	"can reach it lists the volumes and none can attach one (require TLS: server.tls, or use " \
 	"the Unix socket: server.listen = \"\")"
 
 static bool allow_plain_tcp;
