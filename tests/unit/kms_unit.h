@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * kms_unit.h — what the CUnit programs that drive the KMS through kms_handle() as several
- * principals share (test_kms_access.c, test_kms_grants.c): a state directory with the test
- * clock, small files, and one request checked against the AWS error type it must give.
+ * principals share (test_kms_access.c, test_kms_grants.c, test_kms_via.c): a state directory
+ * with the test clock, small files, and one request checked against the AWS error type it
+ * must give (DryRunOperationException also with HTTP status 412).
  */
 #ifndef ENVOL_TEST_KMS_UNIT_H
 #define ENVOL_TEST_KMS_UNIT_H
@@ -80,8 +81,26 @@ static inline json_t *kms_unit_vrun(struct kms *k, const struct kms_caller *who,
 		fprintf(stderr, "%s as %s: expected %s, got %s\n", op, who->principal,
 			want_type ? want_type : "success", out);
 	CU_ASSERT_STRING_EQUAL(type ? type : "success", want_type ? want_type : "success");
+	if (want_type && strcmp(want_type, "DryRunOperationException") == 0)
+		CU_ASSERT_EQUAL(status, 412);
 	if (ret_status)
 		*ret_status = status;
+	return j;
+}
+
+/* kms_unit_vrun() with the body's arguments inline. */
+static inline json_t *kms_unit_run(struct kms *k, const struct kms_caller *who,
+				   const char *want_type, const char *op, const char *fmt, ...)
+    _printf_(5, 6);
+static inline json_t *kms_unit_run(struct kms *k, const struct kms_caller *who,
+				   const char *want_type, const char *op, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	j = kms_unit_vrun(k, who, want_type, NULL, op, fmt, ap);
+	va_end(ap);
 	return j;
 }
 
