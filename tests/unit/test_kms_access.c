@@ -108,9 +108,9 @@ static char *new_key(const char *policy_escaped)
 static char *encrypt_as(const struct kms_caller *who, const char *want, const char *key,
 			const char *ctx)
 {
-	json_t *j = run(who, want, "Encrypt",
-			"{\"KeyId\":\"%s\",\"Plaintext\":\"aGk=\",\"EncryptionContext\":%s}", key,
-			ctx);
+	json_t *j =
+	    run(who, want, "Encrypt",
+		"{\"KeyId\":\"%s\",\"Plaintext\":\"aGk=\",\"EncryptionContext\":%s}", key, ctx);
 	const char *b = json_string_value(json_object_get(j, "CiphertextBlob"));
 	char *r = b ? strdup(b) : NULL;
 
@@ -126,7 +126,8 @@ static char *encrypt_as(const struct kms_caller *who, const char *want, const ch
 	"{\\\"Sid\\\":\\\"bob uses v1\\\",\\\"Effect\\\":\\\"Allow\\\","                           \
 	"\\\"Principal\\\":{\\\"AWS\\\":\\\"" BOB_ARN "\\\"},"                                     \
 	"\\\"Action\\\":[\\\"kms:Encrypt\\\",\\\"kms:Decrypt\\\"],\\\"Resource\\\":\\\"*\\\","     \
-	"\\\"Condition\\\":{\\\"StringEquals\\\":{\\\"kms:EncryptionContext:Volume\\\":\\\"v1\\\"}}}"
+	"\\\"Condition\\\":{\\\"StringEquals\\\":{\\\"kms:EncryptionContext:Volume\\\":"           \
+	"\\\"v1\\\"}}}"
 #define DENY_ALICE_DECRYPT                                                                         \
 	"{\\\"Effect\\\":\\\"Deny\\\",\\\"Principal\\\":{\\\"AWS\\\":\\\"" ALICE_ARN "\\\"},"      \
 	"\\\"Action\\\":\\\"kms:Decrypt\\\",\\\"Resource\\\":\\\"*\\\"}"
@@ -144,11 +145,11 @@ static void test_default_policy(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(blob);
 	json_decref(run(&ALICE, NULL, "Decrypt", "{\"CiphertextBlob\":\"%s\"}", blob));
 	/* no identity policy: denied, with AWS's message */
-	j = run(&BOB, "AccessDeniedException", "Encrypt", "{\"KeyId\":\"%s\",\"Plaintext\":\"aGk=\"}",
-		key);
-	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "User: " BOB_ARN
-						  " is not authorized to perform: kms:Encrypt "
-						  "on resource: arn:aws:kms:local:" ACCT ":key/"));
+	j = run(&BOB, "AccessDeniedException", "Encrypt",
+		"{\"KeyId\":\"%s\",\"Plaintext\":\"aGk=\"}", key);
+	CU_ASSERT_PTR_NOT_NULL(strstr(message(j),
+				      "User: " BOB_ARN " is not authorized to perform: kms:Encrypt "
+				      "on resource: arn:aws:kms:local:" ACCT ":key/"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "because no identity-based policy allows"));
 	json_decref(j);
 	/* explicit Deny in the identity policy wins over its Allow */
@@ -206,9 +207,10 @@ static void test_key_policy_conditions(void)
 	json_decref(j);
 
 	/* without the account statement, identity policies count for nothing */
-	json_decref(run(&ADMIN, NULL, "PutKeyPolicy",
-			"{\"KeyId\":\"%s\",\"Policy\":\"%s\",\"BypassPolicyLockoutSafetyCheck\":true}",
-			key, POLICY(BOB_VOLUME_V1)));
+	json_decref(
+	    run(&ADMIN, NULL, "PutKeyPolicy",
+		"{\"KeyId\":\"%s\",\"Policy\":\"%s\",\"BypassPolicyLockoutSafetyCheck\":true}", key,
+		POLICY(BOB_VOLUME_V1)));
 	j = run(&ALICE, "AccessDeniedException", "Encrypt",
 		"{\"KeyId\":\"%s\",\"Plaintext\":\"aGk=\"}", key);
 	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "no resource-based policy allows"));
@@ -260,21 +262,24 @@ static void test_lockout_and_malformed(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(message(j), "Effect"));
 	json_decref(j);
 	/* principals that do not exist: an unknown IAM user, a Unix user this host lacks */
-	json_decref(run(&ADMIN, "MalformedPolicyDocumentException", "PutKeyPolicy",
-			"{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
-			POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
-					"\\\"" IAM "user/ghost\\\"},\\\"Action\\\":\\\"kms:*\\\","
-					"\\\"Resource\\\":\\\"*\\\"}")));
-	json_decref(run(&ADMIN, "MalformedPolicyDocumentException", "PutKeyPolicy",
-			"{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
-			POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
-					"\\\"" IAM "user/unix/no-such-user-4242\\\"},\\\"Action\\\":"
-					"\\\"kms:*\\\",\\\"Resource\\\":\\\"*\\\"}")));
+	json_decref(
+	    run(&ADMIN, "MalformedPolicyDocumentException", "PutKeyPolicy",
+		"{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
+		POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
+				"\\\"" IAM "user/ghost\\\"},\\\"Action\\\":\\\"kms:*\\\","
+				"\\\"Resource\\\":\\\"*\\\"}")));
+	json_decref(
+	    run(&ADMIN, "MalformedPolicyDocumentException", "PutKeyPolicy",
+		"{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
+		POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
+				"\\\"" IAM "user/unix/no-such-user-4242\\\"},\\\"Action\\\":"
+				"\\\"kms:*\\\",\\\"Resource\\\":\\\"*\\\"}")));
 	/* configured and Unix principals exist */
-	json_decref(run(&ADMIN, NULL, "PutKeyPolicy", "{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
-			POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":["
-					"\\\"" BOB_ARN "\\\",\\\"" IAM "user/unix/root\\\"]},"
-					"\\\"Action\\\":\\\"kms:Encrypt\\\",\\\"Resource\\\":\\\"*\\\"}")));
+	json_decref(
+	    run(&ADMIN, NULL, "PutKeyPolicy", "{\"KeyId\":\"%s\",\"Policy\":\"%s\"}", key,
+		POLICY(ROOT_ALL ",{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":["
+				"\\\"" BOB_ARN "\\\",\\\"" IAM "user/unix/root\\\"]},"
+				"\\\"Action\\\":\\\"kms:Encrypt\\\",\\\"Resource\\\":\\\"*\\\"}")));
 	{
 		_cleanup_free_ char *b = encrypt_as(&BOB, NULL, key, "{}");
 

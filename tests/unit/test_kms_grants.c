@@ -552,10 +552,12 @@ static void test_condition_context(void)
 		    "\"envol:size\":\"8\"}}"))));
 	free(grant_id(create_grant(
 	    &BOB, NULL, key,
-	    TO_DAVE(",\"Constraints\":{\"EncryptionContextSubset\":{\"envol:volume-id\":\"v1\"}}"))));
+	    TO_DAVE(
+		",\"Constraints\":{\"EncryptionContextSubset\":{\"envol:volume-id\":\"v1\"}}"))));
 	json_decref(create_grant(
 	    &BOB, "AccessDeniedException", key,
-	    TO_DAVE(",\"Constraints\":{\"EncryptionContextEquals\":{\"envol:volume-id\":\"v2\"}}")));
+	    TO_DAVE(
+		",\"Constraints\":{\"EncryptionContextEquals\":{\"envol:volume-id\":\"v2\"}}")));
 	json_decref(create_grant(&BOB, "AccessDeniedException", key, TO_DAVE("")));
 	CU_ASSERT_EQUAL(count_grants(key), 2);
 #undef TO_DAVE
