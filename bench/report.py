@@ -282,7 +282,7 @@ else:
 results["targets"] = targets
 
 # ---- NBD over TLS (issue 11): OUT/tls/<server>-<workload>-<rep>.json
-TLS_SERVERS = ["envol-tls", "envol-tcp", "nbdkit-tls", "nbdkit-tcp"]
+TLS_SERVERS = ["envol-tls", "envol-plain", "nbdkit-tls", "nbdkit-plain"]
 TLS_WORKLOADS = WORKLOADS[:4]
 tls = {}
 for wl, _ in TLS_WORKLOADS:
@@ -303,7 +303,7 @@ for wl, _ in TLS_WORKLOADS:
         e["ratio_to_nbdkit_tls"] = med([a / b for a, b in zip(e["per_run_mb_s"], n["per_run_mb_s"])
                                         if a and b])
     for srv in ("envol", "nbdkit"):
-        t, p = tls[wl].get(f"{srv}-tls"), tls[wl].get(f"{srv}-tcp")
+        t, p = tls[wl].get(f"{srv}-tls"), tls[wl].get(f"{srv}-plain")
         if t and p:
             t["tls_cpu_cost"] = med([a / b for a, b in zip(t["per_run_cpu"], p["per_run_cpu"])
                                      if a and b])
@@ -316,7 +316,7 @@ for wl in ("seqread", "seqwrite"):
 for wl in ("seqread", "seqwrite"):
     e, n = tls[wl].get("envol-tls") or {}, tls[wl].get("nbdkit-tls") or {}
     ec, nc = e.get("tls_cpu_cost"), n.get("tls_cpu_cost")
-    target(f"TLS {wl}: TLS costs envold no more CPU s/GB than it costs nbdkit (tls/tcp ratios)",
+    target(f"TLS {wl}: TLS costs envold no more CPU s/GB than it costs nbdkit (tls/plain ratios)",
            ec, None if ec is None or nc is None else ec <= nc,
            f"{fmt(ec, '{:.2f}x')} vs {fmt(nc, '{:.2f}x')}")
 results["targets"] = targets
@@ -492,12 +492,14 @@ if any(tls[wl].get(s) for wl, _ in TLS_WORKLOADS for s in TLS_SERVERS):
               + ("tls ULP offered, asked for through GnuTLS's system configuration"
                  if tls_part.get("ktls_ulp") else
                  f"not used ({tls_part.get('ktls_note') or 'the kernel offers no tls ULP'})")
-              + ". envol-tls and envol-tcp are one envold (server.tls = on) over nbds:// and "
-              "nbd://; nbdkit-tls is nbdkit's file plugin with --tls=require, nbdkit-tcp the "
-              "same without TLS, on a raw file (no encryption at rest).")
+              + ". envol-tls is envold (server.tls = on) over nbds:// on TCP, envol-plain the "
+              "same process over its Unix socket (a plain TCP client has no identity and "
+              "attaches nothing); nbdkit-tls is nbdkit's file plugin with --tls=require on TCP, "
+              "nbdkit-plain the same without TLS on a Unix socket, on a raw file (no "
+              "encryption at rest).")
     md.append("")
     md.append("| workload | server | MB/s | IOPS | p99 ms | server CPU s/GB | "
-              "envol-tls/nbdkit-tls | TLS CPU cost (tls/tcp s/GB) |")
+              "envol-tls/nbdkit-tls | TLS CPU cost (tls/plain s/GB) |")
     md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for wl, label in TLS_WORKLOADS:
         for s in TLS_SERVERS:
