@@ -64,6 +64,9 @@ static inline void kms_unit_dir_remove(struct kms_unit_dir *d, struct kms *k)
  */
 static inline json_t *kms_unit_vrun(struct kms *k, const struct kms_caller *who,
 				    const char *want_type, int *ret_status, const char *op,
+				    const char *fmt, va_list ap) _printf_(6, 0);
+static inline json_t *kms_unit_vrun(struct kms *k, const struct kms_caller *who,
+				    const char *want_type, int *ret_status, const char *op,
 				    const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *body = NULL, *out = NULL;
