@@ -89,6 +89,8 @@ int exports_attach(const char *name, const char *client, struct export **ret, ch
  * volumes attached meanwhile are left alone).  Returns 0 or -errno.
  */
 int exports_retire_stale_start(void);
+/* Waits for that thread to end (before exit). */
+void exports_retire_stale_stop(void);
 /* "envol volume <uuid>, key <arn>, AES-256-XTS[, read-only]" */
 void exports_describe(const struct export *e, char *buf, size_t len);
 /* Drops a reference; the last one flushes and closes the volume (DEK wiped). */

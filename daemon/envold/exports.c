@@ -439,19 +439,26 @@ static void *stale_thread(void *arg)
 	return NULL;
 }
 
+static pthread_t stale_tid;
+static bool stale_started;
+
 int exports_retire_stale_start(void)
 {
-	pthread_attr_t attr;
-	pthread_t t;
-	int r;
+	int r = -pthread_create(&stale_tid, NULL, stale_thread, NULL);
 
-	r = -pthread_attr_init(&attr);
-	if (r < 0)
-		return r;
-	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = -pthread_create(&t, &attr, stale_thread, NULL);
-	pthread_attr_destroy(&attr);
+	stale_started = r == 0;
 	return r;
+}
+
+/*
+ * Joined before envold exits: the thread uses libcurl and OpenSSL, whose global state exit()
+ * tears down (a stop right after the start crashed it inside OPENSSL_init_crypto()).
+ */
+void exports_retire_stale_stop(void)
+{
+	if (stale_started)
+		(void)pthread_join(stale_tid, NULL);
+	stale_started = false;
 }
 
 unsigned exports_attached_count(void)

@@ -379,6 +379,7 @@ int main(int argc, char **argv)
 	r = setup_listeners(cfg);
 	if (r < 0) {
 		close_listeners();
+		exports_retire_stale_stop();
 		workers_stop();
 		tls_done();
 		goto fail;
@@ -394,6 +395,7 @@ int main(int argc, char **argv)
 		daemon_ticker_stop(&ticker);
 	}
 	stop();
+	exports_retire_stale_stop();
 	close(sfd);
 	envol_config_free(cfg);
 	log_info("stopped");
