@@ -151,11 +151,11 @@ static int kms_failure(int r, const char *kerr, const char *name, const struct e
 	case -ETIMEDOUT:
 		snprintf(err, errlen, "KMS unreachable: %s", kerr[0] ? kerr : strerror(-r));
 		return -EHOSTDOWN;
+	case -ENOKEY: /* NotFoundException */
+		snprintf(err, errlen, "key %s not found: %s", arn, kerr);
+		return -EIO;
 	default:
-		if (contains(kerr, "NotFoundException"))
-			snprintf(err, errlen, "key %s not found: %s", arn, kerr);
-		else
-			snprintf(err, errlen, "KMS call failed: %s", kerr[0] ? kerr : strerror(-r));
+		snprintf(err, errlen, "KMS call failed: %s", kerr[0] ? kerr : strerror(-r));
 		return r == -ENOMEM ? r : -EIO;
 	}
 }
@@ -223,7 +223,7 @@ static int retire(struct envol_kms_client *kc, const char *name, const struct at
 	int r;
 
 	r = envol_kms_client_retire_grant(kc, g->key_arn, g->grant_id, NULL, kerr, sizeof kerr);
-	if (r == -ENOENT || contains(kerr, "NotFoundException")) {
+	if (r == -ENOENT || r == -ENOKEY) { /* InvalidGrantIdException, NotFoundException */
 		log_debug("grant %s of export %s was already gone", g->grant_id, name);
 		return 0;
 	}
